@@ -1,0 +1,98 @@
+package approvals
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Spec is what a request asks for. It is immutable once filed: approvals are
+// bound to its Hash, so a change to any field is a different request.
+type Spec struct {
+	Action   Action       `json:"action"`
+	Provider string       `json:"provider"` // "tmcas" or "graph", chosen by routes or --provider
+	Targets  []string     `json:"targets"`  // normalised by the command parser
+	Reason   string       `json:"reason,omitempty"`
+	Mail     *MailOptions `json:"mail,omitempty"` // purge-mail only
+}
+
+// MailOptions are the purge-mail flags.
+type MailOptions struct {
+	// Action is the remediation: soft-delete, hard-delete, junk,
+	// deleted-items, inbox (graph) or delete, quarantine (tmcas).
+	Action      string   `json:"action"`
+	Recipients  []string `json:"recipients,omitempty"` // limit to these mailboxes; empty = every recipient
+	Severity    string   `json:"severity,omitempty"`   // low, medium, high (graph)
+	SendersCopy bool     `json:"sendersCopy,omitempty"`
+}
+
+// PolicyKey names the spec for per-action policy overrides: the action, or
+// "action:variant" when the action has a variant (purge-mail:hard-delete).
+func (s Spec) PolicyKey() string {
+	if s.Mail != nil && s.Mail.Action != "" {
+		return string(s.Action) + ":" + s.Mail.Action
+	}
+	return string(s.Action)
+}
+
+// Canonical returns the spec in canonical form: targets and recipients
+// lower-cased where they are addresses, de-duplicated and sorted. Two specs
+// that mean the same thing have the same canonical form and hash.
+func (s Spec) Canonical() Spec {
+	c := s
+	c.Targets = canonicalList(s.Targets, s.Action.Kind() == TargetAccount)
+	if s.Mail != nil {
+		m := *s.Mail
+		m.Recipients = canonicalList(s.Mail.Recipients, true)
+		c.Mail = &m
+	}
+	return c
+}
+
+func canonicalList(in []string, lower bool) []string {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(in))
+	for _, v := range in {
+		v = strings.TrimSpace(v)
+		if lower {
+			v = strings.ToLower(v)
+		}
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Hash returns the hex SHA-256 of the canonical JSON encoding of the spec.
+func (s Spec) Hash() string {
+	b, err := json.Marshal(s.Canonical())
+	if err != nil {
+		// A Spec holds only strings, bools and slices of strings.
+		panic(fmt.Sprintf("approvals: encoding spec: %v", err))
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// ShortHashLen is the number of hex digits of the hash shown on cards and
+// bound into buttons.
+const ShortHashLen = 12
+
+// ShortHash returns the prefix of a hash shown to people.
+func ShortHash(hash string) string {
+	if len(hash) <= ShortHashLen {
+		return hash
+	}
+	return hash[:ShortHashLen]
+}
+
+// MatchesHash reports whether shown (a full or short hash from a card or a
+// button) identifies the full hash. An empty shown value never matches.
+func MatchesHash(full, shown string) bool {
+	return len(shown) >= ShortHashLen && strings.HasPrefix(full, strings.ToLower(shown))
+}

@@ -1,0 +1,72 @@
+// Package httpx holds the HTTP mechanics every provider client shares:
+// Retry-After parsing, backoff with jitter, a sliding-window rate limiter and
+// request ids.
+package httpx
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/google/uuid"
+)
+
+// RetryAfter parses a Retry-After header: delay seconds, which Microsoft
+// Graph sends with a fraction ("2.128"), or an HTTP date. ok is false when
+// the header is absent or unusable.
+func RetryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if math.IsNaN(secs) || math.IsInf(secs, 0) || secs < 0 {
+			return 0, false
+		}
+		if secs > maxRetryAfter.Seconds() {
+			return maxRetryAfter, true
+		}
+		return time.Duration(secs * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		d := t.Sub(now)
+		if d < 0 {
+			d = 0
+		}
+		return min(d, maxRetryAfter), true
+	}
+	return 0, false
+}
+
+// maxRetryAfter caps a server-supplied delay so a bad header cannot park a
+// job for days.
+const maxRetryAfter = 10 * time.Minute
+
+// NewBackoff returns exponential backoff with ±50% jitter starting at
+// initial and capped at max per wait. Reset it before reuse.
+func NewBackoff(initial, max time.Duration) *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = initial
+	b.MaxInterval = max
+	b.RandomizationFactor = 0.5
+	b.Multiplier = 2
+	b.Reset()
+	return b
+}
+
+// RequestID returns a new random id for a client-request-id header.
+func RequestID() string { return uuid.NewString() }
+
+// Retryable reports whether an HTTP status means the server refused the
+// request without acting on it and trying again later may succeed.
+func Retryable(status int) bool {
+	switch status {
+	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,120 @@
+// Package providers defines what Countersign needs from a security provider
+// (Trend Micro Cloud App Security, Microsoft Graph), the capability matrix,
+// and routing of actions to providers.
+package providers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/countersign/countersign/approvals"
+)
+
+// Provider is one security provider.
+type Provider interface {
+	// Name is the routing name: "tmcas" or "graph".
+	Name() string
+	// Supports reports whether the provider can perform the action at all.
+	Supports(action approvals.Action) bool
+	// Resolve previews spec: for each target, what will be touched and its
+	// current state. It never changes anything. A target that cannot be
+	// acted on is returned with Problem set rather than as an error; the
+	// error is for failures of the lookup itself.
+	Resolve(ctx context.Context, spec approvals.Spec) ([]Resolved, error)
+	// Submit makes the provider calls for one batch, at most MaxItems(action)
+	// items. On error, errors.Is(err, ErrUncertain) says the call may have
+	// taken effect; otherwise nothing was done.
+	Submit(ctx context.Context, batch Batch) (Submission, error)
+	// Poll reports the current status of every item of a submission.
+	Poll(ctx context.Context, sub Submission) (Progress, error)
+}
+
+// Chunker is implemented by providers that limit how many items one Submit
+// may carry. Each Submit is one fenced step of execution, so a provider that
+// makes one call per item returns 1.
+type Chunker interface {
+	MaxItems(action approvals.Action) int
+}
+
+// MaxItems returns how many items one Submit to p may carry for action;
+// 0 means no limit.
+func MaxItems(p Provider, action approvals.Action) int {
+	if c, ok := p.(Chunker); ok {
+		return c.MaxItems(action)
+	}
+	return 0
+}
+
+// Resolved is one item of a preview.
+type Resolved struct {
+	Key     string `json:"key"`               // unique in the request: lower-cased address, or "networkMessageId/recipient"
+	Target  string `json:"target"`            // the spec target it came from
+	Display string `json:"display"`           // display name and address, or the mail subject
+	State   string `json:"state"`             // current state in the provider's words: "enabled", "inbox_folder"
+	Account string `json:"account,omitempty"` // provider account acted on
+	Mailbox string `json:"mailbox,omitempty"` // mail: the recipient mailbox
+	Subject string `json:"subject,omitempty"` // mail: the subject
+	// Problem, when set, says why this target cannot be acted on ("no such
+	// user", "disable is not available for this account"). It blocks filing.
+	Problem string `json:"problem,omitempty"`
+	// Data holds provider-private facts Submit needs (ids, delivery times).
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// Batch is one Submit: the request's spec and the resolved items to act on.
+type Batch struct {
+	RequestID int64
+	Spec      approvals.Spec
+	Items     []Resolved
+	// Label is shown in the provider's consoles ("Countersign request 42").
+	Label string
+	// Note is a human description ("Phishing — approved by bob").
+	Note string
+}
+
+// Submission is what Submit returns and Poll takes. The engine stores it as
+// JSON right after the call, so every field must survive a round trip.
+type Submission struct {
+	Provider    string          `json:"provider"`
+	ID          string          `json:"id,omitempty"`   // batch_id, bulkId or securityAction id
+	Link        string          `json:"link,omitempty"` // a page for humans, such as the Action Center
+	Items       []SubmittedItem `json:"items"`
+	Data        json.RawMessage `json:"data,omitempty"` // provider-private polling state
+	SubmittedAt time.Time       `json:"submittedAt"`
+}
+
+// SubmittedItem ties a resolved item to the provider's reference for it.
+type SubmittedItem struct {
+	Key string `json:"key"`
+	Ref string `json:"ref,omitempty"` // correlationId, action_id, …
+}
+
+// Progress is the result of one Poll.
+type Progress struct {
+	Items []ItemStatus
+	Done  bool // every item is terminal
+}
+
+// ItemStatus is the status of one submitted item.
+type ItemStatus struct {
+	Key    string
+	Status approvals.ItemStatus
+	Detail string // provider text for humans, e.g. an error_message; never secrets
+	Ref    string
+}
+
+// Errors callers branch on.
+var (
+	// ErrUncertain: the call may have reached the provider and taken
+	// effect (a timeout after sending). Never resubmit automatically.
+	ErrUncertain = errors.New("provider call outcome is unknown")
+	// ErrTemporary: the provider refused for now (throttled, unavailable)
+	// and nothing was done; trying again later is safe.
+	ErrTemporary = errors.New("provider temporarily unavailable")
+	// ErrUnsupported: the provider cannot perform this action.
+	ErrUnsupported = errors.New("action not supported by provider")
+	// ErrNoProvider: no provider is configured for the action.
+	ErrNoProvider = errors.New("no provider configured")
+)
