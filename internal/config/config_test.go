@@ -171,8 +171,8 @@ policy: {admins: [alice]}
 
 func TestEnabled(t *testing.T) {
 	for _, tc := range []struct {
-		name                          string
-		doc                           string
+		name                         string
+		doc                          string
 		slack, discord, tmcas, graph bool
 	}{
 		{name: "nothing", doc: ""},

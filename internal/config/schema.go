@@ -24,9 +24,9 @@ func isDuration(t reflect.Type) bool { return t == reflect.TypeFor[time.Duration
 type secretKind int
 
 const (
-	notSecret secretKind = iota
-	secretValue          // the whole value is secret
-	secretURL            // a URL whose password is secret
+	notSecret   secretKind = iota
+	secretValue            // the whole value is secret
+	secretURL              // a URL whose password is secret
 )
 
 func secretOf(f reflect.StructField) secretKind {
