@@ -1,0 +1,310 @@
+// Package tmcas is the Trend Micro Cloud App Security (Cloud Email and
+// Collaboration Protection) provider: account actions through
+// POST /v1/mitigation/accounts and mail purges through a sweep
+// (GET /v1/sweeping/mails) followed by POST /v1/mitigation/mails. Results are
+// read back with GET /v1/mitigation/{accounts|mails}?batch_id=….
+//
+// Every request of a Client shares one rate limiter, because TMCAS throttles
+// each token to 20 requests per minute and answers the 21st with 429.
+package tmcas
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/internal/httpx"
+	"github.com/countersign/countersign/providers"
+)
+
+// Defaults of Config.
+const (
+	DefaultRequestsPerMinute = 20
+	DefaultMaxItemsPerCall   = 100
+	DefaultMaxRetries        = 5
+	DefaultSweepDays         = 30
+	DefaultTimeout           = 30 * time.Second
+	DefaultRetryInitial      = time.Second
+	DefaultRetryMax          = 30 * time.Second
+	// DefaultWindow is the throttle window TMCAS documents: "more than 20
+	// requests over the past 1 minute".
+	DefaultWindow = time.Minute
+	// maxSweepDays is how long TMCAS keeps mail metadata.
+	maxSweepDays = 90
+)
+
+// Config configures a Client. Token and either Region or BaseURL are
+// required; zero values of the rest take the defaults above.
+type Config struct {
+	// Region selects the service URL of §1.1: us, eu, jp, au, uk, ca, sg, in.
+	Region string
+	// BaseURL overrides Region ("https://api.tmcas.trendmicro.com", or a fake).
+	// Plain http is accepted only for loopback hosts, so a token never
+	// crosses a network in clear text.
+	BaseURL string
+	// Token is the bearer token from Administration > Automation and
+	// Integration APIs. It is never logged.
+	Token string
+	// RequestsPerMinute is the token's allowance per Window (default 20).
+	// Several Clients sharing one token must share a Limiter instead.
+	RequestsPerMinute int
+	// MaxItemsPerCall caps the items of one POST; TMCAS documents no maximum.
+	MaxItemsPerCall int
+	// HTTPClient sends the requests; nil means one with DefaultTimeout. It is
+	// copied, and the copy never follows redirects.
+	HTTPClient *http.Client
+	// Logger receives one line per HTTP call; nil discards.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// MaxRetries is how many times a refused call (429, 5xx) or a GET that
+	// timed out is tried again; 0 means DefaultMaxRetries, negative none.
+	MaxRetries int
+	// RetryInitial and RetryMax bound the jittered exponential backoff
+	// between retries of 5xx answers and transport errors.
+	RetryInitial, RetryMax time.Duration
+	// SweepDays is the sweep's lastndays when resolving mail (default 30,
+	// at most 90: TMCAS keeps metadata for 90 days).
+	SweepDays int
+	// Window is the length of the server's throttle window (default one
+	// minute, as documented). Tests shorten it to run in real time.
+	Window time.Duration
+	// Limiter, when set, is shared with other Clients using the same token;
+	// RequestsPerMinute and Window are then ignored for pacing.
+	Limiter *httpx.WindowLimiter
+}
+
+// Client talks to one TMCAS tenant with one token. It is safe for
+// concurrent use.
+type Client struct {
+	base         *url.URL
+	token        string
+	hc           *http.Client
+	log          *slog.Logger
+	now          func() time.Time
+	limiter      *httpx.WindowLimiter
+	window       *serverWindow
+	maxItems     int
+	maxRetries   int
+	retryInitial time.Duration
+	retryMax     time.Duration
+	sweepDays    int
+}
+
+// Compile-time checks that Client is a provider that chunks.
+var (
+	_ providers.Provider = (*Client)(nil)
+	_ providers.Chunker  = (*Client)(nil)
+)
+
+// regionHost returns the service host of a documented site (§1.1).
+func regionHost(region string) (string, bool) {
+	switch strings.ToLower(strings.TrimSpace(region)) {
+	case "us", "global":
+		return "api.tmcas.trendmicro.com", true
+	case "eu":
+		return "api-eu.tmcas.trendmicro.com", true
+	case "jp":
+		return "api.tmcas.trendmicro.co.jp", true
+	case "au", "anz":
+		return "api-au.tmcas.trendmicro.com", true
+	case "uk":
+		return "api.tmcas.trendmicro.co.uk", true
+	case "ca":
+		return "api-ca.tmcas.trendmicro.com", true
+	case "sg":
+		return "api.tmcas.trendmicro.com.sg", true
+	case "in":
+		return "api-in.tmcas.trendmicro.com", true
+	}
+	return "", false
+}
+
+// Regions lists the region names Config.Region accepts.
+func Regions() []string { return []string{"us", "eu", "jp", "au", "uk", "ca", "sg", "in"} }
+
+// safetyMargin widens the limiter's window beyond the server's. TMCAS
+// starts its window when the first request arrives; we count when requests
+// leave. A first request that is slow on the wire and a 21st that is fast
+// could otherwise land in one server window. One thirtieth of the window (2 s
+// of the documented minute) covers latency jitter far beyond a healthy HTTPS
+// path and costs about 3% of throughput.
+func safetyMargin(window time.Duration) time.Duration { return window / 30 }
+
+// New checks cfg and returns a Client.
+func New(cfg Config) (*Client, error) {
+	if strings.TrimSpace(cfg.Token) == "" {
+		return nil, errors.New("tmcas: token is required")
+	}
+	if strings.ContainsAny(cfg.Token, "\r\n") {
+		return nil, errors.New("tmcas: token contains a line break")
+	}
+	base, err := baseURL(cfg.Region, cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		base:         base,
+		token:        cfg.Token,
+		log:          cfg.Logger,
+		now:          cfg.Now,
+		maxItems:     orDefault(cfg.MaxItemsPerCall, DefaultMaxItemsPerCall),
+		maxRetries:   cfg.MaxRetries,
+		retryInitial: cfg.RetryInitial,
+		retryMax:     cfg.RetryMax,
+		sweepDays:    orDefault(cfg.SweepDays, DefaultSweepDays),
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	switch {
+	case c.maxRetries == 0:
+		c.maxRetries = DefaultMaxRetries
+	case c.maxRetries < 0:
+		c.maxRetries = 0
+	}
+	if c.retryInitial <= 0 {
+		c.retryInitial = DefaultRetryInitial
+	}
+	if c.retryMax < c.retryInitial {
+		c.retryMax = max(DefaultRetryMax, c.retryInitial)
+	}
+	if c.sweepDays > maxSweepDays {
+		return nil, fmt.Errorf("tmcas: sweep days %d exceed the %d days TMCAS keeps mail metadata", c.sweepDays, maxSweepDays)
+	}
+	if cfg.RequestsPerMinute < 0 || cfg.MaxItemsPerCall < 0 || cfg.SweepDays < 0 || cfg.Window < 0 {
+		return nil, errors.New("tmcas: requests per minute, max items, sweep days and window must not be negative")
+	}
+	window := cfg.Window
+	if window == 0 {
+		window = DefaultWindow
+	}
+	c.window = &serverWindow{per: window, margin: safetyMargin(window)}
+	c.limiter = cfg.Limiter
+	if c.limiter == nil {
+		rpm := orDefault(cfg.RequestsPerMinute, DefaultRequestsPerMinute)
+		c.limiter = httpx.NewWindowLimiter(rpm, window+safetyMargin(window), c.now)
+	}
+	hc := &http.Client{Timeout: DefaultTimeout}
+	if cfg.HTTPClient != nil {
+		copied := *cfg.HTTPClient
+		hc = &copied
+	}
+	// A redirect would resend the token and, for a POST, possibly the
+	// action; TMCAS never redirects, so treat one as an answer.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.hc = hc
+	return c, nil
+}
+
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// baseURL picks the service URL from the override or the region table.
+func baseURL(region, override string) (*url.URL, error) {
+	if override == "" {
+		host, ok := regionHost(region)
+		if !ok {
+			if region == "" {
+				return nil, errors.New("tmcas: region or base URL is required")
+			}
+			return nil, fmt.Errorf("tmcas: unknown region %q (known: %s; set base_url for others)",
+				region, strings.Join(Regions(), ", "))
+		}
+		return &url.URL{Scheme: "https", Host: host}, nil
+	}
+	u, err := url.Parse(strings.TrimRight(override, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("tmcas: base URL: %w", err)
+	}
+	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("tmcas: base URL %q must be scheme://host[/path] without user, query or fragment", override)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !loopback(u.Hostname()) {
+			return nil, fmt.Errorf("tmcas: base URL %q: plain http is allowed only for loopback hosts", override)
+		}
+	default:
+		return nil, fmt.Errorf("tmcas: base URL %q: scheme must be https", override)
+	}
+	return u, nil
+}
+
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Name returns providers.TMCAS.
+func (c *Client) Name() string { return providers.TMCAS }
+
+// Supports reports whether TMCAS can perform action: disable, reset-password,
+// enable-mfa, revoke-sessions and purge-mail.
+func (c *Client) Supports(action approvals.Action) bool {
+	if action == approvals.ActionPurgeMail {
+		return true
+	}
+	_, ok := accountActionType(action)
+	return ok
+}
+
+// MaxItems returns how many resolved items one Submit may carry.
+func (c *Client) MaxItems(action approvals.Action) int {
+	if !c.Supports(action) {
+		return 0
+	}
+	return c.maxItems
+}
+
+// accountActionType maps an account action to its action_type (§1.9).
+func accountActionType(a approvals.Action) (string, bool) {
+	switch a {
+	case approvals.ActionDisable:
+		return "ACCOUNT_DISABLE", true
+	case approvals.ActionResetPassword:
+		return "ACCOUNT_RESET_PASSWORD", true
+	case approvals.ActionEnableMFA:
+		return "ACCOUNT_ENABLE_MFA", true
+	case approvals.ActionRevokeSessions:
+		return "ACCOUNT_REVOKE_SIGNIN_SESSIONS", true
+	}
+	return "", false
+}
+
+// mailActionType maps a purge-mail --action value to its action_type.
+func mailActionType(action string) (string, bool) {
+	switch action {
+	case "delete":
+		return "MAIL_DELETE", true
+	case "quarantine":
+		return "MAIL_QUARANTINE", true
+	}
+	return "", false
+}
+
+// unsupported is the error for an action TMCAS cannot perform.
+func unsupported(a approvals.Action) error {
+	return fmt.Errorf("tmcas: %w: %s", providers.ErrUnsupported, a)
+}
+
+// BaseURL returns the service URL in use, for `config check` and logs.
+func (c *Client) BaseURL() string { return c.base.String() }

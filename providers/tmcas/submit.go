@@ -1,0 +1,183 @@
+package tmcas
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/providers"
+)
+
+// Request items of §1.5 and §1.6. Countersign acts on Exchange Online only.
+const (
+	service         = "exchange"
+	accountProvider = "office365"
+)
+
+type accountItem struct {
+	ActionType       string `json:"action_type"`
+	Service          string `json:"service"`
+	AccountProvider  string `json:"account_provider"`
+	AccountUserEmail string `json:"account_user_email"`
+}
+
+type mailItem struct {
+	ActionType      string `json:"action_type"`
+	Service         string `json:"service"`
+	AccountProvider string `json:"account_provider"`
+	Mailbox         string `json:"mailbox"`
+	MailMessageID   string `json:"mail_message_id,omitempty"`
+	MailUniqueID    string `json:"mail_unique_id,omitempty"`
+	DeliveryTime    string `json:"mail_message_delivery_time,omitempty"`
+}
+
+// Kinds of batch; also the last path segment of the endpoints.
+const (
+	kindAccounts = "accounts"
+	kindMails    = "mails"
+)
+
+// pollData is Submission.Data: what Poll needs to match results to items.
+type pollData struct {
+	Kind  string     `json:"kind"`
+	Items []pollItem `json:"items"`
+}
+
+type pollItem struct {
+	Key        string   `json:"key"`
+	ActionType string   `json:"action_type"`
+	Email      string   `json:"email,omitempty"`
+	Mailbox    string   `json:"mailbox,omitempty"`
+	MessageID  string   `json:"mail_message_id,omitempty"`
+	UniqueIDs  []string `json:"mail_unique_ids,omitempty"`
+}
+
+// Submit sends one POST with every item of batch. The engine chunks by
+// MaxItems, so more items than MaxItemsPerCall are refused rather than split:
+// a split would be two provider calls in one fenced step.
+func (c *Client) Submit(ctx context.Context, batch providers.Batch) (providers.Submission, error) {
+	n := len(batch.Items)
+	switch {
+	case n == 0:
+		return providers.Submission{}, errors.New("tmcas: nothing to submit")
+	case n > c.maxItems:
+		return providers.Submission{}, fmt.Errorf("tmcas: %d items exceed the %d allowed per call", n, c.maxItems)
+	}
+	seen := make(map[string]bool, n)
+	for _, it := range batch.Items {
+		if it.Problem != "" {
+			return providers.Submission{}, fmt.Errorf("tmcas: item %s cannot be acted on: %s", it.Key, it.Problem)
+		}
+		if it.Key == "" || seen[it.Key] {
+			return providers.Submission{}, fmt.Errorf("tmcas: item key %q is empty or repeated", it.Key)
+		}
+		seen[it.Key] = true
+	}
+	var (
+		kind, api string
+		body      any
+		pd        pollData
+		err       error
+	)
+	if batch.Spec.Action == approvals.ActionPurgeMail {
+		kind, api = kindMails, apiMails
+		body, pd.Items, err = mailBody(batch)
+	} else {
+		kind, api = kindAccounts, apiAccounts
+		body, pd.Items, err = accountBody(batch)
+	}
+	if err != nil {
+		return providers.Submission{}, err
+	}
+	pd.Kind = kind
+	// Message-IDs go on the wire as written (<…@…>), not as \u003c…\u003e.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(body); err != nil {
+		return providers.Submission{}, fmt.Errorf("tmcas: encoding request: %w", err)
+	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	var resp submitResponse
+	err = c.do(ctx, call{method: http.MethodPost, u: c.endpoint("/v1/mitigation/"+kind, nil), body: b, api: api,
+		decode: func(b []byte) (string, error) {
+			r, err := decodeSubmitResponse(b)
+			resp = r
+			return r.TraceID, err
+		}})
+	if err != nil {
+		return providers.Submission{}, fmt.Errorf("tmcas: submitting %d %s: %w", n, kind, err)
+	}
+	data, err := json.Marshal(pd)
+	if err != nil {
+		panic(fmt.Sprintf("tmcas: encoding poll data: %v", err)) // strings only
+	}
+	sub := providers.Submission{
+		Provider:    providers.TMCAS,
+		ID:          resp.BatchID,
+		Items:       make([]providers.SubmittedItem, 0, n),
+		Data:        data,
+		SubmittedAt: c.now().UTC(),
+	}
+	for _, it := range batch.Items {
+		sub.Items = append(sub.Items, providers.SubmittedItem{Key: it.Key})
+	}
+	return sub, nil
+}
+
+func accountBody(batch providers.Batch) ([]accountItem, []pollItem, error) {
+	at, ok := accountActionType(batch.Spec.Action)
+	if !ok {
+		return nil, nil, unsupported(batch.Spec.Action)
+	}
+	body := make([]accountItem, 0, len(batch.Items))
+	pis := make([]pollItem, 0, len(batch.Items))
+	for _, it := range batch.Items {
+		email := strings.TrimSpace(it.Account)
+		if email == "" {
+			email = it.Key
+		}
+		if !validAddress(email) {
+			return nil, nil, fmt.Errorf("tmcas: item %s: %q is not a valid e-mail address", it.Key, email)
+		}
+		body = append(body, accountItem{ActionType: at, Service: service, AccountProvider: accountProvider, AccountUserEmail: email})
+		pis = append(pis, pollItem{Key: it.Key, ActionType: at, Email: strings.ToLower(email)})
+	}
+	return body, pis, nil
+}
+
+func mailBody(batch providers.Batch) ([]mailItem, []pollItem, error) {
+	action := ""
+	if batch.Spec.Mail != nil {
+		action = batch.Spec.Mail.Action
+	}
+	at, ok := mailActionType(action)
+	if !ok {
+		return nil, nil, fmt.Errorf("tmcas: %w: purge-mail --action %q (use delete or quarantine)", providers.ErrUnsupported, action)
+	}
+	var body []mailItem
+	pis := make([]pollItem, 0, len(batch.Items))
+	for _, it := range batch.Items {
+		var d mailData
+		if err := json.Unmarshal(it.Data, &d); err != nil {
+			return nil, nil, fmt.Errorf("tmcas: item %s: mail data: %w", it.Key, err)
+		}
+		box := strings.TrimSpace(it.Mailbox)
+		if !validAddress(box) || !validMessageID(d.MessageID) || len(d.Copies) == 0 {
+			return nil, nil, fmt.Errorf("tmcas: item %s: needs a mailbox, a Message-ID and at least one copy from the sweep", it.Key)
+		}
+		pi := pollItem{Key: it.Key, ActionType: at, Mailbox: strings.ToLower(box), MessageID: d.MessageID}
+		for _, cp := range d.Copies {
+			body = append(body, mailItem{ActionType: at, Service: service, AccountProvider: accountProvider,
+				Mailbox: box, MailMessageID: d.MessageID, MailUniqueID: cp.UniqueID, DeliveryTime: cp.Delivered})
+			pi.UniqueIDs = append(pi.UniqueIDs, cp.UniqueID)
+		}
+		pis = append(pis, pi)
+	}
+	return body, pis, nil
+}
