@@ -70,8 +70,9 @@ type HTTP struct {
 
 // Store configures the database that holds requests, jobs and the audit log.
 type Store struct {
-	// URL is sqlite:PATH or postgres://user:password@host/db (also
-	// postgresql://); the password is secret and may come from url_file.
+	// URL names the database: sqlite:PATH, or postgres://user:password@host/db
+	// (also postgresql://). Only the password is secret; the whole URL may
+	// come from url_file.
 	URL string `koanf:"url" secret:"url"`
 }
 
@@ -85,8 +86,8 @@ type Audit struct {
 type Log struct {
 	// Level is the least severe level logged: debug, info, warn or error.
 	Level string `koanf:"level"`
-	// Format is json (one object a line, for collectors) or text (for
-	// people at a terminal).
+	// Format is the line format: json (one object a line, for collectors)
+	// or text (for people at a terminal).
 	Format string `koanf:"format"`
 }
 

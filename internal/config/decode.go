@@ -108,7 +108,11 @@ func (d *decoder) secretFile(key string, value, file any) (string, bool) {
 	}
 	path, ok := file.(string)
 	if !ok || path == "" {
-		d.fail(key+fileSuffix, "must be a file path, got %s", describe(file))
+		got := describe(file)
+		if ok {
+			got = "an empty string"
+		}
+		d.fail(key+fileSuffix, "must be a file path, got %s", got)
 		d.failed = append(d.failed, key)
 		return "", true
 	}

@@ -158,8 +158,9 @@ func loadEnv(environ []string) (*koanf.Koanf, []*KeyError, []string) {
 		},
 	})
 	if err := ko.Load(p, nil); err != nil {
-		// The env provider only fails through its transform, which does not.
-		errs = append(errs, &KeyError{Key: EnvPrefix + "*", Msg: err.Error()})
+		// The env provider reads a slice and cannot fail; kept so that a
+		// future version that can is not ignored.
+		errs = append(errs, &KeyError{Key: "environment", Msg: err.Error()})
 	}
 	slices.SortFunc(errs, func(a, b *KeyError) int { return cmp.Compare(a.Key, b.Key) })
 	return ko, errs, failed

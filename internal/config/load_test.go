@@ -339,6 +339,8 @@ func TestSecretFiles(t *testing.T) {
 			probs: []string{`discord.bot_token_file: ` + emptyFile + ` is empty`}},
 		{name: "path not a string", doc: "audit: {key_file: [a]}\n",
 			probs: []string{`audit.key_file: must be a file path, got a list`}},
+		{name: "path empty", doc: "audit: {key_file: \"\"}\n",
+			probs: []string{`audit.key_file: must be a file path, got an empty string`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, probs := decodeOnly(t, tc.doc, tc.environ)

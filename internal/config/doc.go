@@ -1,0 +1,30 @@
+// Package config loads, validates and prints Countersign's configuration
+// (DESIGN §8): one YAML file, then COUNTERSIGN_… environment variables,
+// then secrets read from *_file keys. It is loaded and validated once, at
+// start-up, and passed to whoever needs a part of it.
+//
+// The rules, which reference.md states for users:
+//
+//   - Every key has a default (Default); the file overrides defaults, the
+//     environment overrides the file.
+//   - A key's environment variable is COUNTERSIGN_ followed by the key in
+//     upper case with dots, and the hyphens and colons of action names, as
+//     "_": slack.bot_token is COUNTERSIGN_SLACK_BOT_TOKEN,
+//     routes.reset-password is COUNTERSIGN_ROUTES_RESET_PASSWORD,
+//     policy.actions.purge-mail:hard-delete.approvals_required is
+//     COUNTERSIGN_POLICY_ACTIONS_PURGE_MAIL_HARD_DELETE_APPROVALS_REQUIRED.
+//     Because "_" is also a separator inside key names, a variable is never
+//     split by guessing: it is looked up in a table of every key, derived
+//     from the Config struct (and the action names for routes and
+//     policy.actions). An unknown COUNTERSIGN_ variable is an error. Lists
+//     are comma-separated; an empty value is ignored; people: is file-only.
+//   - Each secret K (struct tag `secret`) may instead be K_file in YAML or
+//     COUNTERSIGN_…_FILE in the environment, naming a file whose content,
+//     less one trailing newline, is the value. K and K_file together in one
+//     place are an error; the environment replaces the file's choice.
+//   - Unknown keys in the file are errors. Every problem, from decoding or
+//     validation, is reported at once: a *KeyError each, joined with
+//     errors.Join, one a line, never showing a secret.
+//   - Redacted prints the effective configuration with secrets replaced by
+//     REDACTED, in the shape Load reads.
+package config
