@@ -66,6 +66,9 @@ func (e *Error) Error() string {
 // Temporary reports whether TMCAS refused for now and nothing was done.
 func (e *Error) Temporary() bool { return httpx.Retryable(e.Status) }
 
+// errPastDeadline says why a call gave up before its context's deadline.
+var errPastDeadline = errors.New("the next attempt would come after the deadline")
+
 // ErrForeignLink means a next_link pointed away from the configured base
 // URL; following it would send the token elsewhere.
 var ErrForeignLink = errors.New("tmcas: next_link leaves the configured base URL")
@@ -94,6 +97,11 @@ func (c *Client) do(ctx context.Context, r call) error {
 	bo := httpx.NewBackoff(c.retryInitial, c.retryMax)
 	var last error
 	for attempt := 1; attempt <= c.maxRetries+1; attempt++ {
+		// A throttle lasting past the deadline is reported at once, so the
+		// engine can snooze the job rather than hold a worker.
+		if beyondDeadline(ctx, c.window.blockedUntil()) {
+			return c.giveUp(r, attempt-1, last, errPastDeadline)
+		}
 		if _, err := c.limiter.Wait(ctx); err != nil {
 			return c.giveUp(r, attempt-1, last, err)
 		}
@@ -129,9 +137,7 @@ func (c *Client) do(ctx context.Context, r call) error {
 			}
 			// The throttle applies to the token, so every call waits.
 			c.limiter.Block(until)
-			if beyondDeadline(ctx, until) {
-				return c.giveUp(r, attempt, last, context.DeadlineExceeded)
-			}
+			c.window.block(until)
 			continue
 		case httpx.Retryable(res.status):
 			last = res.apiErr
@@ -146,7 +152,7 @@ func (c *Client) do(ctx context.Context, r call) error {
 			d = ra
 		}
 		if beyondDeadline(ctx, c.now().Add(d)) {
-			return c.giveUp(r, attempt, last, context.DeadlineExceeded)
+			return c.giveUp(r, attempt, last, errPastDeadline)
 		}
 		if err := sleep(ctx, d); err != nil {
 			return c.giveUp(r, attempt, last, err)
@@ -307,8 +313,25 @@ func (c *Client) logCall(ctx context.Context, r call, attempt int, res result, t
 type serverWindow struct {
 	per, margin time.Duration
 
-	mu    sync.Mutex
-	start time.Time
+	mu      sync.Mutex
+	start   time.Time
+	blocked time.Time // no requests before this, after a 429
+}
+
+// block records that the token may send nothing before until.
+func (w *serverWindow) block(until time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if until.After(w.blocked) {
+		w.blocked = until
+	}
+}
+
+// blockedUntil returns the end of the current throttle, or zero.
+func (w *serverWindow) blockedUntil() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.blocked
 }
 
 // sent records a request leaving at t.

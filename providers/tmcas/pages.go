@@ -92,4 +92,3 @@ func (c *Client) endpoint(path string, q url.Values) *url.URL {
 	u.RawQuery = q.Encode()
 	return &u
 }
-
