@@ -152,7 +152,7 @@ func TestAccountActions(t *testing.T) {
 		{name: "disable, schema result", action: approvals.ActionDisable, target: "mallory@contoso.com",
 			wantAction: "disable", wantState: false, wantDetail: "the account is disabled"},
 		{name: "disable, doc result", action: approvals.ActionDisable, target: "mallory@contoso.com",
-			b: graphtest.Behavior{InvokeResultValue: true, ProviderKey: true, PascalCaseEnums: true},
+			b:          graphtest.Behavior{InvokeResultValue: true, ProviderKey: true, PascalCaseEnums: true},
 			wantAction: "disable", wantState: false, wantDetail: "the account is disabled"},
 		{name: "disable, value wrapper with schema key", action: approvals.ActionDisable, target: "mallory@contoso.com",
 			b: graphtest.Behavior{InvokeResultValue: true}, wantAction: "disable", wantState: false, wantDetail: "the account is disabled"},

@@ -68,7 +68,7 @@ func TestBlockIP(t *testing.T) {
 		{name: "doc sample form", b: graphtest.Behavior{DocSecurityActions: true},
 			wantPolls: []approvals.ItemStatus{approvals.ItemRunning, approvals.ItemSucceeded}, wantDetail: "BlockIp completed at "},
 		{name: "two reads per step", b: graphtest.Behavior{SecurityActionStepReads: 2},
-			wantPolls: []approvals.ItemStatus{approvals.ItemSubmitted, approvals.ItemRunning, approvals.ItemRunning, approvals.ItemSucceeded},
+			wantPolls:  []approvals.ItemStatus{approvals.ItemSubmitted, approvals.ItemRunning, approvals.ItemRunning, approvals.ItemSucceeded},
 			wantDetail: "BlockIp completed"},
 		{name: "failed", fail: true, wantPolls: []approvals.ItemStatus{approvals.ItemRunning, approvals.ItemFailed},
 			wantDetail: "BlockIp failed: Blocking the IP address failed on Windows Defender ATP (code 400)"},
