@@ -62,7 +62,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives one line per HTTP call; nil discards.
 	Logger *slog.Logger
-	// Now is the clock; nil means time.Now.
+	// Now is the clock of the throttle arithmetic; nil means time.Now.
+	// Deadlines of contexts are compared with it, so only tests that check
+	// window arithmetic replace it.
 	Now func() time.Time
 	// MaxRetries is how many times a refused call (429, 5xx) or a GET that
 	// timed out is tried again; 0 means DefaultMaxRetries, negative none.

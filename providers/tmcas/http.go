@@ -44,7 +44,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "tmcas: HTTP %d", e.Status)
+	fmt.Fprintf(&b, "TMCAS answered HTTP %d", e.Status)
 	if e.Code != 0 {
 		fmt.Fprintf(&b, " code %d", e.Code)
 	}
@@ -62,9 +62,6 @@ func (e *Error) Error() string {
 	}
 	return b.String()
 }
-
-// Temporary reports whether TMCAS refused for now and nothing was done.
-func (e *Error) Temporary() bool { return httpx.Retryable(e.Status) }
 
 // errPastDeadline says why a call gave up before its context's deadline.
 var errPastDeadline = errors.New("the next attempt would come after the deadline")
@@ -107,7 +104,7 @@ func (c *Client) do(ctx context.Context, r call) error {
 		}
 		res := c.send(ctx, r, attempt)
 		switch {
-		case res.err != nil && post && res.wrote:
+		case res.err != nil && post && res.maybeSent:
 			return fmt.Errorf("%s %s: %w: %w", r.method, r.u.Path, providers.ErrUncertain, res.err)
 		case res.err != nil && ctx.Err() != nil:
 			return c.giveUp(r, attempt, res.err, ctx.Err())
@@ -125,15 +122,12 @@ func (c *Client) do(ctx context.Context, r call) error {
 			return fmt.Errorf("%s %s: %w: %w", r.method, r.u.Path, providers.ErrUncertain, res.apiErr)
 		case res.status == http.StatusTooManyRequests:
 			last = res.apiErr
+			// Without Retry-After (the documented case): "The user can
+			// start new requests in the next minute from the first request."
 			now := c.now()
-			until, ok := now, false
-			if d, has := httpx.RetryAfter(res.header, now); has {
-				until, ok = now.Add(d), true
-			}
-			if !ok {
-				// No Retry-After (the documented case): "The user can start
-				// new requests in the next minute from the first request."
-				until = c.window.end(now)
+			until := c.window.end(now)
+			if d, ok := httpx.RetryAfter(res.header, now); ok {
+				until = now.Add(d)
 			}
 			// The throttle applies to the token, so every call waits.
 			c.limiter.Block(until)
@@ -194,7 +188,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 type result struct {
 	status    int
 	header    http.Header
-	wrote     bool  // the whole request left the client
+	maybeSent bool  // the request may have reached the server whole
 	err       error // transport error; the URL (personal data in queries) is stripped
 	apiErr    *Error
 	decodeErr error
@@ -206,13 +200,17 @@ func (c *Client) send(ctx context.Context, r call, attempt int) (res result) {
 	traceID := ""
 	defer func() { c.logCall(ctx, r, attempt, res, traceID, time.Since(start)) }()
 
-	var wrote atomic.Bool
+	// Once a connection is in hand the request may be on the wire; only a
+	// reported write error proves the server got at most a partial body it
+	// cannot act on. Judging by GotConn rather than by a successful
+	// WroteRequest is deliberately conservative: the transport may report
+	// the write after Do has already returned a timeout.
+	var gotConn, writeFailed atomic.Bool
 	trace := &httptrace.ClientTrace{
-		// Only a completely written request can be acted on; a write
-		// error leaves a partial body the server cannot parse.
+		GotConn: func(httptrace.GotConnInfo) { gotConn.Store(true) },
 		WroteRequest: func(i httptrace.WroteRequestInfo) {
-			if i.Err == nil {
-				wrote.Store(true)
+			if i.Err != nil {
+				writeFailed.Store(true)
 			}
 		},
 	}
@@ -232,7 +230,7 @@ func (c *Client) send(ctx context.Context, r call, attempt int) (res result) {
 	}
 	c.window.sent(c.now())
 	resp, err := c.hc.Do(req)
-	res.wrote = wrote.Load()
+	res.maybeSent = gotConn.Load() && !writeFailed.Load()
 	if err != nil {
 		res.err = stripURL(err)
 		return res
@@ -251,6 +249,9 @@ func (c *Client) send(ctx context.Context, r call, attempt int) (res result) {
 			res.apiErr.APIType = r.api
 			return res
 		}
+		// An answer means the request arrived; after a 2xx to a POST the
+		// batch exists even though we cannot read its id.
+		res.maybeSent = true
 		res.status, res.err = 0, err
 		return res
 	}
@@ -295,7 +296,7 @@ func (c *Client) logCall(ctx context.Context, r call, attempt int, res result, t
 	switch {
 	case res.err != nil:
 		level = slog.LevelWarn
-		attrs = append(attrs, slog.String("error", res.err.Error()), slog.Bool("request_sent", res.wrote))
+		attrs = append(attrs, slog.String("error", res.err.Error()), slog.Bool("maybe_sent", res.maybeSent))
 	case res.decodeErr != nil:
 		level = slog.LevelWarn
 		attrs = append(attrs, slog.String("error", res.decodeErr.Error()))

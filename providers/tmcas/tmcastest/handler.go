@@ -29,18 +29,10 @@ const (
 	timeLayout  = "2006-01-02T15:04:05.000Z"
 )
 
-// Result codes of error bodies. TMCAS publishes no table (§7); clients must
-// not depend on these values.
-var errorCodes = map[int]int{
-	http.StatusBadRequest:          -4000001,
-	http.StatusUnauthorized:        -4010001,
-	http.StatusForbidden:           -4030001,
-	http.StatusNotFound:            -4040001,
-	http.StatusMethodNotAllowed:    -4050001,
-	http.StatusTooManyRequests:     -4290001,
-	http.StatusInternalServerError: -5000001,
-	http.StatusServiceUnavailable:  -5030001,
-}
+// errorCode is the result code of an error body. TMCAS publishes no table
+// (§7), so clients must not depend on these values; -4290001 is what an
+// unofficial client expects for throttling.
+func errorCode(status int) int { return -(status*10000 + 1) }
 
 // reply is an answer decided under the lock and written after it.
 type reply struct {
@@ -59,7 +51,7 @@ type errorBody struct {
 }
 
 func errReply(status int, format string, args ...any) reply {
-	return reply{status: status, body: errorBody{Code: errorCodes[status], TraceID: uuid.NewString(), Msg: fmt.Sprintf(format, args...)}}
+	return reply{status: status, body: errorBody{Code: errorCode(status), TraceID: uuid.NewString(), Msg: fmt.Sprintf(format, args...)}}
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -203,11 +195,15 @@ type item struct {
 }
 
 // Field sets of §1.5 and §1.6.
-var (
-	accountFields = []string{"action_type", "service", "account_provider", "account_user_email"}
-	mailRequired  = []string{"action_type", "service", "account_provider", "mailbox", "mail_message_delivery_time"}
-	mailOptional  = []string{"mail_message_id", "mail_unique_id", "detection_time"}
-)
+func accountFields() []string {
+	return []string{"action_type", "service", "account_provider", "account_user_email"}
+}
+
+func mailRequired() []string {
+	return []string{"action_type", "service", "account_provider", "mailbox", "mail_message_delivery_time"}
+}
+
+func mailOptional() []string { return []string{"mail_message_id", "mail_unique_id", "detection_time"} }
 
 func (s *Server) create(kind string, r *http.Request, body []byte, now time.Time) reply {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
@@ -270,9 +266,9 @@ func parseItems(kind string, body []byte) ([]item, error) {
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			allowed := slices.Contains(accountFields, k)
+			allowed := slices.Contains(accountFields(), k)
 			if kind == "mails" {
-				allowed = slices.Contains(mailRequired, k) || slices.Contains(mailOptional, k)
+				allowed = slices.Contains(mailRequired(), k) || slices.Contains(mailOptional(), k)
 			}
 			if !allowed {
 				return nil, fmt.Errorf("item %d: unknown field %q", i, k)
@@ -309,7 +305,7 @@ func require(f map[string]string, names []string) error {
 }
 
 func accountItem(f map[string]string) (item, error) {
-	if err := require(f, accountFields); err != nil {
+	if err := require(f, accountFields()); err != nil {
 		return item{}, err
 	}
 	it := item{ActionType: f["action_type"], Service: f["service"], Provider: f["account_provider"], Email: f["account_user_email"]}
@@ -331,7 +327,7 @@ func accountItem(f map[string]string) (item, error) {
 }
 
 func mailItem(f map[string]string) (item, error) {
-	if err := require(f, mailRequired); err != nil {
+	if err := require(f, mailRequired()); err != nil {
 		return item{}, err
 	}
 	it := item{ActionType: f["action_type"], Service: f["service"], Provider: f["account_provider"], Mailbox: f["mailbox"],
