@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -239,21 +238,13 @@ func baseURL(region, override string) (*url.URL, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !loopback(u.Hostname()) {
+		if !httpx.Loopback(u.Hostname()) {
 			return nil, fmt.Errorf("tmcas: base URL %q: plain http is allowed only for loopback hosts", override)
 		}
 	default:
 		return nil, fmt.Errorf("tmcas: base URL %q: scheme must be https", override)
 	}
 	return u, nil
-}
-
-func loopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Name returns providers.TMCAS.

@@ -96,7 +96,7 @@ func (c *Client) do(ctx context.Context, r call) error {
 	for attempt := 1; attempt <= c.maxRetries+1; attempt++ {
 		// A throttle lasting past the deadline is reported at once, so the
 		// engine can snooze the job rather than hold a worker.
-		if beyondDeadline(ctx, c.window.blockedUntil()) {
+		if httpx.PastDeadline(ctx, c.window.blockedUntil()) {
 			return c.giveUp(r, attempt-1, last, errPastDeadline)
 		}
 		if _, err := c.limiter.Wait(ctx); err != nil {
@@ -145,10 +145,10 @@ func (c *Client) do(ctx context.Context, r call) error {
 		if ra, ok := httpx.RetryAfter(res.header, c.now()); ok && ra > d {
 			d = ra
 		}
-		if beyondDeadline(ctx, c.now().Add(d)) {
+		if httpx.PastDeadline(ctx, c.now().Add(d)) {
 			return c.giveUp(r, attempt, last, errPastDeadline)
 		}
-		if err := sleep(ctx, d); err != nil {
+		if err := httpx.Sleep(ctx, d); err != nil {
 			return c.giveUp(r, attempt, last, err)
 		}
 	}
@@ -165,22 +165,6 @@ func (c *Client) giveUp(r call, attempts int, last, cause error) error {
 		return fmt.Errorf("%s %s: %w after %d attempts: %w", r.method, r.u.Path, providers.ErrTemporary, attempts, last)
 	default:
 		return fmt.Errorf("%s %s: %w: %w", r.method, r.u.Path, providers.ErrTemporary, cause)
-	}
-}
-
-func beyondDeadline(ctx context.Context, t time.Time) bool {
-	dl, ok := ctx.Deadline()
-	return ok && t.After(dl)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
@@ -232,7 +216,7 @@ func (c *Client) send(ctx context.Context, r call, attempt int) (res result) {
 	resp, err := c.hc.Do(req)
 	res.maybeSent = gotConn.Load() && !writeFailed.Load()
 	if err != nil {
-		res.err = stripURL(err)
+		res.err = httpx.StripURL(err)
 		return res
 	}
 	defer resp.Body.Close()
@@ -242,7 +226,7 @@ func (c *Client) send(ctx context.Context, r call, attempt int) (res result) {
 		err = fmt.Errorf("response body exceeds %d bytes", maxBody)
 	}
 	if err != nil {
-		err = fmt.Errorf("reading HTTP %d response: %w", resp.StatusCode, stripURL(err))
+		err = fmt.Errorf("reading HTTP %d response: %w", resp.StatusCode, httpx.StripURL(err))
 		if r.method == http.MethodPost && resp.StatusCode >= 300 {
 			// The status alone says TMCAS refused; judge by it.
 			res.apiErr = decodeError(resp.StatusCode, nil)
@@ -263,16 +247,6 @@ func (c *Client) send(ctx context.Context, r call, attempt int) (res result) {
 	res.apiErr.APIType = r.api
 	traceID = res.apiErr.TraceID
 	return res
-}
-
-// stripURL drops the request URL from a transport error: its query may hold
-// mailboxes and message ids, and the error may reach chat and the audit log.
-func stripURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", strings.ToLower(ue.Op), ue.Err)
-	}
-	return err
 }
 
 // logCall writes the one line per HTTP call. It logs the path and only the

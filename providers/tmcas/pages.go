@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/countersign/countersign/internal/httpx"
 )
 
 // maxPages bounds one pagination: 200 pages is 100,000 results or 200,000
@@ -53,7 +55,7 @@ func (c *Client) paginate(ctx context.Context, u *url.URL, api string, page func
 func (c *Client) follow(link string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(link))
 	if err != nil {
-		return nil, fmt.Errorf("tmcas: next_link is not a URL: %w", stripURL(err))
+		return nil, fmt.Errorf("tmcas: next_link is not a URL: %w", httpx.StripURL(err))
 	}
 	u = c.base.ResolveReference(u)
 	if !sameOrigin(u, c.base) {
