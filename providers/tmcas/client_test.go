@@ -411,11 +411,7 @@ func TestPollProgress(t *testing.T) {
 	c := newClient(t, f, nil)
 	ctx := testCtx(t)
 	spec := accountSpec(approvals.ActionDisable, "alice@contoso.com", "carol@contoso.com", "nobody@contoso.com")
-	items, _ := c.Resolve(ctx, spec)
-	sub, err := c.Submit(ctx, providers.Batch{Spec: spec, Items: items})
-	if err != nil {
-		t.Fatalf("Submit: %v", err)
-	}
+	sub := submitSpec(t, c, spec)
 	type st = map[string]approvals.ItemStatus
 	all := func(s approvals.ItemStatus) st {
 		return st{"alice@contoso.com": s, "carol@contoso.com": s, "nobody@contoso.com": s}

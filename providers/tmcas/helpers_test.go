@@ -61,6 +61,20 @@ func mailSpec(action string, recipients []string, ids ...string) approvals.Spec 
 		Mail: &approvals.MailOptions{Action: action, Recipients: recipients}}
 }
 
+// submitSpec resolves spec and submits every resolved item.
+func submitSpec(t testing.TB, c *tmcas.Client, spec approvals.Spec) providers.Submission {
+	t.Helper()
+	items, err := c.Resolve(testCtx(t), spec)
+	if err != nil {
+		t.Fatalf("Resolve: %v", err)
+	}
+	sub, err := c.Submit(testCtx(t), providers.Batch{Spec: spec, Items: items})
+	if err != nil {
+		t.Fatalf("Submit: %v", err)
+	}
+	return sub
+}
+
 // pollUntilDone polls until every item is terminal. Each poll moves the
 // fake's batch along, so no waiting is needed.
 func pollUntilDone(t testing.TB, ctx context.Context, c *tmcas.Client, sub providers.Submission) providers.Progress {

@@ -41,11 +41,7 @@ func TestPollPagination(t *testing.T) {
 			c := newClient(t, f, nil)
 			ctx := testCtx(t)
 			spec := accountSpec(approvals.ActionDisable, targets...)
-			items, _ := c.Resolve(ctx, spec)
-			sub, err := c.Submit(ctx, providers.Batch{Spec: spec, Items: items})
-			if err != nil {
-				t.Fatalf("Submit: %v", err)
-			}
+			sub := submitSpec(t, c, spec)
 			p, err := c.Poll(ctx, sub)
 			if err != nil {
 				t.Fatalf("Poll: %v", err)
@@ -130,11 +126,7 @@ func TestForeignNextLinkRefused(t *testing.T) {
 		t.Errorf("Resolve: got %v, want ErrForeignLink", err)
 	}
 	spec := accountSpec(approvals.ActionDisable, "a@x.com", "b@x.com")
-	items, _ := c.Resolve(ctx, spec)
-	sub, err := c.Submit(ctx, providers.Batch{Spec: spec, Items: items})
-	if err != nil {
-		t.Fatalf("Submit: %v", err)
-	}
+	sub := submitSpec(t, c, spec)
 	if _, err := c.Poll(ctx, sub); !errors.Is(err, tmcas.ErrForeignLink) {
 		t.Errorf("Poll: got %v, want ErrForeignLink", err)
 	}
@@ -235,22 +227,13 @@ func newScriptedClient(t *testing.T, srv *httptest.Server, mod func(*tmcas.Confi
 	return c
 }
 
-// submitOne submits a disable of a@x.com and returns the submission.
+// submitOne submits a disable of targets (default a@x.com).
 func submitOne(t *testing.T, c *tmcas.Client, targets ...string) providers.Submission {
 	t.Helper()
 	if len(targets) == 0 {
 		targets = []string{"a@x.com"}
 	}
-	spec := accountSpec(approvals.ActionDisable, targets...)
-	items, err := c.Resolve(testCtx(t), spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, err := c.Submit(testCtx(t), providers.Batch{Spec: spec, Items: items})
-	if err != nil {
-		t.Fatalf("Submit: %v", err)
-	}
-	return sub
+	return submitSpec(t, c, accountSpec(approvals.ActionDisable, targets...))
 }
 
 func TestPaginationLoopsAreCut(t *testing.T) {

@@ -439,8 +439,17 @@ func parseSkipToken(tok string, total int) (int, error) {
 	return n, nil
 }
 
-// page cuts [offset, offset+size) and builds the links.
-func (s *Server) page(r *http.Request, q url.Values, offset, size, total int) (lo, hi int, current string, next any) {
+// page picks the page of total results the request's skiptoken points at,
+// at most limit (and pageSize, when set) long, and builds the links.
+func (s *Server) page(r *http.Request, q url.Values, total, limit, pageSize int) (lo, hi int, current string, next any, err error) {
+	offset, err := parseSkipToken(q.Get("skiptoken"), total)
+	if err != nil {
+		return 0, 0, "", nil, err
+	}
+	size := limit
+	if pageSize > 0 {
+		size = min(size, pageSize)
+	}
 	base := s.faults.LinkBase
 	if base == "" {
 		base = s.srv.URL
@@ -451,23 +460,31 @@ func (s *Server) page(r *http.Request, q url.Values, offset, size, total int) (l
 	if hi < total {
 		nq := cloneValues(q)
 		nq.Set("skiptoken", skipToken(hi))
-		return lo, hi, current, base + nq.Encode()
+		return lo, hi, current, base + nq.Encode(), nil
 	}
 	switch s.faults.EndOfPages {
 	case EndNull:
-		return lo, hi, current, nil
+		return lo, hi, current, nil, nil
 	case EndEmpty:
-		return lo, hi, current, ""
+		return lo, hi, current, "", nil
 	}
-	return lo, hi, current, "null"
+	return lo, hi, current, "null", nil
 }
 
-func parseTime(q url.Values, name string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, q.Get(name))
-	if err != nil {
-		return time.Time{}, fmt.Errorf("parameter %q must be an ISO-8601 UTC time", name)
+// timeRange parses the start and end parameters.
+func timeRange(q url.Values) (start, end time.Time, err error) {
+	for _, p := range []struct {
+		name string
+		t    *time.Time
+	}{{"start", &start}, {"end", &end}} {
+		if *p.t, err = time.Parse(time.RFC3339Nano, q.Get(p.name)); err != nil {
+			return start, end, fmt.Errorf("parameter %q must be an ISO-8601 UTC time", p.name)
+		}
 	}
-	return t, nil
+	if end.Before(start) {
+		return start, end, errors.New("start must not be after end")
+	}
+	return start, end, nil
 }
 
 // results answers GET /v1/mitigation/{accounts|mails}. A request by
@@ -493,16 +510,12 @@ func (s *Server) results(kind string, r *http.Request, now time.Time) reply {
 			}
 		}
 	case q.Has("start") && q.Has("end"):
-		start, err := parseTime(q, "start")
+		start, end, err := timeRange(q)
 		if err != nil {
 			return errReply(http.StatusBadRequest, "%v", err)
 		}
-		end, err := parseTime(q, "end")
-		if err != nil {
-			return errReply(http.StatusBadRequest, "%v", err)
-		}
-		if start.Before(now.Add(-resultsBack)) || end.Before(start) {
-			return errReply(http.StatusBadRequest, "start must be within 72 hours and not after end")
+		if start.Before(now.Add(-resultsBack)) {
+			return errReply(http.StatusBadRequest, "start must be within 72 hours")
 		}
 		for _, ob := range s.order {
 			if ob.kind != kind {
@@ -517,15 +530,10 @@ func (s *Server) results(kind string, r *http.Request, now time.Time) reply {
 	default:
 		return errReply(http.StatusBadRequest, "batch_id or start and end are required")
 	}
-	offset, err := parseSkipToken(q.Get("skiptoken"), len(acts))
+	lo, hi, current, next, err := s.page(r, q, len(acts), limit, s.faults.ResultPageSize)
 	if err != nil {
 		return errReply(http.StatusBadRequest, "%v", err)
 	}
-	size := limit
-	if ps := s.faults.ResultPageSize; ps > 0 {
-		size = min(size, ps)
-	}
-	lo, hi, current, next := s.page(r, q, offset, size, len(acts))
 	out := make([]actionJSON, 0, hi-lo)
 	for _, a := range acts[lo:hi] {
 		out = append(out, a.json(kind))
@@ -565,16 +573,9 @@ func (s *Server) sweep(r *http.Request, now time.Time) reply {
 		return errReply(http.StatusBadRequest, "start and end go together")
 	}
 	if q.Has("start") {
-		start, err := parseTime(q, "start")
+		start, end, err := timeRange(q)
 		if err != nil {
 			return errReply(http.StatusBadRequest, "%v", err)
-		}
-		end, err := parseTime(q, "end")
-		if err != nil {
-			return errReply(http.StatusBadRequest, "%v", err)
-		}
-		if end.Before(start) {
-			return errReply(http.StatusBadRequest, "start must not be after end")
 		}
 		from, to = later(from, start), earlier(to, end)
 	}
@@ -591,15 +592,10 @@ func (s *Server) sweep(r *http.Request, now time.Time) reply {
 		}
 		found = append(found, m)
 	}
-	offset, err := parseSkipToken(q.Get("skiptoken"), len(found))
+	lo, hi, current, next, err := s.page(r, q, len(found), limit, s.faults.SweepPageSize)
 	if err != nil {
 		return errReply(http.StatusBadRequest, "%v", err)
 	}
-	size := limit
-	if ps := s.faults.SweepPageSize; ps > 0 {
-		size = min(size, ps)
-	}
-	lo, hi, current, next := s.page(r, q, offset, size, len(found))
 	value := make([]sweepJSON, 0, hi-lo)
 	for _, m := range found[lo:hi] {
 		value = append(value, sweepItem(m))
