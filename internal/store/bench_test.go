@@ -1,0 +1,31 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/countersign/countersign/internal/testdb"
+)
+
+// BenchmarkFileAndApprove measures one request filed and approved (quorum of
+// one, so the approval also enqueues the execution job): two transactions,
+// each with its audit entry. Reported as approvals/s.
+func BenchmarkFileAndApprove(b *testing.B) {
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		b.Run(dialect, func(b *testing.B) {
+			s := open(b, testdb.URL(b, dialect))
+			p := testPolicy(1)
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				r := file(b, s, p, fmt.Sprintf("user%d@contoso.com", i), t0)
+				if _, err := s.Apply(ctx, r.ID, approve("bob", r.Hash), t0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "approvals/s")
+		})
+	}
+}

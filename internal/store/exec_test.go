@@ -1,0 +1,216 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/internal/testdb"
+)
+
+func approvedRequest(t *testing.T, s *store.Store) approvals.Request {
+	t.Helper()
+	r := file(t, s, testPolicy(1), "mallory@contoso.com", t0)
+	r, err := s.Apply(context.Background(), r.ID, approve("bob", r.Hash), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestExecutionIsFenced(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		s := open(t, url)
+		r := approvedRequest(t, s)
+
+		first, err := s.Claim(ctx, r.ID, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.Request.State != approvals.StateRunning || first.Step != 0 || len(first.Submissions) != 0 {
+			t.Fatalf("first claim = %+v, want running at step 0 with no submissions", first)
+		}
+		if err := s.MarkSubmitting(ctx, r.ID, first.Fence, 0, t0); err != nil {
+			t.Fatal(err)
+		}
+		// A second worker takes over (the first one is presumed dead).
+		second, err := s.Claim(ctx, r.ID, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if second.Fence <= first.Fence || second.Request.Phase != approvals.PhaseSubmitting || second.Step != 0 {
+			t.Fatalf("second claim = fence %d phase %q step %d, want a newer fence, submitting, step 0", second.Fence, second.Request.Phase, second.Step)
+		}
+		// The first worker's late writes are refused.
+		sub := store.Submitted{Step: 0, Body: []byte(`{"id":"b1"}`), Refs: map[string]string{"mallory@contoso.com": "a1"}, Last: true}
+		if err := s.RecordSubmission(ctx, r.ID, first.Fence, sub, t0); !errors.Is(err, approvals.ErrStaleAttempt) {
+			t.Fatalf("stale RecordSubmission: got %v, want ErrStaleAttempt", err)
+		}
+		if _, err := s.UpdateItems(ctx, r.ID, first.Fence, []store.ItemUpdate{{Key: "mallory@contoso.com", Status: approvals.ItemFailed}}, t0); !errors.Is(err, approvals.ErrStaleAttempt) {
+			t.Fatalf("stale UpdateItems: got %v, want ErrStaleAttempt", err)
+		}
+		if _, err := s.Finish(ctx, r.ID, first.Fence, approvals.Event{Kind: approvals.EventFinish, Outcome: approvals.StateFailed}, t0); !errors.Is(err, approvals.ErrStaleAttempt) {
+			t.Fatalf("stale Finish: got %v, want ErrStaleAttempt", err)
+		}
+		// The current owner's writes land.
+		if err := s.RecordSubmission(ctx, r.ID, second.Fence, sub, t0); err != nil {
+			t.Fatal(err)
+		}
+		third, err := s.Claim(ctx, r.ID, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if third.Request.Phase != approvals.PhaseSubmitted || third.Step != 1 || string(third.Submissions[0]) != `{"id":"b1"}` {
+			t.Fatalf("after submission: phase %q step %d submission %q, want submitted, 1, the body", third.Request.Phase, third.Step, third.Submissions[0])
+		}
+		items, err := s.Items(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if items[0].Status != approvals.ItemSubmitted || items[0].Ref != "a1" {
+			t.Fatalf("item after submission = %+v, want submitted with ref a1", items[0])
+		}
+		n, err := s.UpdateItems(ctx, r.ID, third.Fence, []store.ItemUpdate{{Key: "mallory@contoso.com", Status: approvals.ItemRunning}}, t0)
+		if err != nil || n != 1 {
+			t.Fatalf("UpdateItems = %d, %v; want 1 change", n, err)
+		}
+		n, err = s.UpdateItems(ctx, r.ID, third.Fence, []store.ItemUpdate{{Key: "mallory@contoso.com", Status: approvals.ItemRunning}}, t0)
+		if err != nil || n != 0 {
+			t.Fatalf("repeated UpdateItems = %d, %v; want 0 changes", n, err)
+		}
+		n, err = s.UpdateItems(ctx, r.ID, third.Fence, []store.ItemUpdate{{Key: "mallory@contoso.com", Status: approvals.ItemSucceeded, Detail: "done"}}, t0)
+		if err != nil || n != 1 {
+			t.Fatalf("UpdateItems to succeeded = %d, %v; want 1 change", n, err)
+		}
+		n, err = s.UpdateItems(ctx, r.ID, third.Fence, []store.ItemUpdate{{Key: "mallory@contoso.com", Status: approvals.ItemFailed}}, t0)
+		if err != nil || n != 0 {
+			t.Fatalf("UpdateItems after terminal = %d, %v; want 0 changes: outcomes are final", n, err)
+		}
+		done, err := s.Finish(ctx, r.ID, third.Fence, approvals.Event{Kind: approvals.EventFinish, Outcome: approvals.StateSucceeded}, t0)
+		if err != nil || done.State != approvals.StateSucceeded {
+			t.Fatalf("Finish = %v, %v; want succeeded", done.State, err)
+		}
+		if _, err := s.VerifyAudit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestCancelAfterApprovalStopsExecution(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		s := open(t, url)
+		r := approvedRequest(t, s)
+		if _, err := s.Apply(ctx, r.ID, approvals.Event{Kind: approvals.EventCancel, Actor: actor("alice")}, t0); err != nil {
+			t.Fatal(err)
+		}
+		x, err := s.Claim(ctx, r.ID, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.Request.State != approvals.StateCancelled {
+			t.Fatalf("claimed a cancelled request as %s, want it left cancelled", x.Request.State)
+		}
+		if err := s.MarkSubmitting(ctx, r.ID, x.Fence, 0, t0); !errors.Is(err, approvals.ErrAlreadyDecided) {
+			t.Fatalf("MarkSubmitting on cancelled: got %v, want ErrAlreadyDecided", err)
+		}
+	})
+}
+
+func TestApproveAfterTTLExpires(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		s := open(t, url)
+		r := file(t, s, testPolicy(1), "mallory@contoso.com", t0)
+		due, err := s.DueForExpiry(ctx, t0.Add(59*time.Minute), 10)
+		if err != nil || len(due) != 0 {
+			t.Fatalf("DueForExpiry before TTL = %v, %v; want none", due, err)
+		}
+		due, err = s.DueForExpiry(ctx, t0.Add(time.Hour), 10)
+		if err != nil || len(due) != 1 || due[0] != r.ID {
+			t.Fatalf("DueForExpiry at TTL = %v, %v; want [%d]", due, err, r.ID)
+		}
+		if _, err := s.Apply(ctx, r.ID, approve("bob", r.Hash), t0.Add(time.Hour)); !errors.Is(err, approvals.ErrExpired) {
+			t.Fatalf("late approval: got %v, want ErrExpired", err)
+		}
+		got, err := s.Get(ctx, r.ID)
+		if err != nil || got.State != approvals.StateExpired || len(got.Approvals) != 0 {
+			t.Fatalf("after late approval: %s with %d approvals (%v), want expired with none", got.State, len(got.Approvals), err)
+		}
+		if n := executeJobs(t, s)[r.ID]; n != 0 {
+			t.Fatalf("execution jobs = %d, want 0", n)
+		}
+	})
+}
+
+func TestMessagesAndFirstSeen(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		s := open(t, url)
+		r := file(t, s, testPolicy(1), "mallory@contoso.com", t0)
+		m := store.Message{RequestID: r.ID, Platform: "slack", Channel: "C0SOC", MessageID: "1700000000.000100"}
+		if err := s.SaveMessage(ctx, m, t0); err != nil {
+			t.Fatal(err)
+		}
+		m.ProgressID = "1700000001.000200"
+		if err := s.SaveMessage(ctx, m, t0); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Messages(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]store.Message{m}, got); diff != "" {
+			t.Fatalf("Messages mismatch (-want +got):\n%s", diff)
+		}
+
+		for i, want := range []bool{true, false} {
+			fresh, err := s.FirstSeen(ctx, "slack:sig", 5*time.Minute, t0)
+			if err != nil || fresh != want {
+				t.Fatalf("FirstSeen #%d = %v, %v; want %v", i+1, fresh, err, want)
+			}
+		}
+		fresh, err := s.FirstSeen(ctx, "slack:sig", 5*time.Minute, t0.Add(6*time.Minute))
+		if err != nil || !fresh {
+			t.Fatalf("FirstSeen after its TTL = %v, %v; want true", fresh, err)
+		}
+	})
+}
+
+func TestList(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		s := open(t, url)
+		a := file(t, s, testPolicy(1), "a@contoso.com", t0)
+		b := file(t, s, testPolicy(1), "b@contoso.com", t0.Add(time.Minute))
+		if _, err := s.Apply(ctx, b.ID, approve("bob", b.Hash), t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		pending, err := s.List(ctx, store.Filter{States: []approvals.State{approvals.StatePending}})
+		if err != nil || len(pending) != 1 || pending[0].ID != a.ID {
+			t.Fatalf("pending = %v, %v; want only request %d", ids(pending), err, a.ID)
+		}
+		newest, err := s.List(ctx, store.Filter{Newest: true, Limit: 1})
+		if err != nil || len(newest) != 1 || newest[0].ID != b.ID || len(newest[0].Approvals) != 1 {
+			t.Fatalf("newest = %+v, %v; want request %d with its approval", newest, err, b.ID)
+		}
+		window, err := s.List(ctx, store.Filter{CreatedSince: t0.Add(30 * time.Second)})
+		if err != nil || len(window) != 1 || window[0].ID != b.ID {
+			t.Fatalf("created since = %v, %v; want only %d", ids(window), err, b.ID)
+		}
+	})
+}
+
+func ids(rs []approvals.Request) []int64 {
+	var out []int64
+	for _, r := range rs {
+		out = append(out, r.ID)
+	}
+	return out
+}

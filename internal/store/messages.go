@@ -1,0 +1,70 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Message is where a request's card lives on one chat platform, so any
+// replica can re-render it after a restart.
+type Message struct {
+	RequestID  int64
+	Platform   string // slack, discord, console
+	Channel    string
+	MessageID  string // Slack ts, Discord message id
+	ThreadID   string // thread the progress goes to (Slack: the card's ts; Discord: thread channel id)
+	ProgressID string // the progress message edited in place
+}
+
+// SaveMessage records or updates a card's location.
+func (s *Store) SaveMessage(ctx context.Context, m Message, now time.Time) error {
+	_, err := s.q().exec(ctx, `INSERT INTO messages (request_id, platform, channel, message_id, thread_id, progress_id, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (request_id, platform) DO UPDATE SET channel = excluded.channel, message_id = excluded.message_id,
+			thread_id = excluded.thread_id, progress_id = excluded.progress_id, updated_at = excluded.updated_at`,
+		m.RequestID, m.Platform, m.Channel, m.MessageID, m.ThreadID, m.ProgressID, micros(now))
+	if err != nil {
+		return fmt.Errorf("saving message of request %d: %w", m.RequestID, err)
+	}
+	return nil
+}
+
+// Messages returns the cards of a request, one per platform.
+func (s *Store) Messages(ctx context.Context, requestID int64) ([]Message, error) {
+	rows, err := s.q().query(ctx, `SELECT request_id, platform, channel, message_id, thread_id, progress_id
+		FROM messages WHERE request_id = $1 ORDER BY platform`, requestID)
+	if err != nil {
+		return nil, fmt.Errorf("reading messages of request %d: %w", requestID, err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		var m Message
+		if err := rows.Scan(&m.RequestID, &m.Platform, &m.Channel, &m.MessageID, &m.ThreadID, &m.ProgressID); err != nil {
+			return nil, fmt.Errorf("reading messages of request %d: %w", requestID, err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// FirstSeen records key until ttl from now and reports whether it was new.
+// Platform adapters use it to refuse replayed requests and duplicate
+// interaction ids across replicas.
+func (s *Store) FirstSeen(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error) {
+	var fresh bool
+	err := s.inTx(ctx, func(t txn) error {
+		if _, err := t.exec(ctx, `DELETE FROM seen WHERE expires_at < $1`, micros(now)); err != nil {
+			return fmt.Errorf("expiring seen keys: %w", err)
+		}
+		n, err := t.exec(ctx, `INSERT INTO seen (key, expires_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`,
+			key, micros(now.Add(ttl)))
+		if err != nil {
+			return fmt.Errorf("recording seen key: %w", err)
+		}
+		fresh = n == 1
+		return nil
+	})
+	return fresh, err
+}

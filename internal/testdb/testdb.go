@@ -1,0 +1,120 @@
+// Package testdb gives tests their own database: a SQLite file in a
+// temporary directory, or a fresh database on the PostgreSQL server named by
+// COUNTERSIGN_TEST_POSTGRES (default: the local server,
+// postgres://postgres@127.0.0.1:5432/postgres).
+//
+// When PostgreSQL cannot be reached, PostgreSQL tests are skipped with the
+// reason, unless COUNTERSIGN_TEST_POSTGRES_REQUIRED=1 (set by CI), which
+// turns the skip into a failure.
+package testdb
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Env names the tests read.
+const (
+	EnvPostgres         = "COUNTERSIGN_TEST_POSTGRES"
+	EnvPostgresRequired = "COUNTERSIGN_TEST_POSTGRES_REQUIRED"
+	defaultPostgres     = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+)
+
+// Dialects names the databases Each runs a test on.
+var dialects = []string{"sqlite", "postgres"}
+
+// Each runs fn as a subtest once per dialect with a fresh database URL.
+func Each(t *testing.T, fn func(t *testing.T, url string)) {
+	t.Helper()
+	for _, d := range dialects {
+		t.Run(d, func(t *testing.T) {
+			fn(t, URL(t, d))
+		})
+	}
+}
+
+// URL returns a fresh database of dialect "sqlite" or "postgres", dropped
+// when the test ends.
+func URL(t testing.TB, dialect string) string {
+	t.Helper()
+	switch dialect {
+	case "sqlite":
+		return SQLite(t)
+	case "postgres":
+		return Postgres(t)
+	}
+	t.Fatalf("testdb: unknown dialect %q", dialect)
+	return ""
+}
+
+// SQLite returns the URL of a new SQLite database file.
+func SQLite(t testing.TB) string {
+	t.Helper()
+	return "sqlite:" + filepath.Join(t.TempDir(), "countersign.db")
+}
+
+// Postgres creates a database on the test server and returns its URL.
+func Postgres(t testing.TB) string {
+	t.Helper()
+	admin := os.Getenv(EnvPostgres)
+	if admin == "" {
+		admin = defaultPostgres
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		msg := fmt.Sprintf("PostgreSQL not reachable at %s (set %s to a server URL): %v", redact(admin), EnvPostgres, err)
+		if os.Getenv(EnvPostgresRequired) == "1" {
+			t.Fatalf("%s; %s=1 forbids skipping", msg, EnvPostgresRequired)
+		}
+		t.Skip(msg)
+	}
+	defer conn.Close(ctx)
+	name := "cs_test_" + randHex(6)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("creating test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Logf("dropping test database %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Logf("dropping test database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("parsing %s: %v", EnvPostgres, err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}
