@@ -68,7 +68,7 @@ func TestPolicyFailsClosed(t *testing.T) {
 			spec: hard, requester: who("alice"), want: approvals.ErrNotEnoughApprovers, wantText: "(1, limit 2)"},
 		{name: "override met", spec: hard, requester: who("alice")},
 		{name: "duplicate approvers count once", mutate: func(p *approvals.Policy) { p.Approvers = []string{"bob", "bob", "bob"} },
-			spec: approvals.Spec{Action: approvals.ActionBlockIP, Provider: "graph", Targets: []string{"203.0.113.9"}, Reason: "c2"},
+			spec:      approvals.Spec{Action: approvals.ActionBlockIP, Provider: "graph", Targets: []string{"203.0.113.9"}, Reason: "c2"},
 			requester: who("alice"), want: approvals.ErrNotEnoughApprovers},
 		{name: "zero required refused", mutate: func(p *approvals.Policy) { p.ApprovalsRequired = 0 },
 			spec: disable("a@x.io"), requester: who("alice"), want: approvals.ErrNotEnoughApprovers},

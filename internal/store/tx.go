@@ -243,7 +243,6 @@ func (t sqlTxn) insertJob(ctx context.Context, args river.JobArgs) error {
 
 // pgx (PostgreSQL)
 
-
 type pgQuerier struct {
 	r interface {
 		Exec(ctx context.Context, q string, args ...any) (pgconn.CommandTag, error)
