@@ -17,9 +17,12 @@ type Execution struct {
 	// refused with approvals.ErrStaleAttempt once a newer claim exists, so
 	// a worker that lost the job (a paused replica) cannot write.
 	Fence int64
-	// Step is the submission step in flight (Phase submitting) or the next
-	// one to make.
+	// Step is the submission step in flight, or the next one to make.
 	Step int
+	// InFlight is set when the provider call of Step may have been made but
+	// its result was never recorded: a crash inside the submit window. The
+	// engine must not call again; the request needs a human.
+	InFlight bool
 	// Submissions holds the recorded provider submissions by step, as the
 	// engine stored them.
 	Submissions map[int][]byte
@@ -35,8 +38,9 @@ func (s *Store) Claim(ctx context.Context, id int64, now time.Time) (Execution, 
 		if err != nil {
 			return err
 		}
-		if err := t.queryRow(ctx, `UPDATE requests SET exec_fence = exec_fence + 1 WHERE id = $1 RETURNING exec_fence, submit_step`, id).
-			Scan(&x.Fence, &x.Step); err != nil {
+		var inflight int
+		if err := t.queryRow(ctx, `UPDATE requests SET exec_fence = exec_fence + 1 WHERE id = $1 RETURNING exec_fence, submit_step, inflight`, id).
+			Scan(&x.Fence, &x.Step, &inflight); err != nil {
 			return fmt.Errorf("fencing request %d: %w", id, err)
 		}
 		if r.State == approvals.StateApproved {
@@ -51,26 +55,42 @@ func (s *Store) Claim(ctx context.Context, id int64, now time.Time) (Execution, 
 			r = next
 		}
 		x.Request = r
+		x.InFlight = inflight == 1
 		x.Submissions, err = s.submissions(ctx, t, id)
 		return err
 	})
 	return x, err
 }
 
+// stepState is the submission cursor of a locked request.
+type stepState struct {
+	step     int
+	inflight bool
+}
+
 // fenced locks the request for a write by the holder of fence.
-func (s *Store) fenced(ctx context.Context, t txn, id, fence int64) (approvals.Request, error) {
+func (s *Store) fenced(ctx context.Context, t txn, id, fence int64) (approvals.Request, stepState, error) {
+	var st stepState
 	r, err := s.lock(ctx, t, id)
 	if err != nil {
-		return r, err
+		return r, st, err
 	}
 	var current int64
-	if err := t.queryRow(ctx, `SELECT exec_fence FROM requests WHERE id = $1`, id).Scan(&current); err != nil {
-		return r, fmt.Errorf("reading fence of request %d: %w", id, err)
+	var inflight int
+	if err := t.queryRow(ctx, `SELECT exec_fence, submit_step, inflight FROM requests WHERE id = $1`, id).Scan(&current, &st.step, &inflight); err != nil {
+		return r, st, fmt.Errorf("reading fence of request %d: %w", id, err)
 	}
 	if current != fence {
-		return r, fmt.Errorf("request %d: fence %d, current %d: %w", id, fence, current, approvals.ErrStaleAttempt)
+		return r, st, fmt.Errorf("request %d: fence %d, current %d: %w", id, fence, current, approvals.ErrStaleAttempt)
 	}
-	return r, nil
+	st.inflight = inflight == 1
+	return r, st, nil
+}
+
+// errStep refuses a step operation out of order.
+func errStep(id int64, op string, step int, st stepState) error {
+	return fmt.Errorf("%w: request %d: %s step %d while the cursor is at %d (in flight: %v)",
+		approvals.ErrInvalidTransition, id, op, step, st.step, st.inflight)
 }
 
 func (s *Store) submissions(ctx context.Context, q querier, id int64) (map[int][]byte, error) {
@@ -92,10 +112,10 @@ func (s *Store) submissions(ctx context.Context, q querier, id int64) (map[int][
 }
 
 // MarkSubmitting records, before the provider call of step is made, that
-// it may be in flight.
+// it may be in flight. step must be the cursor's next step.
 func (s *Store) MarkSubmitting(ctx context.Context, id, fence int64, step int, now time.Time) error {
 	return s.inTx(ctx, func(t txn) error {
-		r, err := s.fenced(ctx, t, id, fence)
+		r, st, err := s.fenced(ctx, t, id, fence)
 		if err != nil {
 			return err
 		}
@@ -104,48 +124,90 @@ func (s *Store) MarkSubmitting(ctx context.Context, id, fence int64, step int, n
 		if err != nil {
 			return err
 		}
-		if _, err := t.exec(ctx, `UPDATE requests SET submit_step = $2 WHERE id = $1`, id, step); err != nil {
-			return fmt.Errorf("recording step of request %d: %w", id, err)
+		if st.inflight || step != st.step {
+			return errStep(id, "marking", step, st)
+		}
+		if _, err := t.exec(ctx, `UPDATE requests SET inflight = 1 WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("marking step of request %d in flight: %w", id, err)
 		}
 		return s.writeWith(ctx, t, r, next, ev, now, map[string]any{"step": step})
 	})
 }
 
-// Submitted is the result of one provider call, to record.
-type Submitted struct {
-	Step     int
-	Body     []byte            // the provider submission, as JSON
-	Refs     map[string]string // item key → provider reference
-	Last     bool              // no more steps: the request moves to submitted
-	Provider string            // for the audit entry
-	ID       string            // provider batch or bulk id, for the audit entry
+// ReleaseStep records that the provider refused the call of step without
+// acting on it (throttled, unavailable): nothing is in flight, and the step
+// may be made again later.
+func (s *Store) ReleaseStep(ctx context.Context, id, fence int64, step int, cause string, now time.Time) error {
+	return s.inTx(ctx, func(t txn) error {
+		_, st, err := s.fenced(ctx, t, id, fence)
+		if err != nil {
+			return err
+		}
+		if !st.inflight || step != st.step {
+			return errStep(id, "releasing", step, st)
+		}
+		if _, err := t.exec(ctx, `UPDATE requests SET inflight = 0 WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("releasing step of request %d: %w", id, err)
+		}
+		return s.appendAudit(ctx, t, audit.Entry{At: now, RequestID: id, Kind: "not_sent", Actor: "system",
+			Detail: detail(map[string]any{"step": step, "cause": cause})})
+	})
 }
 
-// RecordSubmission stores a provider call's result in one transaction with
-// the step cursor and the submitted items.
+// Submitted is the outcome of one provider call, to record.
+type Submitted struct {
+	Step int
+	Body []byte // the provider submission, as JSON; empty when Failed
+	// Items maps the key of every item the call carried to the provider's
+	// reference for it.
+	Items map[string]string
+	// Failed, when set, says why the provider definitely refused the call:
+	// nothing was done and its items fail with this cause.
+	Failed   string
+	Last     bool   // no more steps: the request moves to submitted
+	Provider string // for the audit entry
+	ID       string // provider batch or bulk id, for the audit entry
+}
+
+// RecordSubmission stores the outcome of the in-flight step in one
+// transaction with the step cursor and the status of its items.
 func (s *Store) RecordSubmission(ctx context.Context, id, fence int64, sub Submitted, now time.Time) error {
 	return s.inTx(ctx, func(t txn) error {
-		r, err := s.fenced(ctx, t, id, fence)
+		r, st, err := s.fenced(ctx, t, id, fence)
 		if err != nil {
 			return err
 		}
 		if r.State != approvals.StateRunning || r.Phase != approvals.PhaseSubmitting {
 			return fmt.Errorf("%w: recording a submission while %s", approvals.ErrInvalidTransition, describeState(r))
 		}
+		if !st.inflight || sub.Step != st.step {
+			return errStep(id, "recording", sub.Step, st)
+		}
 		if _, err := t.exec(ctx, `INSERT INTO submissions (request_id, step, fence, body, created_at) VALUES ($1, $2, $3, $4, $5)`,
 			id, sub.Step, fence, string(sub.Body), micros(now)); err != nil {
 			return fmt.Errorf("recording submission of request %d: %w", id, err)
 		}
-		if _, err := t.exec(ctx, `UPDATE requests SET submit_step = $2 WHERE id = $1`, id, sub.Step+1); err != nil {
+		if _, err := t.exec(ctx, `UPDATE requests SET submit_step = $2, inflight = 0 WHERE id = $1`, id, sub.Step+1); err != nil {
 			return fmt.Errorf("advancing step of request %d: %w", id, err)
 		}
-		for key, ref := range sub.Refs {
-			if _, err := t.exec(ctx, `UPDATE items SET status = $3, ref = $4, updated_at = $5 WHERE request_id = $1 AND key = $2`,
-				id, key, string(approvals.ItemSubmitted), ref, micros(now)); err != nil {
-				return fmt.Errorf("marking item %q submitted: %w", key, err)
+		status, detailText := approvals.ItemSubmitted, ""
+		if sub.Failed != "" {
+			status, detailText = approvals.ItemFailed, sub.Failed
+		}
+		for key, ref := range sub.Items {
+			n, err := t.exec(ctx, `UPDATE items SET status = $3, ref = $4, detail = $5, updated_at = $6 WHERE request_id = $1 AND key = $2`,
+				id, key, string(status), ref, detailText, micros(now))
+			if err != nil {
+				return fmt.Errorf("marking item %q %s: %w", key, status, err)
+			}
+			if n != 1 {
+				return fmt.Errorf("request %d has no item %q", id, key)
 			}
 		}
-		d := map[string]any{"step": sub.Step, "provider": sub.Provider, "provider_id": sub.ID, "items": len(sub.Refs)}
+		d := map[string]any{"step": sub.Step, "provider": sub.Provider, "provider_id": sub.ID, "items": len(sub.Items)}
+		if sub.Failed != "" {
+			d["failed"] = sub.Failed
+		}
 		if !sub.Last {
 			return s.appendAudit(ctx, t, audit.Entry{At: now, RequestID: id, Kind: "submission", Actor: "system", Detail: detail(d)})
 		}
@@ -171,7 +233,7 @@ type ItemUpdate struct {
 func (s *Store) UpdateItems(ctx context.Context, id, fence int64, updates []ItemUpdate, now time.Time) (int, error) {
 	changed := 0
 	err := s.inTx(ctx, func(t txn) error {
-		if _, err := s.fenced(ctx, t, id, fence); err != nil {
+		if _, _, err := s.fenced(ctx, t, id, fence); err != nil {
 			return err
 		}
 		current, err := s.items(ctx, t, id)
@@ -225,7 +287,7 @@ func (s *Store) Finish(ctx context.Context, id, fence int64, ev approvals.Event,
 	}
 	var out approvals.Request
 	err := s.inTx(ctx, func(t txn) error {
-		r, err := s.fenced(ctx, t, id, fence)
+		r, _, err := s.fenced(ctx, t, id, fence)
 		if err != nil {
 			return err
 		}

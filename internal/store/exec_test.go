@@ -44,11 +44,12 @@ func TestExecutionIsFenced(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if second.Fence <= first.Fence || second.Request.Phase != approvals.PhaseSubmitting || second.Step != 0 {
-			t.Fatalf("second claim = fence %d phase %q step %d, want a newer fence, submitting, step 0", second.Fence, second.Request.Phase, second.Step)
+		if second.Fence <= first.Fence || second.Request.Phase != approvals.PhaseSubmitting || second.Step != 0 || !second.InFlight {
+			t.Fatalf("second claim = fence %d phase %q step %d in flight %v, want a newer fence, submitting, step 0 in flight",
+				second.Fence, second.Request.Phase, second.Step, second.InFlight)
 		}
 		// The first worker's late writes are refused.
-		sub := store.Submitted{Step: 0, Body: []byte(`{"id":"b1"}`), Refs: map[string]string{"mallory@contoso.com": "a1"}, Last: true}
+		sub := store.Submitted{Step: 0, Body: []byte(`{"id":"b1"}`), Items: map[string]string{"mallory@contoso.com": "a1"}, Last: true}
 		if err := s.RecordSubmission(ctx, r.ID, first.Fence, sub, t0); !errors.Is(err, approvals.ErrStaleAttempt) {
 			t.Fatalf("stale RecordSubmission: got %v, want ErrStaleAttempt", err)
 		}
@@ -66,7 +67,7 @@ func TestExecutionIsFenced(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if third.Request.Phase != approvals.PhaseSubmitted || third.Step != 1 || string(third.Submissions[0]) != `{"id":"b1"}` {
+		if third.Request.Phase != approvals.PhaseSubmitted || third.Step != 1 || third.InFlight || string(third.Submissions[0]) != `{"id":"b1"}` {
 			t.Fatalf("after submission: phase %q step %d submission %q, want submitted, 1, the body", third.Request.Phase, third.Step, third.Submissions[0])
 		}
 		items, err := s.Items(ctx, r.ID)
@@ -213,4 +214,79 @@ func ids(rs []approvals.Request) []int64 {
 		out = append(out, r.ID)
 	}
 	return out
+}
+
+func TestSubmissionSteps(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		s := open(t, url)
+		spec := approvals.Spec{Action: approvals.ActionDisable, Provider: "graph", Targets: []string{"a@x.io", "b@x.io", "c@x.io"}, Reason: "r"}
+		r, err := testPolicy(1).File(spec, actor("alice"), t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var items []approvals.Item
+		for _, k := range spec.Targets {
+			items = append(items, approvals.Item{Key: k, Target: k})
+		}
+		if r, err = s.Create(ctx, r, items); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Apply(ctx, r.ID, approve("bob", r.Hash), t0); err != nil {
+			t.Fatal(err)
+		}
+		x, err := s.Claim(ctx, r.ID, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkSubmitting(ctx, r.ID, x.Fence, 1, t0); !errors.Is(err, approvals.ErrInvalidTransition) {
+			t.Fatalf("skipping a step: got %v, want ErrInvalidTransition", err)
+		}
+		// Step 0: throttled, nothing sent; released and made again.
+		if err := s.MarkSubmitting(ctx, r.ID, x.Fence, 0, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ReleaseStep(ctx, r.ID, x.Fence, 0, "429", t0); err != nil {
+			t.Fatal(err)
+		}
+		if x, err = s.Claim(ctx, r.ID, t0); err != nil || x.InFlight || x.Step != 0 {
+			t.Fatalf("after release: step %d in flight %v (%v), want step 0 not in flight", x.Step, x.InFlight, err)
+		}
+		if err := s.MarkSubmitting(ctx, r.ID, x.Fence, 0, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordSubmission(ctx, r.ID, x.Fence, store.Submitted{Step: 0, Body: []byte("{}"), Items: map[string]string{"a@x.io": "c1"}}, t0); err != nil {
+			t.Fatal(err)
+		}
+		// A crash between steps is not a crash inside the submit window.
+		if x, err = s.Claim(ctx, r.ID, t0); err != nil || x.InFlight || x.Step != 1 || x.Request.Phase != approvals.PhaseSubmitting {
+			t.Fatalf("between steps: step %d in flight %v phase %q (%v), want step 1, not in flight, submitting", x.Step, x.InFlight, x.Request.Phase, err)
+		}
+		// Step 1: definitely refused; its item fails.
+		if err := s.MarkSubmitting(ctx, r.ID, x.Fence, 1, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordSubmission(ctx, r.ID, x.Fence, store.Submitted{Step: 1, Items: map[string]string{"b@x.io": ""}, Failed: "403 accessDenied"}, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkSubmitting(ctx, r.ID, x.Fence, 2, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordSubmission(ctx, r.ID, x.Fence, store.Submitted{Step: 2, Body: []byte("{}"), Items: map[string]string{"c@x.io": "c3"}, Last: true}, t0); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Items(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]approvals.ItemStatus{"a@x.io": approvals.ItemSubmitted, "b@x.io": approvals.ItemFailed, "c@x.io": approvals.ItemSubmitted}
+		for _, it := range got {
+			if it.Status != want[it.Key] {
+				t.Errorf("item %s = %s, want %s", it.Key, it.Status, want[it.Key])
+			}
+		}
+		if x, err = s.Claim(ctx, r.ID, t0); err != nil || x.Request.Phase != approvals.PhaseSubmitted || len(x.Submissions) != 3 {
+			t.Fatalf("after last step: phase %q, %d submissions (%v); want submitted, 3", x.Request.Phase, len(x.Submissions), err)
+		}
+	})
 }

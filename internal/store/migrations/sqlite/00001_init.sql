@@ -22,7 +22,8 @@ CREATE TABLE requests (
     finished_at        INTEGER NOT NULL DEFAULT 0,
     version            INTEGER NOT NULL DEFAULT 0,
     exec_fence         INTEGER NOT NULL DEFAULT 0,
-    submit_step        INTEGER NOT NULL DEFAULT 0
+    submit_step        INTEGER NOT NULL DEFAULT 0,
+    inflight           INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX requests_state_expires ON requests (state, expires_at);
 CREATE INDEX requests_created ON requests (created_at);
