@@ -361,18 +361,31 @@ func parseBulkID(location string) (string, bool) {
 		return id, true
 	}
 	if u, err := url.Parse(location); err == nil {
-		if q, err := url.ParseQuery(u.RawQuery); err == nil {
+		raw := ""
+		for _, kv := range strings.Split(u.RawQuery, "&") {
+			if v, ok := strings.CutPrefix(kv, "filters="); ok {
+				raw = v
+				break
+			}
+		}
+		// Path unescaping first: in the raw doc form a "+" is itself, while
+		// a form-encoded header writes spaces as "+".
+		for _, unescape := range []func(string) (string, error){url.PathUnescape, url.QueryUnescape} {
+			v, err := unescape(raw)
+			if err != nil {
+				continue
+			}
 			var f struct {
 				BulkID []string `json:"bulkId"`
 			}
-			if json.Unmarshal([]byte(q.Get("filters")), &f) == nil && len(f.BulkID) > 0 {
+			if json.Unmarshal([]byte(v), &f) == nil && len(f.BulkID) > 0 {
 				if id, ok := valid(f.BulkID[0]); ok {
 					return id, true
 				}
 			}
 		}
 	}
-	for _, s := range []string{location, unescapeLoose(location)} {
+	for _, s := range []string{location, unescapeLoose(location, url.PathUnescape), unescapeLoose(location, url.QueryUnescape)} {
 		if m := reBulkID.FindStringSubmatch(s); m != nil {
 			if id, ok := valid(m[1]); ok {
 				return id, true
@@ -382,8 +395,8 @@ func parseBulkID(location string) (string, bool) {
 	return "", false
 }
 
-func unescapeLoose(s string) string {
-	if u, err := url.QueryUnescape(s); err == nil {
+func unescapeLoose(s string, unescape func(string) (string, error)) string {
+	if u, err := unescape(s); err == nil {
 		return u
 	}
 	return s
