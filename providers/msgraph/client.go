@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -31,6 +30,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/providers"
 )
 
@@ -266,21 +266,13 @@ func checkURL(what, raw string) (*url.URL, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !loopback(u.Hostname()) {
+		if !httpx.Loopback(u.Hostname()) {
 			return nil, fmt.Errorf("graph: %s %q: plain http is allowed only for loopback hosts", what, raw)
 		}
 	default:
 		return nil, fmt.Errorf("graph: %s %q: scheme must be https", what, raw)
 	}
 	return u, nil
-}
-
-func loopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Name returns providers.Graph.

@@ -126,7 +126,7 @@ func newPacer(rps float64) *pacer {
 func (p *pacer) wait(ctx context.Context) error {
 	for {
 		if d := p.paused(); d > 0 {
-			if err := sleep(ctx, d); err != nil {
+			if err := httpx.Sleep(ctx, d); err != nil {
 				return err
 			}
 			continue
@@ -238,7 +238,7 @@ func tokenPath(raw string) string {
 func tokenError(err error) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) || re.Response == nil {
-		return fmt.Errorf("getting a token: %w", stripURL(err))
+		return fmt.Errorf("getting a token: %w", httpx.StripURL(err))
 	}
 	e := &Error{Status: re.Response.StatusCode, Code: clean(re.ErrorCode), Message: clean(re.ErrorDescription), Token: true}
 	if e.Status == http.StatusTooManyRequests || e.Status >= 500 {
@@ -324,7 +324,7 @@ func (c *Client) do(ctx context.Context, r call) (response, error) {
 				if attempt > c.maxRetries {
 					return response{}, c.giveUp(r, attempt, last, nil)
 				}
-				if beyondDeadline(ctx, until) {
+				if httpx.PastDeadline(ctx, until) {
 					return response{}, c.giveUp(r, attempt, last, context.DeadlineExceeded)
 				}
 				continue // the pacer waits out the pause
@@ -341,10 +341,10 @@ func (c *Client) do(ctx context.Context, r call) (response, error) {
 		if ra, ok := httpx.RetryAfter(res.header, time.Now()); ok {
 			d = ra
 		}
-		if beyondDeadline(ctx, time.Now().Add(d)) {
+		if httpx.PastDeadline(ctx, time.Now().Add(d)) {
 			return response{}, c.giveUp(r, attempt, last, context.DeadlineExceeded)
 		}
-		if err := sleep(ctx, d); err != nil {
+		if err := httpx.Sleep(ctx, d); err != nil {
 			return response{}, c.giveUp(r, attempt, last, err)
 		}
 	}
@@ -360,22 +360,6 @@ func (c *Client) giveUp(r call, attempts int, last, cause error) error {
 		return fmt.Errorf("%s %s: %w after %d attempts: %w", r.method, r.u.Path, providers.ErrTemporary, attempts, last)
 	default:
 		return fmt.Errorf("%s %s: %w: %w", r.method, r.u.Path, providers.ErrTemporary, cause)
-	}
-}
-
-func beyondDeadline(ctx context.Context, t time.Time) bool {
-	dl, ok := ctx.Deadline()
-	return ok && t.After(dl)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
@@ -411,7 +395,7 @@ func (c *Client) send(ctx context.Context, r call, token string, attempt int) (r
 	}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), r.method, r.u.String(), body)
 	if err != nil {
-		res.err = stripURL(err)
+		res.err = httpx.StripURL(err)
 		return res
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -423,7 +407,7 @@ func (c *Client) send(ctx context.Context, r call, token string, attempt int) (r
 	resp, err := c.hc.Do(req)
 	res.wrote = wrote.Load()
 	if err != nil {
-		res.err = stripURL(err)
+		res.err = httpx.StripURL(err)
 		return res
 	}
 	defer resp.Body.Close()
@@ -434,7 +418,7 @@ func (c *Client) send(ctx context.Context, r call, token string, attempt int) (r
 		err = fmt.Errorf("response body exceeds %d bytes", maxBody)
 	}
 	if err != nil {
-		err = fmt.Errorf("reading HTTP %d response: %w", resp.StatusCode, stripURL(err))
+		err = fmt.Errorf("reading HTTP %d response: %w", resp.StatusCode, httpx.StripURL(err))
 		if resp.StatusCode >= 300 {
 			// The status alone says Graph refused; judge by it.
 			res.apiErr = c.apiError(r, resp, nil, crid)
@@ -466,16 +450,6 @@ func (c *Client) apiError(r call, resp *http.Response, body []byte, crid string)
 		e.Permission = r.perm
 	}
 	return e
-}
-
-// stripURL drops the request URL from a transport error: its query may hold
-// addresses and message ids, and the error may reach chat and the audit log.
-func stripURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", strings.ToLower(ue.Op), ue.Err)
-	}
-	return err
 }
 
 // logCall writes the one line per HTTP call: the path, never the query
@@ -524,7 +498,7 @@ func (c *Client) endpoint(version, path string, rawQuery string) *url.URL {
 func (c *Client) nextLink(link string) (*url.URL, error) {
 	u, err := url.Parse(link)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrForeignLink, stripURL(err))
+		return nil, fmt.Errorf("%w: %w", ErrForeignLink, httpx.StripURL(err))
 	}
 	if !strings.EqualFold(u.Scheme, c.root.Scheme) || !strings.EqualFold(u.Host, c.root.Host) || u.User != nil ||
 		!strings.HasPrefix(u.Path, c.root.Path+"/") {

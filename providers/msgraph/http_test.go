@@ -220,7 +220,11 @@ func TestForbiddenNamesPermission(t *testing.T) {
 
 // countCalls counts recorded Graph calls to paths ending in suffix.
 func countCalls(srv *graphtest.Server, suffix string) (n, faulted int) {
-	for _, c := range srv.Calls() {
+	return countCallsIn(srv.Calls(), suffix)
+}
+
+func countCallsIn(calls []graphtest.Call, suffix string) (n, faulted int) {
+	for _, c := range calls {
 		if strings.HasSuffix(c.Path, suffix) {
 			n++
 			if c.Fault != "" {
@@ -410,7 +414,40 @@ func TestLatency(t *testing.T) {
 		if got := f.logs.matching("/invokeAction"); len(got) != 1 || !strings.Contains(got[0], "request_sent=true") {
 			t.Errorf("got attempts %q, want one, sent", got)
 		}
+		// The fake sees the client hang up during its latency: one call,
+		// recorded as aborted, nothing applied.
+		calls, err := f.srv.WaitCalls(ctx, func(cs []graphtest.Call) bool {
+			for _, c := range cs {
+				if c.Fault == "aborted" {
+					return true
+				}
+			}
+			return false
+		})
+		if err != nil {
+			t.Fatalf("waiting for the aborted call: %v", err)
+		}
+		if n, faulted := countCallsIn(calls, "/invokeAction"); n != 1 || faulted != 1 {
+			t.Errorf("got %d invokeAction calls (%d faulted), want 1 aborted", n, faulted)
+		}
+		if u, _ := f.srv.User("mallory@contoso.com"); !u.Enabled || len(f.srv.Invocations()) != 0 {
+			t.Errorf("the aborted call took effect")
+		}
 	})
+}
+
+func TestTokenEndpointUnreachableOnce(t *testing.T) {
+	ft := &flakyTransport{rt: http.DefaultTransport, match: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/token") }}
+	ft.left.Store(1)
+	f := newFixture(t, graphtest.Options{}, func(c *Config) { c.HTTPClient = &http.Client{Transport: ft} })
+	seedDirectory(f.srv)
+	got, err := f.c.Resolve(testCtx(t), accountSpec(approvals.ActionDisable, "mallory@contoso.com"))
+	if err != nil || len(got) != 1 || got[0].Problem != "" {
+		t.Fatalf("Resolve: %v %+v, want it found after a retry of the token request", err, got)
+	}
+	if warn, ok := f.logs.matching("WARN graph token", "connection refused"), f.logs.matching("INFO graph token", "status=200"); len(warn) != 1 || len(ok) != 1 {
+		t.Errorf("token log lines: got %q and %q, want one failure and one success", warn, ok)
+	}
 }
 
 func TestThrottlePausesEveryone(t *testing.T) {

@@ -212,7 +212,9 @@ func (s *Server) renderUser(u *userState) map[string]any {
 // derived-type UPN / e-mail filter.
 func (s *Server) listAccounts(r *http.Request, now time.Time) reply {
 	q := r.URL.Query()
-	if rep, ok := allowQuery(q, "$filter", "$top", "$skiptoken", "$count"); !ok {
+	// $select is documented; the fake answers with every property anyway,
+	// which a client that selects must tolerate.
+	if rep, ok := allowQuery(q, "$filter", "$select", "$top", "$skiptoken", "$count"); !ok {
 		return rep
 	}
 	match := func(*userState) bool { return true }
@@ -269,7 +271,10 @@ func (s *Server) listAccounts(r *http.Request, now time.Time) reply {
 }
 
 // getAccount serves GET /security/identities/identityAccounts/{id}.
-func (s *Server) getAccount(id string, now time.Time) reply {
+func (s *Server) getAccount(r *http.Request, id string, now time.Time) reply {
+	if rep, ok := allowQuery(r.URL.Query(), "$select"); !ok {
+		return rep
+	}
 	for _, u := range s.users {
 		if u.ID == id {
 			s.settle(u, now, true)

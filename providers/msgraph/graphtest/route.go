@@ -35,7 +35,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
-			return // the client gave up; like a real server, nothing is applied
+			// The client gave up before the fake acted: recorded, not applied.
+			s.mu.Lock()
+			s.record(Call{Time: s.now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+				ClientRequestID: clientReqID, Fault: "aborted", Body: body})
+			s.mu.Unlock()
+			return
 		}
 	}
 
@@ -43,7 +48,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	reqID := s.newGUID()
 	rep, fault := s.handle(r, body, now)
-	s.calls = append(s.calls, Call{
+	s.record(Call{
 		Time: now, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: rep.status,
 		ClientRequestID: clientReqID, RequestID: reqID, Fault: fault, Body: body,
 	})
@@ -127,7 +132,7 @@ func (s *Server) route(r *http.Request, body []byte, now time.Time) reply {
 		case 4:
 			method, perm, op = http.MethodGet, PermissionAccountsRead, func() reply { return s.listAccounts(r, now) }
 		case 5:
-			method, perm, op = http.MethodGet, PermissionAccountsRead, func() reply { return s.getAccount(seg[4], now) }
+			method, perm, op = http.MethodGet, PermissionAccountsRead, func() reply { return s.getAccount(r, seg[4], now) }
 		case 6:
 			if seg[5] != "invokeAction" && seg[5] != "microsoft.graph.security.invokeAction" {
 				return notFound(seg[5])
@@ -225,7 +230,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, body []byte,
 	now := s.now()
 	reqID := s.newGUID()
 	status, resp := s.token(r, body, now)
-	s.calls = append(s.calls, Call{Time: now, Method: r.Method, Path: r.URL.Path, Status: status,
+	s.record(Call{Time: now, Method: r.Method, Path: r.URL.Path, Status: status,
 		ClientRequestID: clientReqID, RequestID: reqID})
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -23,6 +23,7 @@
 package graphtest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -82,6 +83,7 @@ type Server struct {
 	actions  []*securityActionState
 	invokes  []Invocation
 	calls    []Call
+	recorded chan struct{} // closed and replaced whenever a call is recorded
 	throttle throttleState
 }
 
@@ -96,6 +98,7 @@ func New(opts Options) *Server {
 		tokenLifetime: opts.TokenLifetime,
 		rng:           rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 		tokens:        map[string]time.Time{},
+		recorded:      make(chan struct{}),
 	}
 	if s.tenant == "" {
 		s.tenant = DefaultTenantID
@@ -279,7 +282,9 @@ type Call struct {
 	Status          int
 	ClientRequestID string // as sent
 	RequestID       string // the request-id the server answered with
-	// Fault names an injected answer: "429", "5xx", "throttle", or "".
+	// Fault names an injected answer: "429", "5xx", "throttle", or
+	// "aborted" when the client hung up during the injected latency
+	// (Status is then 0 and nothing was applied); "" otherwise.
 	Fault string
 	// Body is the request body of Graph calls; token requests are not
 	// kept, as they carry the client secret.
@@ -291,6 +296,32 @@ func (s *Server) Calls() []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.calls)
+}
+
+// WaitCalls blocks until cond holds for the calls recorded so far, or ctx
+// is done; cond must not call the Server. Tests use it to wait for a call
+// the server finishes after the client returned (an aborted request).
+func (s *Server) WaitCalls(ctx context.Context, cond func([]Call) bool) ([]Call, error) {
+	for {
+		s.mu.Lock()
+		calls, ch := slices.Clone(s.calls), s.recorded
+		s.mu.Unlock()
+		if cond(calls) {
+			return calls, nil
+		}
+		select {
+		case <-ctx.Done():
+			return calls, ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// record keeps one call; callers hold mu.
+func (s *Server) record(c Call) {
+	s.calls = append(s.calls, c)
+	close(s.recorded)
+	s.recorded = make(chan struct{})
 }
 
 // ResetCalls forgets the recorded calls.
