@@ -190,7 +190,7 @@ func FuzzDecodeEmailsPage(f *testing.F) {
 			return
 		}
 		for _, e := range p.Value {
-			r := mailResolved("t", "n", "r", e)
+			r := mailResolved("t", "n", "r", e, "2026-02-08")
 			checkClean(t, "state", r.State)
 			checkClean(t, "subject", r.Subject)
 			for _, a := range []string{"softDelete", "hardDelete", "moveToJunk", "moveToInbox", "moveToDeletedItems", "x"} {

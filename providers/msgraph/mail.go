@@ -29,6 +29,9 @@ type mailData struct {
 	RecipientEmailAddress string `json:"recipientEmailAddress"`
 	Location              string `json:"location"`
 	AdminEvents           int    `json:"adminEvents"`
+	// Since is the startTime Resolve listed from; Poll lists from the same
+	// day, so a message near the edge of the lookback stays in view.
+	Since string `json:"since,omitempty"`
 }
 
 // mailPoll is Submission.Data of a remediation.
@@ -168,20 +171,20 @@ func (c *Client) resolveMail(ctx context.Context, spec approvals.Spec) ([]provid
 					Problem: fmt.Sprintf("the message did not reach %s in the last %d days", r, days)})
 				continue
 			}
-			out = append(out, mailResolved(t, nmid, r, e))
+			out = append(out, mailResolved(t, nmid, r, e, start))
 		}
 	}
 	return out, nil
 }
 
-func mailResolved(target, nmid, rcpt string, e analyzedEmail) providers.Resolved {
+func mailResolved(target, nmid, rcpt string, e analyzedEmail, since string) providers.Resolved {
 	subject := clean(e.Subject)
 	display := subject
 	if display == "" {
 		display = "(no subject)"
 	}
 	d := mailData{ID: e.ID, NetworkMessageID: nmid, RecipientEmailAddress: strings.TrimSpace(e.RecipientEmailAddress),
-		Location: e.location(), AdminEvents: len(e.adminEvents())}
+		Location: e.location(), AdminEvents: len(e.adminEvents()), Since: since}
 	data, _ := json.Marshal(d)
 	return providers.Resolved{
 		Key: nmid + "/" + rcpt, Target: target, Display: display, State: e.location(),
@@ -287,6 +290,12 @@ func (c *Client) pollMail(ctx context.Context, sub providers.Submission) (provid
 		from = c.now()
 	}
 	start, _ := mailWindow(from, c.lookback)
+	for _, it := range pd.Items {
+		// Dates in one layout compare as strings.
+		if _, err := time.Parse("2006-01-02", it.Since); err == nil && it.Since < start {
+			start = it.Since
+		}
+	}
 	_, end := mailWindow(c.now(), 0)
 	listed := map[string]map[string]analyzedEmail{} // nmid → recipient → e-mail
 	for _, it := range pd.Items {

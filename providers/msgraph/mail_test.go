@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,7 +70,7 @@ func TestResolveMail(t *testing.T) {
 		var want []providers.Resolved
 		for _, r := range mailRecipients(5) {
 			e := emails[nmidA+"/"+r]
-			data, _ := json.Marshal(mailData{ID: e.ID, NetworkMessageID: nmidA, RecipientEmailAddress: r, Location: "inbox_folder"})
+			data, _ := json.Marshal(mailData{ID: e.ID, NetworkMessageID: nmidA, RecipientEmailAddress: r, Location: "inbox_folder", Since: "2026-02-08"})
 			want = append(want, providers.Resolved{Key: nmidA + "/" + r, Target: strings.ToUpper(nmidA), Display: "Invoice overdue",
 				State: "inbox_folder", Mailbox: r, Subject: "Invoice overdue", Data: data})
 		}
@@ -327,5 +328,35 @@ func TestRemediationOutcome(t *testing.T) {
 				t.Errorf("got %s %q, want %s containing %q", got, detail, tt.want, tt.detail)
 			}
 		})
+	}
+}
+
+func TestPollMailKeepsResolveWindow(t *testing.T) {
+	var mu sync.Mutex
+	now := mailNow()
+	clk := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	f := newFixture(t, graphtest.Options{Seed: 14, Now: clk}, func(c *Config) { c.Now = clk })
+	f.srv.AddEmail(graphtest.Email{NetworkMessageID: nmidA, Recipient: "edge@contoso.com", Logged: mailNow().Add(-29*24*time.Hour - 12*time.Hour)})
+	ctx := testCtx(t)
+	spec := mailSpec("junk", nmidA)
+	items, err := f.c.Resolve(ctx, spec)
+	if err != nil || len(items) != 1 || items[0].Problem != "" {
+		t.Fatalf("Resolve: %v %+v", err, items)
+	}
+	mu.Lock()
+	now = now.Add(3 * 24 * time.Hour) // approved and run three days later
+	mu.Unlock()
+	sub, err := f.c.Submit(ctx, providers.Batch{Spec: spec, Items: items})
+	if err != nil {
+		t.Fatalf("Submit: %v", err)
+	}
+	p, err := f.c.Poll(ctx, sub)
+	if err != nil || !p.Done || p.Items[0].Status != approvals.ItemSucceeded {
+		t.Fatalf("Poll: %v %+v, want the message found in the resolve window and succeeded", err, p)
+	}
+	calls := f.srv.Calls()
+	last, _ := url.ParseQuery(calls[len(calls)-1].Query)
+	if got := last.Get("startTime") + ".." + last.Get("endTime"); got != "2026-02-08..2026-03-14" {
+		t.Errorf("poll window: got %s, want 2026-02-08..2026-03-14", got)
 	}
 }
