@@ -257,17 +257,7 @@ func (s *Server) listAccounts(r *http.Request, now time.Time) reply {
 		s.settle(u, now, true)
 		value = append(value, s.renderUser(u))
 	}
-	out := map[string]any{
-		"@odata.context": s.URL() + "/v1.0/$metadata#security/identities/identityAccounts",
-		"value":          value,
-	}
-	if next != "" {
-		out["@odata.nextLink"] = next
-	}
-	if q.Get("$count") == "true" {
-		out["@odata.count"] = len(hits)
-	}
-	return jsonReply(http.StatusOK, out)
+	return s.listReply(r, "security/identities/identityAccounts", value, next, len(hits))
 }
 
 // getAccount serves GET /security/identities/identityAccounts/{id}.

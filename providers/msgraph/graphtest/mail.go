@@ -294,14 +294,7 @@ func (s *Server) listEmails(r *http.Request, now time.Time) reply {
 		s.settleEmail(e, now, true)
 		value = append(value, s.renderEmail(e))
 	}
-	out := map[string]any{"@odata.context": s.URL() + "/v1.0/$metadata#security/collaboration/analyzedEmails", "value": value}
-	if next != "" {
-		out["@odata.nextLink"] = next
-	}
-	if q.Get("$count") == "true" {
-		out["@odata.count"] = len(hits)
-	}
-	return jsonReply(http.StatusOK, out)
+	return s.listReply(r, "security/collaboration/analyzedEmails", value, next, len(hits))
 }
 
 // getEmail serves GET /security/collaboration/analyzedEmails/{id}.

@@ -207,11 +207,7 @@ func (s *Server) listSecurityActions(r *http.Request, now time.Time) reply {
 		a.advance(now, true)
 		value = append(value, s.renderSecurityAction(a))
 	}
-	out := map[string]any{"value": value}
-	if next != "" {
-		out["@odata.nextLink"] = next
-	}
-	return jsonReply(http.StatusOK, out)
+	return s.listReply(r, "security/securityActions", value, next, len(s.actions))
 }
 
 // cancelSecurityAction serves POST …/securityActions/{id}/cancelSecurityAction:
