@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/countersign/countersign/internal/config"
+	"github.com/countersign/countersign/internal/store"
+)
+
+// runServe runs the bot until ctx is cancelled (SIGINT or SIGTERM), then
+// shuts down gracefully: in-flight HTTP requests finish, workers stop and
+// their jobs resume on another replica or after restart.
+func runServe(ctx context.Context, e env, args []string) error {
+	fs := newFlags("serve", e)
+	path := configFlag(fs)
+	migrate := fs.Bool("migrate", true, "apply database migrations at start-up")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path, e)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, e.stderr)
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if *migrate {
+		if err := st.Migrate(ctx); err != nil {
+			return fmt.Errorf("migrating: %w", err)
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.HTTP.Listen, err)
+	}
+	return serveHTTP(ctx, cfg, log, ln, routes(st))
+}
+
+// routes returns the HTTP routes of serve.
+func routes(st *store.Store) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintln(w, `{"status":"ok"}`)
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		status, code := "ready", http.StatusOK
+		var problem string
+		if err := st.Ping(ctx); err != nil {
+			status, code, problem = "unready", http.StatusServiceUnavailable, "database unreachable"
+		} else if ok, err := st.MigrationsCurrent(ctx); err != nil || !ok {
+			status, code, problem = "unready", http.StatusServiceUnavailable, "migrations not current"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": status, "problem": problem})
+	})
+	return mux
+}
+
+// serveHTTP serves h on ln until ctx ends, then drains in-flight requests
+// for up to http.shutdown_timeout.
+func serveHTTP(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.InfoContext(ctx, "serving", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving http: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.HTTP.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down http: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving http: %w", err)
+	}
+	return nil
+}
