@@ -8,6 +8,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/providers"
+	"github.com/countersign/countersign/providers/tmcas"
 )
 
 // Config is the whole configuration of DESIGN §8. Load and Parse return it
@@ -417,42 +418,12 @@ func (l Log) Handler(w io.Writer) slog.Handler {
 	return slog.NewJSONHandler(w, opts)
 }
 
-// tmcasRegionNames lists providers.tmcas.region values in the order of
-// reference/providers.md §1.1; au is Australia and New Zealand, in is India.
-func tmcasRegionNames() []string {
-	return []string{"us", "eu", "uk", "ca", "jp", "sg", "au", "in"}
-}
-
-// tmcasHost returns the service host of a region (reference/providers.md
-// §1.1).
-func tmcasHost(region string) (string, bool) {
-	switch region {
-	case "us":
-		return "api.tmcas.trendmicro.com", true
-	case "eu":
-		return "api-eu.tmcas.trendmicro.com", true
-	case "uk":
-		return "api.tmcas.trendmicro.co.uk", true
-	case "ca":
-		return "api-ca.tmcas.trendmicro.com", true
-	case "jp":
-		return "api.tmcas.trendmicro.co.jp", true
-	case "sg":
-		return "api.tmcas.trendmicro.com.sg", true
-	case "au":
-		return "api-au.tmcas.trendmicro.com", true
-	case "in":
-		return "api-in.tmcas.trendmicro.com", true
-	}
-	return "", false
-}
-
 // TMCASRegions returns every providers.tmcas.region value with its service
 // host (reference/providers.md §1.1).
 func TMCASRegions() map[string]string {
 	out := map[string]string{}
-	for _, r := range tmcasRegionNames() {
-		out[r], _ = tmcasHost(r)
+	for _, r := range tmcas.Regions() {
+		out[r], _ = tmcas.RegionHost(r)
 	}
 	return out
 }
@@ -463,7 +434,7 @@ func (t TMCAS) URL() string {
 	if t.BaseURL != "" {
 		return t.BaseURL
 	}
-	if h, ok := tmcasHost(t.Region); ok {
+	if h, ok := tmcas.RegionHost(t.Region); ok {
 		return "https://" + h
 	}
 	return ""

@@ -20,6 +20,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/providers"
+	"github.com/countersign/countersign/providers/tmcas"
 )
 
 // Limits enforced by validation.
@@ -387,7 +388,7 @@ func (c *Config) validateDiscord(v *checker) {
 
 func (c *Config) validateProviders(v *checker) {
 	t := c.Providers.TMCAS
-	v.oneOf("providers.tmcas.region", t.Region, tmcasRegionNames())
+	v.oneOf("providers.tmcas.region", t.Region, tmcas.Regions())
 	v.absURL("providers.tmcas.base_url", t.BaseURL)
 	v.atLeast("providers.tmcas.requests_per_minute", t.RequestsPerMinute, 1)
 	v.atLeast("providers.tmcas.max_items_per_call", t.MaxItemsPerCall, 1)

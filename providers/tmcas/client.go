@@ -105,8 +105,9 @@ var (
 	_ providers.Chunker  = (*Client)(nil)
 )
 
-// regionHost returns the service host of a documented site (§1.1).
-func regionHost(region string) (string, bool) {
+// RegionHost returns the service host of a documented site
+// (reference/providers.md §1.1).
+func RegionHost(region string) (string, bool) {
 	switch strings.ToLower(strings.TrimSpace(region)) {
 	case "us", "global":
 		return "api.tmcas.trendmicro.com", true
@@ -128,8 +129,9 @@ func regionHost(region string) (string, bool) {
 	return "", false
 }
 
-// Regions lists the region names Config.Region accepts.
-func Regions() []string { return []string{"us", "eu", "jp", "au", "uk", "ca", "sg", "in"} }
+// Regions lists the region names Config.Region accepts, in the order of
+// reference/providers.md §1.1; au is Australia and New Zealand, in is India.
+func Regions() []string { return []string{"us", "eu", "uk", "ca", "jp", "sg", "au", "in"} }
 
 // safetyMargin widens the limiter's window beyond the server's. TMCAS
 // starts its window when the first request arrives; we count when requests
@@ -218,7 +220,7 @@ func orDefault(v, def int) int {
 // baseURL picks the service URL from the override or the region table.
 func baseURL(region, override string) (*url.URL, error) {
 	if override == "" {
-		host, ok := regionHost(region)
+		host, ok := RegionHost(region)
 		if !ok {
 			if region == "" {
 				return nil, errors.New("tmcas: region or base URL is required")

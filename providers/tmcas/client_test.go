@@ -35,7 +35,7 @@ func TestNew(t *testing.T) {
 		{name: "region case", cfg: tmcas.Config{Region: "EU", Token: "t"}, want: "https://api-eu.tmcas.trendmicro.com"},
 		{name: "base URL overrides region", cfg: tmcas.Config{Region: "eu", BaseURL: "https://proxy.example/tmcas/", Token: "t"}, want: "https://proxy.example/tmcas"},
 		{name: "loopback http", cfg: tmcas.Config{BaseURL: "http://127.0.0.1:8080", Token: "t"}, want: "http://127.0.0.1:8080"},
-		{name: "unknown region", cfg: tmcas.Config{Region: "uae", Token: "t"}, wantErr: `unknown region "uae" (known: us, eu, jp, au, uk, ca, sg, in; set base_url for others)`},
+		{name: "unknown region", cfg: tmcas.Config{Region: "uae", Token: "t"}, wantErr: `unknown region "uae" (known: us, eu, uk, ca, jp, sg, au, in; set base_url for others)`},
 		{name: "no region", cfg: tmcas.Config{Token: "t"}, wantErr: "region or base URL is required"},
 		{name: "no token", cfg: tmcas.Config{Region: "us"}, wantErr: "token is required"},
 		{name: "token with newline", cfg: tmcas.Config{Region: "us", Token: "a\nb"}, wantErr: "line break"},
