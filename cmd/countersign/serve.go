@@ -18,6 +18,11 @@ import (
 // shuts down gracefully: in-flight HTTP requests finish, workers stop and
 // their jobs resume on another replica or after restart.
 func runServe(ctx context.Context, e env, args []string) error {
+	return serve(ctx, e, args, func(addr string) (net.Listener, error) { return net.Listen("tcp", addr) })
+}
+
+// serve is runServe with the listener supplied, so tests can learn the port.
+func serve(ctx context.Context, e env, args []string, listen func(addr string) (net.Listener, error)) error {
 	fs := newFlags("serve", e)
 	path := configFlag(fs)
 	migrate := fs.Bool("migrate", true, "apply database migrations at start-up")
@@ -39,7 +44,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 			return fmt.Errorf("migrating: %w", err)
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	ln, err := listen(cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.HTTP.Listen, err)
 	}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/countersign/countersign/internal/testdb"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServe runs serve on a loopback port and returns its base URL and a
+// function that stops it (as SIGTERM would) and returns serve's error.
+func startServe(t *testing.T, environ []string) (base string, stop func() error, logs *syncBuffer) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	logs = &syncBuffer{}
+	done := make(chan error, 1)
+	e := env{stdin: strings.NewReader(""), stdout: logs, stderr: logs, environ: environ}
+	go func() {
+		done <- serve(ctx, e, nil, func(string) (net.Listener, error) { return ln, nil })
+	}()
+	stop = func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop within 30 s")
+			return nil
+		}
+	}
+	t.Cleanup(func() { cancel() })
+	return "http://" + ln.Addr().String(), stop, logs
+}
+
+// getJSON fetches url and checks its status. The listener is bound before
+// serve starts, so the request waits in the accept queue until serve is up.
+func getJSON(t *testing.T, url string, want int) map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("GET %s: decoding body: %v", url, err)
+	}
+	if resp.StatusCode != want {
+		t.Fatalf("GET %s: status %d (%v), want %d", url, resp.StatusCode, body, want)
+	}
+	return body
+}
+
+func TestServeHealthAndShutdown(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		environ := []string{"COUNTERSIGN_AUDIT_KEY=" + testKey, "COUNTERSIGN_STORE_URL=" + url, "COUNTERSIGN_LOG_FORMAT=json"}
+		base, stop, logs := startServe(t, environ)
+		getJSON(t, base+"/healthz", http.StatusOK)
+		body := getJSON(t, base+"/readyz", http.StatusOK)
+		if body["status"] != "ready" {
+			t.Errorf("/readyz body %v, want status ready", body)
+		}
+		if err := stop(); err != nil {
+			t.Fatalf("serve returned %v after shutdown", err)
+		}
+		if !strings.Contains(logs.String(), "shutting down") {
+			t.Errorf("no shutdown line in the log:\n%s", logs)
+		}
+		if strings.Contains(logs.String(), testKey) {
+			t.Errorf("the audit key appears in the log")
+		}
+	})
+}
