@@ -1,0 +1,75 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/countersign/countersign/approvals"
+)
+
+// StateCount is how many requests of one action and provider are in one
+// state.
+type StateCount struct {
+	Action   string
+	Provider string
+	State    approvals.State
+	N        int64
+}
+
+// CountByState counts the requests by action, provider and state, for the
+// metrics gauges read at every scrape. It is one aggregate query over the
+// requests table.
+func (s *Store) CountByState(ctx context.Context) ([]StateCount, error) {
+	rows, err := s.q().query(ctx, `SELECT action, provider, state, COUNT(*) FROM requests
+		GROUP BY action, provider, state ORDER BY action, provider, state`)
+	if err != nil {
+		return nil, fmt.Errorf("counting requests: %w", err)
+	}
+	defer rows.Close()
+	var out []StateCount
+	for rows.Next() {
+		var c StateCount
+		var state string
+		if err := rows.Scan(&c.Action, &c.Provider, &state, &c.N); err != nil {
+			return nil, fmt.Errorf("counting requests: %w", err)
+		}
+		c.State = approvals.State(state)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("counting requests: %w", err)
+	}
+	return out, nil
+}
+
+// JobCount is how many River jobs of one queue are in one state
+// (available, running, retryable, scheduled, completed, …).
+type JobCount struct {
+	Queue string
+	State string
+	N     int64
+}
+
+// JobCounts counts River's jobs by queue and state, for the queue-depth
+// gauge. Completed and discarded jobs are included until River prunes them.
+func (s *Store) JobCounts(ctx context.Context) ([]JobCount, error) {
+	// PostgreSQL keeps the state as an enum; the cast reads both as text.
+	rows, err := s.q().query(ctx, `SELECT queue, CAST(state AS TEXT), COUNT(*) FROM river_job
+		GROUP BY queue, state ORDER BY queue, CAST(state AS TEXT)`)
+	if err != nil {
+		return nil, fmt.Errorf("counting jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []JobCount
+	for rows.Next() {
+		var c JobCount
+		if err := rows.Scan(&c.Queue, &c.State, &c.N); err != nil {
+			return nil, fmt.Errorf("counting jobs: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("counting jobs: %w", err)
+	}
+	return out, nil
+}
