@@ -16,9 +16,10 @@ type WindowLimiter struct {
 	per time.Duration
 	now func() time.Time
 
-	mu      sync.Mutex
-	sent    []time.Time // the last n grants, oldest first
-	blocked time.Time   // no grants before this instant
+	mu       sync.Mutex
+	sent     []time.Time // the last n grants, oldest first
+	blocked  time.Time   // no grants before this instant
+	observer func(waited time.Duration)
 }
 
 // NewWindowLimiter returns a limiter of n events per window. now is the
@@ -30,9 +31,29 @@ func NewWindowLimiter(n int, per time.Duration, now func() time.Time) *WindowLim
 	return &WindowLimiter{n: n, per: per, now: now}
 }
 
+// Observe makes every later Wait report how long it waited to fn (zero
+// when it did not wait, and also when ctx ended the wait), so the
+// rate-limit waits can be measured. fn must be fast; nil stops reporting.
+func (l *WindowLimiter) Observe(fn func(waited time.Duration)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.observer = fn
+}
+
 // Wait blocks until an event is allowed or ctx is done. It returns how long
 // it waited.
 func (l *WindowLimiter) Wait(ctx context.Context) (time.Duration, error) {
+	waited, err := l.wait(ctx)
+	l.mu.Lock()
+	fn := l.observer
+	l.mu.Unlock()
+	if fn != nil {
+		fn(waited)
+	}
+	return waited, err
+}
+
+func (l *WindowLimiter) wait(ctx context.Context) (time.Duration, error) {
 	var waited time.Duration
 	for {
 		d := l.reserve()
