@@ -1,0 +1,466 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/internal/jobs"
+	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/providers"
+)
+
+type executeWorker struct {
+	river.WorkerDefaults[jobs.Execute]
+	e *Engine
+}
+
+// Work runs one attempt of a request's execution.
+func (w *executeWorker) Work(ctx context.Context, job *river.Job[jobs.Execute]) error {
+	return w.e.execute(ctx, job.Args.RequestID)
+}
+
+// NextRetry backs off an attempt that failed (the database was unreachable)
+// and a job rescued from a dead replica: 1 s, doubling, at most a minute.
+// River schedules on the wall clock, so this does too.
+func (w *executeWorker) NextRetry(job *river.Job[jobs.Execute]) time.Time {
+	d := time.Second << min(max(job.Attempt-1, 0), 6)
+	return time.Now().Add(min(d, time.Minute))
+}
+
+// errJobDone ends an attempt with nothing left to do for the job: the
+// request is final, or must not run.
+var errJobDone = errors.New("job done")
+
+// execute runs one attempt for request id. It returns nil when the job is
+// done, a river.JobSnooze to come back later, or an error for River to
+// retry with backoff.
+func (e *Engine) execute(ctx context.Context, id int64) error {
+	log := e.log.With("request_id", id)
+	x, err := e.store.Claim(ctx, id, e.now())
+	if errors.Is(err, approvals.ErrNotFound) {
+		log.ErrorContext(ctx, "execution job for a request that does not exist")
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return fmt.Errorf("claiming request %d: %w", id, err)
+	}
+	if r := x.Request; r.State != approvals.StateRunning {
+		// Cancelled, denied or expired requests never run; finished ones
+		// are done. Claim moves only approved requests to running.
+		log.InfoContext(ctx, "nothing to execute", "state", r.State)
+		return nil
+	}
+	a := &attempt{e: e, x: x, log: log.With("provider", x.Request.Spec.Provider, "action", x.Request.Spec.Action)}
+	if err := a.run(ctx); !errors.Is(err, errJobDone) {
+		return err
+	}
+	return nil
+}
+
+// attempt is one run of a request's job, holding its claim.
+type attempt struct {
+	e   *Engine
+	x   store.Execution
+	p   providers.Provider
+	log *slog.Logger
+}
+
+func (a *attempt) id() int64 { return a.x.Request.ID }
+
+func (a *attempt) run(ctx context.Context) error {
+	r := a.x.Request
+	if r.Phase == approvals.PhaseNone && len(a.x.Submissions) == 0 {
+		a.e.notify.Changed(r.ID) // running now
+	}
+	if a.x.InFlight {
+		return a.attention(ctx, fmt.Sprintf("execution stopped while step %d was being sent to %s: it may or may not have taken effect. "+
+			"Check %s before acting again; Countersign does not resend it.", a.x.Step+1, r.Spec.Provider, r.Spec.Provider))
+	}
+	items, err := a.e.store.Items(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	p, ok := a.e.providers.Provider(r.Spec.Provider)
+	if !ok {
+		reason := fmt.Sprintf("provider %s is not configured", r.Spec.Provider)
+		if len(a.x.Submissions) == 0 {
+			return a.failPending(ctx, items, reason+"; nothing was sent")
+		}
+		return a.attention(ctx, reason+": its submissions cannot be followed")
+	}
+	a.p = p
+	if slices.ContainsFunc(items, func(it approvals.Item) bool { return it.Status == approvals.ItemPending }) {
+		if err := a.submit(ctx, items); err != nil {
+			return err
+		}
+		if items, err = a.e.store.Items(ctx, r.ID); err != nil {
+			return err
+		}
+		if allTerminal(items) {
+			return a.finish(ctx, items)
+		}
+		return river.JobSnooze(a.e.cfg.PollInterval)
+	}
+	return a.poll(ctx, items)
+}
+
+// submit resolves the targets again and sends the approved items that are
+// still pending, one fenced step per chunk. It returns nil once every
+// pending item was sent, refused or skipped.
+func (a *attempt) submit(ctx context.Context, items []approvals.Item) error {
+	spec := a.x.Request.Spec
+	resolved, err := a.p.Resolve(ctx, spec)
+	if errors.Is(err, providers.ErrUnsupported) {
+		return a.failPending(ctx, items, err.Error())
+	}
+	if err != nil {
+		if a.pastDeadline() {
+			return a.attention(ctx, fmt.Sprintf("%s could not resolve the targets within %s of approval: %v", spec.Provider, a.e.cfg.PollDeadline, err))
+		}
+		a.log.WarnContext(ctx, "resolving targets again failed; trying again later", "error", err)
+		return river.JobSnooze(a.e.cfg.PollInterval)
+	}
+	// Act on the approved preview only: what the provider finds now decides
+	// whether a previewed item can still be acted on, never what is acted on.
+	found := make(map[string]providers.Resolved, len(resolved))
+	for _, r := range resolved {
+		found[r.Key] = r
+	}
+	approved := make(map[string]bool, len(items))
+	var skips []store.ItemUpdate
+	var todo []providers.Resolved
+	for _, it := range items {
+		approved[it.Key] = true
+		if it.Status != approvals.ItemPending {
+			continue
+		}
+		r, ok := found[it.Key]
+		switch {
+		case !ok:
+			skips = append(skips, store.ItemUpdate{Key: it.Key, Status: approvals.ItemSkipped,
+				Detail: fmt.Sprintf("%s no longer finds this target", spec.Provider)})
+		case r.Problem != "":
+			skips = append(skips, store.ItemUpdate{Key: it.Key, Status: approvals.ItemSkipped, Detail: r.Problem})
+		default:
+			todo = append(todo, r)
+		}
+	}
+	var ignored []string
+	for _, r := range resolved {
+		if !approved[r.Key] {
+			ignored = append(ignored, r.Key)
+		}
+	}
+	if len(ignored) > 0 {
+		a.log.InfoContext(ctx, "the provider now finds targets that were not in the approved preview; they are not acted on", "keys", ignored)
+	}
+	if err := a.update(ctx, skips); err != nil {
+		return err
+	}
+	size := providers.MaxItems(a.p, spec.Action)
+	if size <= 0 {
+		size = len(todo)
+	}
+	for len(todo) > 0 {
+		n := min(size, len(todo))
+		if err := a.step(ctx, todo[:n], n == len(todo)); err != nil {
+			return err
+		}
+		todo = todo[n:]
+		if len(todo) > 0 && a.lowOnTime(ctx) {
+			return river.JobSnooze(0) // the next attempt sends the rest
+		}
+	}
+	return nil
+}
+
+// step sends one chunk as the fenced step at the cursor: marked in flight
+// before the call, recorded with the provider's ids in one transaction
+// after it.
+func (a *attempt) step(ctx context.Context, chunk []providers.Resolved, last bool) error {
+	r, step := a.x.Request, a.x.Step
+	if err := a.e.store.MarkSubmitting(ctx, r.ID, a.x.Fence, step, a.e.now()); err != nil {
+		if errors.Is(err, approvals.ErrAlreadyDecided) {
+			a.log.InfoContext(ctx, "request was cancelled before submission; nothing was sent")
+			return errJobDone
+		}
+		return a.storeErr(ctx, err)
+	}
+	batch := providers.Batch{
+		RequestID: r.ID,
+		Spec:      r.Spec,
+		Items:     chunk,
+		Label:     fmt.Sprintf("Countersign request %d", r.ID),
+		Note:      note(r),
+	}
+	sub, err := a.p.Submit(ctx, batch)
+	// What the provider did is recorded even if the attempt just timed out.
+	wctx, cancel := detached(ctx)
+	defer cancel()
+	refs := make(map[string]string, len(chunk))
+	for _, it := range chunk {
+		refs[it.Key] = ""
+	}
+	rec := store.Submitted{Step: step, Items: refs, Last: last, Provider: a.p.Name()}
+	switch {
+	case err == nil:
+		for _, si := range sub.Items {
+			if _, ok := refs[si.Key]; ok {
+				refs[si.Key] = si.Ref
+			}
+		}
+		body, merr := json.Marshal(sub)
+		if merr != nil {
+			return a.attention(wctx, fmt.Sprintf("%s accepted step %d (id %s) but its answer cannot be stored: %v", a.p.Name(), step+1, sub.ID, merr))
+		}
+		rec.Body, rec.ID = body, sub.ID
+		if err := a.e.store.RecordSubmission(wctx, r.ID, a.x.Fence, rec, a.e.now()); err != nil {
+			// Left in flight: the next attempt raises needs_attention
+			// rather than sending it again.
+			a.log.ErrorContext(ctx, "the provider accepted a step that could not be recorded", "step", step, "provider_id", sub.ID, "error", err)
+			return a.storeErr(ctx, err)
+		}
+		a.log.InfoContext(ctx, "submitted", "step", step, "items", len(chunk), "provider_id", sub.ID)
+	case errors.Is(err, providers.ErrUncertain):
+		return a.attention(wctx, fmt.Sprintf("the call to %s for step %d may or may not have taken effect (%v). "+
+			"Check %s before acting again; Countersign does not resend it.", a.p.Name(), step+1, err, a.p.Name()))
+	case errors.Is(err, providers.ErrTemporary) || ctx.Err() != nil:
+		if rerr := a.e.store.ReleaseStep(wctx, r.ID, a.x.Fence, step, err.Error(), a.e.now()); rerr != nil {
+			return a.storeErr(ctx, rerr)
+		}
+		a.log.WarnContext(ctx, "the provider refused for now and nothing was sent; trying again later", "step", step, "error", err)
+		if ctx.Err() != nil {
+			return river.JobSnooze(0) // stopping: resume at once elsewhere
+		}
+		return river.JobSnooze(a.e.cfg.PollInterval)
+	default:
+		rec.Failed = err.Error()
+		if err := a.e.store.RecordSubmission(wctx, r.ID, a.x.Fence, rec, a.e.now()); err != nil {
+			return a.storeErr(ctx, err)
+		}
+		a.log.WarnContext(ctx, "the provider refused a step; its items failed", "step", step, "items", len(chunk), "error", err)
+	}
+	a.x.Step++
+	a.e.notify.Changed(r.ID)
+	return nil
+}
+
+// poll asks the provider once about every submission with items still
+// open, stores what changed, and finishes the request when every item is
+// terminal.
+func (a *attempt) poll(ctx context.Context, items []approvals.Item) error {
+	byKey := make(map[string]approvals.Item, len(items))
+	for _, it := range items {
+		byKey[it.Key] = it
+	}
+	steps := make([]int, 0, len(a.x.Submissions))
+	for step := range a.x.Submissions {
+		steps = append(steps, step)
+	}
+	slices.Sort(steps)
+	var updates []store.ItemUpdate
+	for _, step := range steps {
+		body := a.x.Submissions[step]
+		if len(body) == 0 {
+			continue // refused: its items failed when it was recorded
+		}
+		var sub providers.Submission
+		if err := json.Unmarshal(body, &sub); err != nil {
+			return a.attention(ctx, fmt.Sprintf("the stored submission of step %d cannot be read: %v", step+1, err))
+		}
+		if !slices.ContainsFunc(sub.Items, func(si providers.SubmittedItem) bool {
+			it, ok := byKey[si.Key]
+			return ok && !it.Status.Terminal()
+		}) {
+			continue
+		}
+		if a.lowOnTime(ctx) {
+			break // the next attempt polls the rest
+		}
+		prog, err := a.p.Poll(ctx, sub)
+		if err != nil {
+			a.log.WarnContext(ctx, "polling the provider failed; trying again later", "step", step, "provider_id", sub.ID, "error", err)
+			continue
+		}
+		updates = append(updates, a.progress(ctx, sub, prog, byKey)...)
+	}
+	wctx, cancel := detached(ctx)
+	defer cancel()
+	if err := a.update(wctx, updates); err != nil {
+		return err
+	}
+	items, err := a.e.store.Items(wctx, a.id())
+	if err != nil {
+		return err
+	}
+	if allTerminal(items) {
+		return a.finish(wctx, items)
+	}
+	if a.pastDeadline() {
+		return a.attention(wctx, fmt.Sprintf("%s did not finish within %s of approval", a.p.Name(), a.e.cfg.PollDeadline))
+	}
+	return river.JobSnooze(a.e.cfg.PollInterval)
+}
+
+// progress turns one poll into item updates for the items sub carried.
+func (a *attempt) progress(ctx context.Context, sub providers.Submission, prog providers.Progress, byKey map[string]approvals.Item) []store.ItemUpdate {
+	carried := make(map[string]bool, len(sub.Items))
+	for _, si := range sub.Items {
+		if _, ok := byKey[si.Key]; ok {
+			carried[si.Key] = true
+		}
+	}
+	reported := make(map[string]bool, len(prog.Items))
+	var out []store.ItemUpdate
+	for _, st := range prog.Items {
+		if !carried[st.Key] {
+			a.log.WarnContext(ctx, "the provider reported an item this submission did not carry; ignoring it", "provider_id", sub.ID, "key", st.Key)
+			continue
+		}
+		status := st.Status
+		switch status {
+		case approvals.ItemPending, "":
+			// Sent is sent: pending would mean "not yet sent" here, and a
+			// pending item is submitted again.
+			status = approvals.ItemSubmitted
+		case approvals.ItemSubmitted, approvals.ItemRunning, approvals.ItemSucceeded, approvals.ItemFailed, approvals.ItemSkipped:
+		default:
+			a.log.WarnContext(ctx, "the provider reported an unknown item status; ignoring it", "provider_id", sub.ID, "status", status)
+			continue
+		}
+		reported[st.Key] = true
+		out = append(out, store.ItemUpdate{Key: st.Key, Status: status, Detail: st.Detail, Ref: st.Ref})
+	}
+	if prog.Done {
+		for key := range carried {
+			if !reported[key] && !byKey[key].Status.Terminal() {
+				out = append(out, store.ItemUpdate{Key: key, Status: approvals.ItemSkipped, Detail: "the provider finished without reporting this item"})
+			}
+		}
+	}
+	return out
+}
+
+// update stores item changes and tells the notifier.
+func (a *attempt) update(ctx context.Context, updates []store.ItemUpdate) error {
+	if len(updates) == 0 {
+		return nil
+	}
+	n, err := a.e.store.UpdateItems(ctx, a.id(), a.x.Fence, updates, a.e.now())
+	if err != nil {
+		return a.storeErr(ctx, err)
+	}
+	if n > 0 {
+		a.e.notify.Changed(a.id())
+	}
+	return nil
+}
+
+// failPending fails every item not yet sent, then finishes the request.
+// Only for requests that never sent anything, so every item is terminal.
+func (a *attempt) failPending(ctx context.Context, items []approvals.Item, reason string) error {
+	var updates []store.ItemUpdate
+	for i, it := range items {
+		if it.Status == approvals.ItemPending {
+			updates = append(updates, store.ItemUpdate{Key: it.Key, Status: approvals.ItemFailed, Detail: reason})
+			items[i].Status, items[i].Detail = approvals.ItemFailed, reason
+		}
+	}
+	if err := a.update(ctx, updates); err != nil {
+		return err
+	}
+	if !allTerminal(items) {
+		return a.attention(ctx, reason)
+	}
+	return a.finish(ctx, items)
+}
+
+// finish moves the request to its outcome.
+func (a *attempt) finish(ctx context.Context, items []approvals.Item) error {
+	outcome := approvals.Outcome(items)
+	counts := map[approvals.ItemStatus]int{}
+	for _, it := range items {
+		counts[it.Status]++
+	}
+	reason := ""
+	if outcome != approvals.StateSucceeded {
+		reason = fmt.Sprintf("%d succeeded, %d failed, %d skipped", counts[approvals.ItemSucceeded], counts[approvals.ItemFailed], counts[approvals.ItemSkipped])
+	}
+	ev := approvals.Event{Kind: approvals.EventFinish, Outcome: outcome, Reason: reason}
+	if _, err := a.e.store.Finish(ctx, a.id(), a.x.Fence, ev, a.e.now()); err != nil {
+		return a.storeErr(ctx, err)
+	}
+	a.log.InfoContext(ctx, "request finished", "outcome", outcome, "succeeded", counts[approvals.ItemSucceeded],
+		"failed", counts[approvals.ItemFailed], "skipped", counts[approvals.ItemSkipped])
+	a.e.notify.Changed(a.id())
+	return errJobDone
+}
+
+// attention moves the request to needs_attention and alerts: an error line
+// in the log and a notification.
+func (a *attempt) attention(ctx context.Context, reason string) error {
+	ev := approvals.Event{Kind: approvals.EventAttention, Reason: reason}
+	if _, err := a.e.store.Finish(ctx, a.id(), a.x.Fence, ev, a.e.now()); err != nil {
+		return a.storeErr(ctx, err)
+	}
+	a.log.ErrorContext(ctx, "request needs attention", "reason", reason)
+	a.e.notify.Changed(a.id())
+	return errJobDone
+}
+
+// storeErr decides what a refused store write means for the attempt.
+func (a *attempt) storeErr(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(err, approvals.ErrStaleAttempt):
+		// This attempt lost its claim (it ran too long and the job was
+		// rescued). Come back later; the next attempt claims afresh.
+		a.log.WarnContext(ctx, "a newer attempt owns the request; leaving it", "error", err)
+		return river.JobSnooze(a.e.cfg.PollInterval)
+	case errors.Is(err, approvals.ErrAlreadyDecided):
+		a.log.InfoContext(ctx, "the request was decided meanwhile", "error", err)
+		return errJobDone
+	}
+	return err
+}
+
+func (a *attempt) pastDeadline() bool {
+	at := a.x.Request.ApprovedAt
+	return !at.IsZero() && a.e.now().Sub(at) > a.e.cfg.PollDeadline
+}
+
+// lowOnTime reports whether less than half of the attempt's time is left.
+func (a *attempt) lowOnTime(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < a.e.cfg.JobTimeout/2
+}
+
+func allTerminal(items []approvals.Item) bool {
+	for _, it := range items {
+		if !it.Status.Terminal() {
+			return false
+		}
+	}
+	return true
+}
+
+// note is the human description a provider shows with a batch.
+func note(r approvals.Request) string {
+	var by []string
+	for _, d := range r.Approvals {
+		by = append(by, d.Actor.Person)
+	}
+	n := r.Spec.Reason
+	if len(by) > 0 {
+		n = strings.TrimPrefix(n+" — approved by "+strings.Join(by, ", "), " — ")
+	}
+	return n
+}

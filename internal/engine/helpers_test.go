@@ -1,0 +1,301 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/internal/jobs"
+	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/providers"
+)
+
+var (
+	testKey = []byte("test-audit-key-0123456789abcdef-0123456789")
+	t0      = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+)
+
+func openStore(t testing.TB, url string) *store.Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := store.Open(ctx, url, store.Options{AuditKey: testKey})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return s
+}
+
+func actor(name string) approvals.Actor {
+	return approvals.Actor{Person: name, Platform: "console", Account: name, Name: name}
+}
+
+func testPolicy() approvals.Policy {
+	return approvals.Policy{ApprovalsRequired: 1, RequestTTL: time.Hour, MaxTargets: 100, RequireReason: true, Approvers: []string{"bob", "carol"}}
+}
+
+// fileRequest stores a pending request by alice for the targets, with one
+// item per target as the preview.
+func fileRequest(t testing.TB, s *store.Store, provider string, now time.Time, targets ...string) approvals.Request {
+	t.Helper()
+	spec := approvals.Spec{Action: approvals.ActionDisable, Provider: provider, Targets: targets, Reason: "phish"}
+	r, err := testPolicy().File(spec, actor("alice"), now)
+	if err != nil {
+		t.Fatalf("File: %v", err)
+	}
+	var items []approvals.Item
+	for _, tg := range r.Spec.Targets {
+		items = append(items, approvals.Item{Key: strings.ToLower(tg), Target: tg, Display: tg, Before: "enabled"})
+	}
+	r, err = s.Create(context.Background(), r, items)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	return r
+}
+
+// approvedRequest files a request and has bob approve it, which enqueues
+// its execution job.
+func approvedRequest(t testing.TB, s *store.Store, provider string, now time.Time, targets ...string) approvals.Request {
+	t.Helper()
+	r := fileRequest(t, s, provider, now, targets...)
+	r, err := s.Apply(context.Background(), r.ID, approvals.Event{Kind: approvals.EventApprove, Actor: actor("bob"), Hash: r.Hash}, now)
+	if err != nil {
+		t.Fatalf("approve: %v", err)
+	}
+	return r
+}
+
+// itemStates returns key → status, detail.
+func itemStates(t testing.TB, s *store.Store, id int64) map[string]string {
+	t.Helper()
+	items, err := s.Items(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, it := range items {
+		out[it.Key] = string(it.Status)
+		if it.Detail != "" {
+			out[it.Key] += ": " + it.Detail
+		}
+	}
+	return out
+}
+
+func auditKinds(t testing.TB, s *store.Store, id int64) []string {
+	t.Helper()
+	entries, err := s.RequestAudit(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Kind)
+	}
+	return out
+}
+
+// executeJobs counts the execution jobs of each request, in any state.
+func executeJobs(t testing.TB, s *store.Store) map[int64]int {
+	t.Helper()
+	c, err := s.NewRiverClient(&river.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.JobList(context.Background(), river.NewJobListParams().Kinds(jobs.Execute{}.Kind()).First(10_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int64]int{}
+	for _, j := range res.Jobs {
+		var a jobs.Execute
+		if err := json.Unmarshal(j.EncodedArgs, &a); err != nil {
+			t.Fatal(err)
+		}
+		out[a.RequestID]++
+	}
+	return out
+}
+
+// snooze returns the duration of a river.JobSnooze error.
+func snooze(err error) (time.Duration, bool) {
+	var se *river.JobSnoozeError
+	if errors.As(err, &se) {
+		return se.Duration, true
+	}
+	return 0, false
+}
+
+// fakeProvider is an in-process provider with switches. Batches finish
+// after pollsToFinish polls.
+type fakeProvider struct {
+	mu            sync.Mutex
+	maxItems      int
+	missing       map[string]bool   // keys Resolve no longer finds
+	problems      map[string]string // key → Problem at execution
+	extra         []string          // keys Resolve finds beyond the preview
+	resolveErr    error
+	submitErrs    []error // consumed one per Submit
+	pollErrs      int     // the next polls fail with ErrTemporary
+	pollsToFinish int
+	fail          map[string]bool // keys whose action fails
+	onSubmit      func()          // called inside Submit
+
+	resolves int
+	submits  [][]string // keys of each accepted or attempted Submit
+	polls    int
+	batches  map[string]*fakeBatch
+}
+
+type fakeBatch struct {
+	keys  []string
+	polls int
+}
+
+func newFakeProvider() *fakeProvider {
+	return &fakeProvider{batches: map[string]*fakeBatch{}, pollsToFinish: 1}
+}
+
+func (f *fakeProvider) Name() string                                    { return "fake" }
+func (f *fakeProvider) Supports(approvals.Action) bool                  { return true }
+func (f *fakeProvider) MaxItems(approvals.Action) int                   { return f.maxItems }
+func (f *fakeProvider) Provider(name string) (providers.Provider, bool) { return f, name == "fake" }
+
+func (f *fakeProvider) Resolve(_ context.Context, spec approvals.Spec) ([]providers.Resolved, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.resolves++
+	if f.resolveErr != nil {
+		return nil, f.resolveErr
+	}
+	var out []providers.Resolved
+	for _, tg := range append(append([]string(nil), spec.Targets...), f.extra...) {
+		key := strings.ToLower(tg)
+		if f.missing[key] {
+			continue
+		}
+		out = append(out, providers.Resolved{Key: key, Target: tg, Display: tg, State: "enabled", Problem: f.problems[key], Data: json.RawMessage(`{"id":"` + key + `"}`)})
+	}
+	return out, nil
+}
+
+func (f *fakeProvider) Submit(_ context.Context, b providers.Batch) (providers.Submission, error) {
+	if f.onSubmit != nil {
+		f.onSubmit()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var keys []string
+	for _, it := range b.Items {
+		keys = append(keys, it.Key)
+	}
+	f.submits = append(f.submits, keys)
+	if len(f.submitErrs) > 0 {
+		err := f.submitErrs[0]
+		f.submitErrs = f.submitErrs[1:]
+		if err != nil {
+			return providers.Submission{}, err
+		}
+	}
+	id := fmt.Sprintf("b%d", len(f.batches)+1)
+	f.batches[id] = &fakeBatch{keys: keys}
+	sub := providers.Submission{Provider: "fake", ID: id, Data: json.RawMessage(`{"batch":"` + id + `"}`), SubmittedAt: t0}
+	for _, k := range keys {
+		sub.Items = append(sub.Items, providers.SubmittedItem{Key: k, Ref: "ref-" + k})
+	}
+	return sub, nil
+}
+
+func (f *fakeProvider) Poll(_ context.Context, sub providers.Submission) (providers.Progress, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.polls++
+	if f.pollErrs > 0 {
+		f.pollErrs--
+		return providers.Progress{}, fmt.Errorf("HTTP 503: %w", providers.ErrTemporary)
+	}
+	var d struct{ Batch string }
+	if err := json.Unmarshal(sub.Data, &d); err != nil || f.batches[d.Batch] == nil || d.Batch != sub.ID {
+		return providers.Progress{}, fmt.Errorf("fake: unknown submission %q (%v)", sub.ID, err)
+	}
+	b := f.batches[d.Batch]
+	b.polls++
+	var p providers.Progress
+	done := b.polls >= f.pollsToFinish
+	for _, k := range b.keys {
+		st := providers.ItemStatus{Key: k, Status: approvals.ItemRunning}
+		if done {
+			st.Status = approvals.ItemSucceeded
+			if f.fail[k] {
+				st.Status, st.Detail = approvals.ItemFailed, "account is locked"
+			}
+		}
+		p.Items = append(p.Items, st)
+	}
+	p.Done = done
+	return p, nil
+}
+
+// submitted returns the keys of every Submit, attempted or not.
+func (f *fakeProvider) submitted() [][]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([][]string(nil), f.submits...)
+}
+
+// recorder is a Notifier that records calls.
+type recorder struct {
+	mu    sync.Mutex
+	calls map[int64]int
+}
+
+func (r *recorder) Changed(_ context.Context, id int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.calls == nil {
+		r.calls = map[int64]int{}
+	}
+	r.calls[id]++
+}
+
+func (r *recorder) count(id int64) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls[id]
+}
+
+// logBuffer captures log lines for assertions.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *logBuffer) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

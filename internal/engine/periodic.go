@@ -1,0 +1,219 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/robfig/cron/v3"
+
+	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/internal/jobs"
+)
+
+// Periodic is a leader-only job on a cron schedule, such as the digest.
+//
+// The engine calls Run at most once per slot (a time the schedule fires)
+// across replicas and restarts: the slot is claimed in the database before
+// Run is called, and a claimed slot is never run again, even when Run
+// failed or its replica died half-way. previous is the slot of the last run
+// that completed, so a crashed, failed or missed slot is covered by the
+// next run rather than skipped; when no run ever completed it is the
+// schedule's slot before slot. A new leader runs the latest slot at once if
+// it has not run yet.
+type Periodic struct {
+	// Name identifies the job in the database; keep it stable.
+	Name string
+	// Schedule is a cron schedule: 5 fields (minute hour day-of-month month
+	// day-of-week), or a descriptor (@daily, @hourly, @every 10m). @every
+	// slots are aligned to multiples of the interval since the zero time,
+	// so every replica computes the same slots.
+	Schedule string
+	// Location is the time zone the schedule is read in; nil means UTC.
+	Location *time.Location
+	// Run does the work of slot.
+	Run func(ctx context.Context, slot, previous time.Time) error
+}
+
+// expirySweepName names the built-in expiry sweep.
+const expirySweepName = "expire_sweep"
+
+// periodicJob is a Periodic with its parsed schedule.
+type periodicJob struct {
+	Periodic
+	schedule river.PeriodicSchedule
+}
+
+func newPeriodicJob(p Periodic) (*periodicJob, error) {
+	if p.Name == "" || p.Run == nil {
+		return nil, errors.New("engine: a periodic job needs a Name and a Run")
+	}
+	s, err := parseSchedule(p.Schedule, p.Location)
+	if err != nil {
+		return nil, fmt.Errorf("engine: periodic job %q: %w", p.Name, err)
+	}
+	return &periodicJob{Periodic: p, schedule: s}, nil
+}
+
+// parseSchedule reads a cron schedule in loc (nil: UTC). A CRON_TZ= prefix
+// in spec wins over loc.
+func parseSchedule(spec string, loc *time.Location) (river.PeriodicSchedule, error) {
+	s, err := cron.ParseStandard(spec)
+	if err != nil {
+		return nil, fmt.Errorf("schedule %q: %w", spec, err)
+	}
+	switch s := s.(type) {
+	case *cron.SpecSchedule:
+		if !strings.HasPrefix(spec, "CRON_TZ=") && !strings.HasPrefix(spec, "TZ=") {
+			if loc == nil {
+				loc = time.UTC
+			}
+			s.Location = loc
+		}
+		return s, nil
+	case cron.ConstantDelaySchedule:
+		return everySchedule(s.Delay), nil
+	}
+	return nil, fmt.Errorf("schedule %q: unsupported kind %T", spec, s)
+}
+
+// everySchedule fires at the multiples of its interval since the zero time.
+type everySchedule time.Duration
+
+// Next returns the first multiple of the interval after t.
+func (e everySchedule) Next(t time.Time) time.Time {
+	d := time.Duration(e)
+	return t.Truncate(d).Add(d)
+}
+
+// slotBefore returns the latest slot of s strictly before t, or the zero
+// time when there is none within ten years.
+func slotBefore(s river.PeriodicSchedule, t time.Time) time.Time {
+	for back := time.Minute; back <= 10*366*24*time.Hour; back *= 2 {
+		slot := s.Next(t.Add(-back))
+		if slot.IsZero() {
+			return slot // never fires
+		}
+		if !slot.Before(t) {
+			continue
+		}
+		for {
+			next := s.Next(slot)
+			if !next.After(slot) || !next.Before(t) {
+				return slot
+			}
+			slot = next
+		}
+	}
+	return time.Time{}
+}
+
+// slotMargin covers River enqueuing a periodic job up to 100 ms before its
+// time, and timer jitter after it.
+const slotMargin = 500 * time.Millisecond
+
+// periodicArgs is one run of a periodic job.
+type periodicArgs struct {
+	Name string    `json:"name"`
+	Slot time.Time `json:"slot"`
+}
+
+// Kind implements river.JobArgs.
+func (periodicArgs) Kind() string { return "countersign.periodic" }
+
+// InsertOpts makes the run unique per slot; the slot claim in the database
+// is what guarantees it.
+func (periodicArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: jobs.QueuePeriodic, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// periodicConstructor names the slot River is enqueuing: the latest one at
+// the time, so a new leader's start-up run covers a slot its predecessor
+// missed.
+func (e *Engine) periodicConstructor(pj *periodicJob) river.PeriodicJobConstructor {
+	return func() (river.JobArgs, *river.InsertOpts) {
+		slot := slotBefore(pj.schedule, e.now().Add(slotMargin))
+		return periodicArgs{Name: pj.Name, Slot: slot.UTC()}, nil
+	}
+}
+
+type periodicWorker struct {
+	river.WorkerDefaults[periodicArgs]
+	e *Engine
+}
+
+// Work runs the slot unless it was claimed before.
+func (w *periodicWorker) Work(ctx context.Context, job *river.Job[periodicArgs]) error {
+	pj, ok := w.e.periodic[job.Args.Name]
+	if !ok {
+		w.e.log.WarnContext(ctx, "periodic job is not configured here; dropping its run", "periodic", job.Args.Name)
+		return nil
+	}
+	return w.e.runPeriodic(ctx, pj, job.Args.Slot)
+}
+
+// Timeout bounds one run.
+func (w *periodicWorker) Timeout(*river.Job[periodicArgs]) time.Duration {
+	return w.e.cfg.PeriodicTimeout
+}
+
+func (e *Engine) runPeriodic(ctx context.Context, pj *periodicJob, slot time.Time) error {
+	if slot.IsZero() {
+		return nil // a schedule that never fired
+	}
+	log := e.log.With("periodic", pj.Name, "slot", slot)
+	previous, claimed, err := e.store.ClaimPeriodic(ctx, pj.Name, slot, e.now())
+	if err != nil {
+		return err
+	}
+	if !claimed {
+		log.DebugContext(ctx, "slot already claimed")
+		return nil
+	}
+	if previous.IsZero() {
+		previous = slotBefore(pj.schedule, slot)
+	}
+	runErr := pj.Run(ctx, slot, previous)
+	cause := ""
+	if runErr != nil {
+		cause = runErr.Error()
+		log.ErrorContext(ctx, "periodic job failed; the next slot covers this one", "error", runErr)
+	}
+	wctx, cancel := detached(ctx)
+	defer cancel()
+	return e.store.FinishPeriodic(wctx, pj.Name, slot, cause, e.now())
+}
+
+// expiryBatch is how many requests the sweep expires per query.
+const expiryBatch = 100
+
+// sweepExpired expires every pending request past its TTL.
+func (e *Engine) sweepExpired(ctx context.Context, _, _ time.Time) error {
+	now := e.now()
+	for {
+		ids, err := e.store.DueForExpiry(ctx, now, expiryBatch)
+		if err != nil {
+			return err
+		}
+		expired := 0
+		for _, id := range ids {
+			_, err := e.store.Apply(ctx, id, approvals.Event{Kind: approvals.EventExpire}, now)
+			switch {
+			case err == nil:
+				expired++
+				e.notify.Changed(id)
+				e.log.InfoContext(ctx, "request expired", "request_id", id)
+			case errors.Is(err, approvals.ErrAlreadyDecided), errors.Is(err, approvals.ErrNotExpired):
+				// Decided since the query.
+			default:
+				return fmt.Errorf("expiring request %d: %w", id, err)
+			}
+		}
+		if len(ids) < expiryBatch || expired == 0 {
+			return nil
+		}
+	}
+}
