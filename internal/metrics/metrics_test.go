@@ -1,0 +1,303 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/countersign/countersign/internal/httpx"
+)
+
+// stepClock returns a clock that advances by step at every reading.
+func stepClock(step time.Duration) func() time.Time {
+	var mu sync.Mutex
+	t := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		t = t.Add(step)
+		return t
+	}
+}
+
+func gather(t *testing.T, m *Metrics, want string, names ...string) {
+	t.Helper()
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), names...); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestObserveApproval(t *testing.T) {
+	m := New(Options{})
+	m.ObserveApproval("disable", 20*time.Second)
+	m.ObserveApproval("disable", 10*time.Minute)
+	m.ObserveApproval("purge-mail", -time.Second) // clock stepped back: counts as 0
+	gather(t, m, `
+# HELP countersign_approval_latency_seconds Time from filing a request to the approval that reached quorum.
+# TYPE countersign_approval_latency_seconds histogram
+countersign_approval_latency_seconds_bucket{action="disable",le="5"} 0
+countersign_approval_latency_seconds_bucket{action="disable",le="15"} 0
+countersign_approval_latency_seconds_bucket{action="disable",le="30"} 1
+countersign_approval_latency_seconds_bucket{action="disable",le="60"} 1
+countersign_approval_latency_seconds_bucket{action="disable",le="120"} 1
+countersign_approval_latency_seconds_bucket{action="disable",le="300"} 1
+countersign_approval_latency_seconds_bucket{action="disable",le="600"} 2
+countersign_approval_latency_seconds_bucket{action="disable",le="900"} 2
+countersign_approval_latency_seconds_bucket{action="disable",le="1800"} 2
+countersign_approval_latency_seconds_bucket{action="disable",le="3600"} 2
+countersign_approval_latency_seconds_bucket{action="disable",le="7200"} 2
+countersign_approval_latency_seconds_bucket{action="disable",le="14400"} 2
+countersign_approval_latency_seconds_bucket{action="disable",le="43200"} 2
+countersign_approval_latency_seconds_bucket{action="disable",le="86400"} 2
+countersign_approval_latency_seconds_bucket{action="disable",le="+Inf"} 2
+countersign_approval_latency_seconds_sum{action="disable"} 620
+countersign_approval_latency_seconds_count{action="disable"} 2
+countersign_approval_latency_seconds_bucket{action="purge-mail",le="5"} 1
+countersign_approval_latency_seconds_bucket{action="purge-mail",le="15"} 1
+countersign_approval_latency_seconds_bucket{action="purge-mail",le="30"} 1
+countersign_approval_latency_seconds_bucket{action="purge-mail",le="60"} 1
+countersign_approval_latency_seconds_bucket{action="purge-mail",le="120"} 1
+countersign_approval_latency_seconds_bucket{action="purge-mail",le="300"} 1
+countersign_approval_latency_seconds_bucket{action="purge-mail",le="600"} 1
+countersign_approval_latency_seconds_bucket{action="purge-mail",le="900"} 1
+countersign_approval_latency_seconds_bucket{action="purge-mail",le="1800"} 1
+countersign_approval_latency_seconds_bucket{action="purge-mail",le="3600"} 1
+countersign_approval_latency_seconds_bucket{action="purge-mail",le="7200"} 1
+countersign_approval_latency_seconds_bucket{action="purge-mail",le="14400"} 1
+countersign_approval_latency_seconds_bucket{action="purge-mail",le="43200"} 1
+countersign_approval_latency_seconds_bucket{action="purge-mail",le="86400"} 1
+countersign_approval_latency_seconds_bucket{action="purge-mail",le="+Inf"} 1
+countersign_approval_latency_seconds_sum{action="purge-mail"} 0
+countersign_approval_latency_seconds_count{action="purge-mail"} 1
+`, "countersign_approval_latency_seconds")
+}
+
+func TestObserveExecution(t *testing.T) {
+	m := New(Options{})
+	m.ObserveExecution("disable", "tmcas", "succeeded", 3*time.Second)
+	m.ObserveExecution("disable", "tmcas", "succeeded", 90*time.Second)
+	m.ObserveExecution("purge-mail", "graph", "needs_attention", 2*time.Hour)
+	for _, tt := range []struct {
+		labels    map[string]string
+		wantCount int
+		wantSum   float64
+	}{
+		{map[string]string{"action": "disable", "provider": "tmcas", "outcome": "succeeded"}, 2, 93},
+		{map[string]string{"action": "purge-mail", "provider": "graph", "outcome": "needs_attention"}, 1, 7200},
+		{map[string]string{"action": "disable", "provider": "tmcas", "outcome": "failed"}, 0, 0},
+	} {
+		count, sum := histogram(t, m, "countersign_execution_duration_seconds", tt.labels)
+		if count != tt.wantCount || sum != tt.wantSum {
+			t.Errorf("execution%v: got count %d sum %v, want count %d sum %v", tt.labels, count, sum, tt.wantCount, tt.wantSum)
+		}
+	}
+}
+
+// histogram returns the sample count and sum of the series of a histogram
+// on m's registry with exactly these labels, zero when there is none.
+func histogram(t *testing.T, m *Metrics, name string, labels map[string]string) (int, float64) {
+	t.Helper()
+	families, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			got := map[string]string{}
+			for _, l := range s.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			if maps.Equal(got, labels) {
+				return int(s.GetHistogram().GetSampleCount()), s.GetHistogram().GetSampleSum()
+			}
+		}
+	}
+	return 0, 0
+}
+
+func TestTransport(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/throttled":
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+		case "/broken":
+			w.WriteHeader(http.StatusInternalServerError)
+		default:
+			io.WriteString(w, "{}")
+		}
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+
+	m := New(Options{Now: stepClock(250 * time.Millisecond)})
+	c := &http.Client{Transport: m.Transport(KindProvider, "tmcas", nil)}
+	for _, path := range []string{"/ok?token=secret", "/ok", "/throttled", "/throttled", "/throttled", "/broken"} {
+		res, err := c.Get(srv.URL + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		res.Body.Close()
+	}
+	// Nothing listens on a closed server's port: the call fails.
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	chat := &http.Client{Transport: m.Transport(KindChat, "slack", nil)}
+	if _, err := chat.Get(dead.URL + "/api/chat.postMessage"); err == nil {
+		t.Fatal("GET on a closed server: got nil error")
+	}
+	deadHost := strings.TrimPrefix(dead.URL, "http://")
+
+	gather(t, m, `
+# HELP countersign_outbound_requests_total HTTP calls to providers and chat platforms by response status code; code="error" when no response arrived.
+# TYPE countersign_outbound_requests_total counter
+countersign_outbound_requests_total{code="200",host="`+host+`",kind="provider",name="tmcas"} 2
+countersign_outbound_requests_total{code="429",host="`+host+`",kind="provider",name="tmcas"} 3
+countersign_outbound_requests_total{code="500",host="`+host+`",kind="provider",name="tmcas"} 1
+countersign_outbound_requests_total{code="error",host="`+deadHost+`",kind="chat",name="slack"} 1
+`, "countersign_outbound_requests_total")
+
+	// Each call reads the clock twice, 250ms apart.
+	if count, sum := histogram(t, m, "countersign_outbound_request_duration_seconds",
+		map[string]string{"kind": KindProvider, "name": "tmcas", "host": host}); count != 6 || sum != 1.5 {
+		t.Errorf("provider call durations: got count %d sum %v, want 6 and 1.5", count, sum)
+	}
+	if count, _ := histogram(t, m, "countersign_outbound_request_duration_seconds",
+		map[string]string{"kind": KindChat, "name": "slack", "host": deadHost}); count != 1 {
+		t.Errorf("chat call durations: got count %d, want 1", count)
+	}
+}
+
+func TestTransportWrapsNext(t *testing.T) {
+	var called bool
+	next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		called = true
+		return nil, errors.New("refused")
+	})
+	m := New(Options{})
+	req := httptest.NewRequest(http.MethodGet, "https://Graph.Microsoft.com/v1.0/users", nil)
+	if _, err := m.Transport(KindProvider, "graph", next).RoundTrip(req); err == nil || err.Error() != "refused" {
+		t.Errorf("RoundTrip: got %v, want the error of next", err)
+	}
+	if !called {
+		t.Error("next was not called")
+	}
+	if got := testutil.ToFloat64(m.outbound.WithLabelValues(KindProvider, "graph", "graph.microsoft.com", "error")); got != 1 {
+		t.Errorf("errors counted for graph.microsoft.com: got %v, want 1", got)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestRateLimitObserver(t *testing.T) {
+	m := New(Options{})
+	l := httpx.NewWindowLimiter(1, time.Hour, nil)
+	l.Observe(m.RateLimitObserver("tmcas"))
+	if _, err := l.Wait(context.Background()); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := l.Wait(ctx); err == nil {
+		t.Fatal("Wait on a cancelled context: got nil")
+	}
+	m.RateLimitObserver("tmcas")(1500 * time.Millisecond)
+	gather(t, m, `
+# HELP countersign_rate_limit_wait_seconds Time provider calls waited for the client-side rate limiter.
+# TYPE countersign_rate_limit_wait_seconds histogram
+countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="0"} 2
+countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="0.1"} 2
+countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="0.5"} 2
+countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="1"} 2
+countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="2.5"} 3
+countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="5"} 3
+countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="10"} 3
+countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="30"} 3
+countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="60"} 3
+countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="120"} 3
+countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="+Inf"} 3
+countersign_rate_limit_wait_seconds_sum{provider="tmcas"} 1.5
+countersign_rate_limit_wait_seconds_count{provider="tmcas"} 3
+`, "countersign_rate_limit_wait_seconds")
+}
+
+func TestNilMetricsIsANoOp(t *testing.T) {
+	var m *Metrics
+	m.ObserveApproval("disable", time.Second)
+	m.ObserveExecution("disable", "tmcas", "succeeded", time.Second)
+	if m.RateLimitObserver("tmcas") != nil {
+		t.Error("RateLimitObserver: got a function, want nil")
+	}
+	if m.Registry() != nil {
+		t.Error("Registry: got a registry, want nil")
+	}
+	next := roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("x") })
+	if rt, ok := m.Transport(KindChat, "slack", next).(roundTripFunc); !ok || rt == nil {
+		t.Errorf("Transport: got %T, want next unwrapped", m.Transport(KindChat, "slack", next))
+	}
+	if m.Transport(KindChat, "slack", nil) != http.DefaultTransport {
+		t.Error("Transport(nil next): want http.DefaultTransport")
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("Handler: got status %d, want 404", rec.Code)
+	}
+}
+
+func TestHandlerServesTheRegistry(t *testing.T) {
+	m := New(Options{Version: "v1.2.3"})
+	m.ObserveApproval("disable", time.Minute)
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	res, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: status %d", res.StatusCode)
+	}
+	for _, want := range []string{
+		`countersign_build_info{goversion="go`,
+		`version="v1.2.3"} 1`,
+		`countersign_approval_latency_seconds_count{action="disable"} 1`,
+		"go_goroutines ",
+		"process_start_time_seconds ",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("GET /metrics: body lacks %q", want)
+		}
+	}
+}
+
+func TestMetricNamesPassLint(t *testing.T) {
+	m := New(Options{Source: fakeSource{}})
+	m.ObserveApproval("disable", time.Second)
+	m.ObserveExecution("disable", "tmcas", "succeeded", time.Second)
+	m.RateLimitObserver("tmcas")(0)
+	problems, err := testutil.GatherAndLint(m.Registry())
+	if err != nil {
+		t.Fatalf("GatherAndLint: %v", err)
+	}
+	for _, p := range problems {
+		if strings.HasPrefix(p.Metric, "countersign_") {
+			t.Errorf("lint: %s: %s", p.Metric, p.Text)
+		}
+	}
+}
