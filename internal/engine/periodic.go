@@ -113,7 +113,7 @@ func slotBefore(s river.PeriodicSchedule, t time.Time) time.Time {
 
 // slotMargin covers River enqueuing a periodic job up to 100 ms before its
 // time, and timer jitter after it.
-const slotMargin = 500 * time.Millisecond
+const slotMargin = 200 * time.Millisecond
 
 // periodicArgs is one run of a periodic job.
 type periodicArgs struct {

@@ -1,0 +1,119 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/internal/testdb"
+)
+
+// stateNotifier records the state each notification could render.
+type stateNotifier struct {
+	s  *store.Store
+	mu sync.Mutex
+	// last is the state read by the latest call per request.
+	last  map[int64]approvals.State
+	calls map[int64]int
+}
+
+func (n *stateNotifier) Changed(ctx context.Context, id int64) {
+	r, err := n.s.Get(ctx, id)
+	if err != nil {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.last[id] = r.State
+	n.calls[id]++
+}
+
+// waitAll waits until every request is in a final state.
+func waitAll(ctx context.Context, t testing.TB, s *store.Store, ids []int64) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		open := 0
+		for _, id := range ids {
+			r, err := s.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.State.Terminal() {
+				open++
+			}
+		}
+		if open == 0 {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("%d of %d requests still open", open, len(ids))
+		}
+	}
+}
+
+func TestEngineRunsRequestsToTheEnd(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		s := openStore(t, url)
+		f := newFakeProvider()
+		f.maxItems, f.pollsToFinish = 1, 3
+		f.fail = map[string]bool{"u3-b@contoso.com": true}
+		n := &stateNotifier{s: s, last: map[int64]approvals.State{}, calls: map[int64]int{}}
+		e, err := New(Config{Store: s, Providers: f, Notifier: n, PollInterval: 20 * time.Millisecond,
+			FetchPollInterval: 20 * time.Millisecond, NotifyInterval: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for i := range 10 {
+			r := approvedRequest(t, s, "fake", time.Now(), fmt.Sprintf("u%d-a@contoso.com", i), fmt.Sprintf("u%d-b@contoso.com", i))
+			ids = append(ids, r.ID)
+		}
+		waitAll(ctx, t, s, ids)
+		if err := e.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		sent := map[string]int{}
+		for _, keys := range f.submitted() {
+			for _, k := range keys {
+				sent[k]++
+			}
+		}
+		for i, id := range ids {
+			r, err := s.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := approvals.StateSucceeded
+			if i == 3 {
+				want = approvals.StatePartiallyFailed
+			}
+			if r.State != want {
+				t.Errorf("request %d = %s (%s), want %s", id, r.State, r.Note, want)
+			}
+			for _, k := range []string{fmt.Sprintf("u%d-a@contoso.com", i), fmt.Sprintf("u%d-b@contoso.com", i)} {
+				if sent[k] != 1 {
+					t.Errorf("%s sent %d times, want once", k, sent[k])
+				}
+			}
+			n.mu.Lock()
+			last, calls := n.last[id], n.calls[id]
+			n.mu.Unlock()
+			if last != want {
+				t.Errorf("request %d: last notification saw %s, want the final %s (%d calls)", id, last, want, calls)
+			}
+		}
+	})
+}
