@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +10,8 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/internal/config"
-	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/internal/health"
+	"github.com/countersign/countersign/internal/metrics"
 )
 
 // runServe runs the bot until ctx is cancelled (SIGINT or SIGTERM), then
@@ -48,31 +48,19 @@ func serve(ctx context.Context, e env, args []string, listen func(addr string) (
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.HTTP.Listen, err)
 	}
-	return serveHTTP(ctx, cfg, log, ln, routes(st))
+	m := metrics.New(metrics.Options{Source: st, Version: version, Logger: log})
+	ready := health.New(health.Options{Logger: log}, health.DatabaseChecks(st)...)
+	return serveHTTP(ctx, cfg, log, ln, routes(log, m, ready))
 }
 
-// routes returns the HTTP routes of serve.
-func routes(st *store.Store) *http.ServeMux {
+// routes returns the HTTP routes of serve, wrapped in the request log and
+// metrics middleware.
+func routes(log *slog.Logger, m *metrics.Metrics, ready *health.Checker) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintln(w, `{"status":"ok"}`)
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		status, code := "ready", http.StatusOK
-		var problem string
-		if err := st.Ping(ctx); err != nil {
-			status, code, problem = "unready", http.StatusServiceUnavailable, "database unreachable"
-		} else if ok, err := st.MigrationsCurrent(ctx); err != nil || !ok {
-			status, code, problem = "unready", http.StatusServiceUnavailable, "migrations not current"
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		_ = json.NewEncoder(w).Encode(map[string]string{"status": status, "problem": problem})
-	})
-	return mux
+	mux.Handle("GET /healthz", health.Live())
+	mux.Handle("GET /readyz", ready)
+	mux.Handle("GET /metrics", m.Handler())
+	return m.Middleware(log, mux)
 }
 
 // serveHTTP serves h on ln until ctx ends, then drains in-flight requests

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -94,6 +95,15 @@ func TestServeHealthAndShutdown(t *testing.T) {
 		body := getJSON(t, base+"/readyz", http.StatusOK)
 		if body["status"] != "ready" {
 			t.Errorf("/readyz body %v, want status ready", body)
+		}
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		scrape, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(scrape), "countersign_build_info") {
+			t.Errorf("/metrics: status %d, body lacks countersign_build_info", resp.StatusCode)
 		}
 		if err := stop(); err != nil {
 			t.Fatalf("serve returned %v after shutdown", err)
