@@ -262,17 +262,7 @@ func TestNilMetricsIsANoOp(t *testing.T) {
 func TestHandlerServesTheRegistry(t *testing.T) {
 	m := New(Options{Version: "v1.2.3"})
 	m.ObserveApproval("disable", time.Minute)
-	srv := httptest.NewServer(m.Handler())
-	defer srv.Close()
-	res, err := http.Get(srv.URL)
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: status %d", res.StatusCode)
-	}
+	body := scrape(t, m)
 	for _, want := range []string{
 		`countersign_build_info{goversion="go`,
 		`version="v1.2.3"} 1`,
@@ -280,10 +270,27 @@ func TestHandlerServesTheRegistry(t *testing.T) {
 		"go_goroutines ",
 		"process_start_time_seconds ",
 	} {
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("GET /metrics: body lacks %q", want)
 		}
 	}
+}
+
+// scrape fetches m's /metrics over HTTP.
+func scrape(t *testing.T, m *Metrics) string {
+	t.Helper()
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	res, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: status %d, %v", res.StatusCode, err)
+	}
+	return string(body)
 }
 
 func TestMetricNamesPassLint(t *testing.T) {
