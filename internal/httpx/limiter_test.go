@@ -3,6 +3,7 @@ package httpx
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,9 +38,18 @@ func TestWindowLimiterObserve(t *testing.T) {
 }
 
 func TestWindowLimiterObserveReportsTheWait(t *testing.T) {
-	// Two grants per 30ms window: the third Wait waits for the first grant
-	// to leave the window and reports a positive wait.
-	l := NewWindowLimiter(2, 30*time.Millisecond, nil)
+	// Two grants per 25ms window on a clock that reads 10ms later each
+	// time: grants at 10 and 20, so the third Wait (at 30) waits 5ms for
+	// the first grant to leave the window, however slow the machine.
+	var mu sync.Mutex
+	clock := time.Unix(0, 0)
+	now := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		clock = clock.Add(10 * time.Millisecond)
+		return clock
+	}
+	l := NewWindowLimiter(2, 25*time.Millisecond, now)
 	got := make(chan time.Duration, 3)
 	l.Observe(func(d time.Duration) { got <- d })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -55,7 +65,7 @@ func TestWindowLimiterObserveReportsTheWait(t *testing.T) {
 		}
 		last = waited
 	}
-	if last <= 0 {
-		t.Errorf("third Wait: waited %v, want > 0", last)
+	if last != 5*time.Millisecond {
+		t.Errorf("third Wait: waited %v, want 5ms", last)
 	}
 }
