@@ -4,17 +4,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/countersign/countersign/internal/config"
+	"github.com/countersign/countersign/internal/metrics"
 	"github.com/countersign/countersign/providers"
 	"github.com/countersign/countersign/providers/msgraph"
 	"github.com/countersign/countersign/providers/tmcas"
 )
 
 // newRouter builds the configured providers and the router that picks one
-// per request. client carries the provider HTTP traffic (instrumented by
-// serve); nil gives each client its default.
-func newRouter(cfg *config.Config, log *slog.Logger, client *http.Client) (*providers.Router, error) {
+// per request. Their HTTP calls and rate-limit waits are counted in m (nil:
+// not counted).
+func newRouter(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*providers.Router, error) {
 	var ps []providers.Provider
 	if cfg.TMCASEnabled() {
 		t := cfg.Providers.TMCAS
@@ -25,7 +27,8 @@ func newRouter(cfg *config.Config, log *slog.Logger, client *http.Client) (*prov
 			RequestsPerMinute: t.RequestsPerMinute,
 			MaxItemsPerCall:   t.MaxItemsPerCall,
 			SweepDays:         t.SweepDays,
-			HTTPClient:        client,
+			HTTPClient:        providerClient(m, providers.TMCAS, tmcas.DefaultTimeout),
+			RateLimitWait:     m.RateLimitObserver(providers.TMCAS),
 			Logger:            log.With("provider", providers.TMCAS),
 		})
 		if err != nil {
@@ -46,7 +49,8 @@ func newRouter(cfg *config.Config, log *slog.Logger, client *http.Client) (*prov
 			EnableLegacySecurityActions: g.EnableLegacySecurityActions,
 			RequestsPerSecond:           float64(g.RequestsPerSecond),
 			MailLookback:                g.MailLookback,
-			HTTPClient:                  client,
+			HTTPClient:                  providerClient(m, providers.Graph, msgraph.DefaultTimeout),
+			RateLimitWait:               m.RateLimitObserver(providers.Graph),
 			Logger:                      log.With("provider", providers.Graph),
 		})
 		if err != nil {
@@ -62,4 +66,9 @@ func newRouter(cfg *config.Config, log *slog.Logger, client *http.Client) (*prov
 		return nil, fmt.Errorf("configuring routes: %w", err)
 	}
 	return r, nil
+}
+
+// providerClient returns the HTTP client of one provider, counted in m.
+func providerClient(m *metrics.Metrics, name string, timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: m.Transport(metrics.KindProvider, name, nil)}
 }

@@ -95,6 +95,9 @@ type Config struct {
 	// RetryInitial and RetryMax bound the jittered exponential backoff
 	// used when Graph sends no Retry-After.
 	RetryInitial, RetryMax time.Duration
+	// RateLimitWait, when set, is told how long each request waited for
+	// the pacer (RequestsPerSecond and any Retry-After pause), for metrics.
+	RateLimitWait func(time.Duration)
 }
 
 // Client talks to one tenant with one app registration. It is safe for
@@ -230,6 +233,7 @@ func New(cfg Config) (*Client, error) {
 		rps = DefaultRequestsPerSecond
 	}
 	c.pace = newPacer(rps)
+	c.pace.observe = cfg.RateLimitWait
 	hc := &http.Client{Timeout: DefaultTimeout}
 	if cfg.HTTPClient != nil {
 		copied := *cfg.HTTPClient

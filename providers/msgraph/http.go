@@ -105,7 +105,8 @@ var ErrForeignLink = errors.New("graph: nextLink leaves the configured Graph roo
 // paceMargin under RequestsPerSecond, and a pause every caller waits out
 // after a 429, because Graph throttles the app, not the one request.
 type pacer struct {
-	lim *rate.Limiter
+	lim     *rate.Limiter
+	observe func(time.Duration) // told each wait; nil when unobserved
 
 	mu    sync.Mutex
 	until time.Time
@@ -124,6 +125,10 @@ func newPacer(rps float64) *pacer {
 
 // wait blocks until a request may leave or ctx is done.
 func (p *pacer) wait(ctx context.Context) error {
+	if p.observe != nil {
+		start := time.Now()
+		defer func() { p.observe(time.Since(start)) }()
+	}
 	for {
 		if d := p.paused(); d > 0 {
 			if err := httpx.Sleep(ctx, d); err != nil {

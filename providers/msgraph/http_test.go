@@ -714,3 +714,21 @@ func TestUnderInjectedFaults(t *testing.T) {
 	}
 	t.Logf("%d Graph calls, %d answered 5xx, %d answered 429", total, faults5xx, faults429)
 }
+
+func TestPacerObserver(t *testing.T) {
+	p := newPacer(20) // one request per 52.5 ms
+	var waits []time.Duration
+	p.observe = func(d time.Duration) { waits = append(waits, d) }
+	ctx := testCtx(t)
+	for range 3 {
+		if err := p.wait(ctx); err != nil {
+			t.Fatalf("wait: %v", err)
+		}
+	}
+	if len(waits) != 3 {
+		t.Fatalf("observer called %d times for 3 waits", len(waits))
+	}
+	if waits[2] < 40*time.Millisecond {
+		t.Errorf("third wait observed as %v, want about 52ms at 20/s", waits[2])
+	}
+}

@@ -80,6 +80,10 @@ type Config struct {
 	// Limiter, when set, is shared with other Clients using the same token;
 	// RequestsPerMinute and Window are then ignored for pacing.
 	Limiter *httpx.WindowLimiter
+	// RateLimitWait, when set, is told how long each request waited for
+	// the rate limiter (zero when it did not wait), for metrics. With a
+	// shared Limiter, observe that limiter instead.
+	RateLimitWait func(time.Duration)
 }
 
 // Client talks to one TMCAS tenant with one token. It is safe for
@@ -197,6 +201,9 @@ func New(cfg Config) (*Client, error) {
 	if c.limiter == nil {
 		rpm := orDefault(cfg.RequestsPerMinute, DefaultRequestsPerMinute)
 		c.limiter = httpx.NewWindowLimiter(rpm, window+safetyMargin(window), c.now)
+		if cfg.RateLimitWait != nil {
+			c.limiter.Observe(cfg.RateLimitWait)
+		}
 	}
 	hc := &http.Client{Timeout: DefaultTimeout}
 	if cfg.HTTPClient != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -559,5 +560,23 @@ func TestPollIgnoresOtherBatches(t *testing.T) {
 	}
 	if ids := f.BatchIDs(); !slices.Equal(ids, []string{first.ID, second.ID}) {
 		t.Errorf("batches: got %v", ids)
+	}
+}
+
+func TestRateLimitWaitObserved(t *testing.T) {
+	f := newFake(t, tmcastest.Options{})
+	var mu sync.Mutex
+	waits := 0
+	c := newClient(t, f, func(cfg *tmcas.Config) {
+		cfg.RateLimitWait = func(time.Duration) { mu.Lock(); waits++; mu.Unlock() }
+	})
+	seedMessage(f, "<m1@x>", "hello", time.Now().Add(-time.Hour), "a@contoso.com")
+	if _, err := c.Resolve(testCtx(t), approvals.Spec{Action: approvals.ActionPurgeMail, Provider: "tmcas", Targets: []string{"<m1@x>"}, Mail: &approvals.MailOptions{Action: "quarantine"}}); err != nil {
+		t.Fatalf("Resolve: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls := len(f.Calls()); waits != calls || calls == 0 {
+		t.Errorf("observer told of %d waits for %d calls", waits, calls)
 	}
 }
