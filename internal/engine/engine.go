@@ -36,8 +36,8 @@ const (
 	DefaultPollDeadline         = 2 * time.Hour
 	DefaultWorkers              = 10
 	DefaultExpirySweep          = "@every 1m"
-	DefaultJobTimeout           = 15 * time.Second
-	DefaultRescueStuckJobsAfter = 20 * time.Second
+	DefaultJobTimeout           = 10 * time.Second
+	DefaultRescueStuckJobsAfter = 12 * time.Second
 	DefaultFetchPollInterval    = time.Second
 	DefaultNotifyInterval       = time.Second
 	DefaultPeriodicTimeout      = 5 * time.Minute
@@ -87,9 +87,10 @@ type Config struct {
 	// JobTimeout bounds one attempt (one submission step or one poll).
 	JobTimeout time.Duration
 	// RescueStuckJobsAfter is when a job whose replica died is given to
-	// another one. With the defaults, polling resumes within 60 s of a
-	// replica being killed: this, plus up to 30 s until the leader's
-	// rescuer runs, plus a few seconds of scheduling.
+	// another one. With the defaults, polling resumes within about 50 s of
+	// a replica being killed: this, plus up to 30 s until the leader's
+	// rescuer runs (it also runs when a replica becomes leader, so killing
+	// the leader is no slower), plus up to 7 s of retry and scheduling.
 	RescueStuckJobsAfter time.Duration
 	// FetchPollInterval is how often idle workers look for jobs that were
 	// not announced (snoozed jobs coming due; every job on SQLite).
