@@ -70,7 +70,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 // callLog is a Notifier that records each call with the fake time it was
 // made at, and can hold calls until released.
 type callLog struct {
-	clock *fakeClock
+	clock   *fakeClock
 	hold    chan struct{} // nil: return at once
 	entered chan struct{} // nil: not announced
 

@@ -193,7 +193,7 @@ func TestExpirySweep(t *testing.T) {
 		defer cancel()
 		s := openStore(t, url)
 		f := newFakeProvider()
-		due := fileRequest(t, s, "fake", t0, "a@x.io")                   // expires at t0+1h
+		due := fileRequest(t, s, "fake", t0, "a@x.io")                       // expires at t0+1h
 		fresh := fileRequest(t, s, "fake", t0.Add(90*time.Minute), "b@x.io") // expires at t0+2.5h
 		var mu sync.Mutex
 		now := t0.Add(2 * time.Hour)
