@@ -32,29 +32,30 @@ func (n *stateNotifier) Changed(ctx context.Context, id int64) {
 	n.calls[id]++
 }
 
-// waitAll waits until every request is in a final state.
+// waitAll waits until every request is in a final state. The database
+// must hold no other open request.
 func waitAll(ctx context.Context, t testing.TB, s *store.Store, ids []int64) {
 	t.Helper()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
+	open := []approvals.State{approvals.StatePending, approvals.StateApproved, approvals.StateRunning}
 	for {
-		open := 0
-		for _, id := range ids {
-			r, err := s.Get(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !r.State.Terminal() {
-				open++
-			}
+		rs, err := s.List(ctx, store.Filter{States: open, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if open == 0 {
-			return
+		if len(rs) == 0 {
+			break
 		}
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
-			t.Fatalf("%d of %d requests still open", open, len(ids))
+			t.Fatalf("request %d is still %s", rs[0].ID, rs[0].State)
+		}
+	}
+	for _, id := range ids {
+		if r, err := s.Get(ctx, id); err != nil || !r.State.Terminal() {
+			t.Fatalf("request %d = %s, %v; want final", id, r.State, err)
 		}
 	}
 }

@@ -1,0 +1,45 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/countersign/countersign/internal/testdb"
+)
+
+// BenchmarkExecute measures end-to-end execution: b.N approved requests of
+// two targets each, run by one engine (10 workers) against an in-process
+// provider that finishes on the first poll, until every one is final. The
+// cost is the engine's: claims, fenced steps, polls and River scheduling.
+func BenchmarkExecute(b *testing.B) {
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		b.Run(dialect, func(b *testing.B) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			s := openStore(b, testdb.URL(b, dialect))
+			e, err := New(Config{Store: s, Providers: newFakeProvider(), PollInterval: 10 * time.Millisecond,
+				FetchPollInterval: 10 * time.Millisecond})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var ids []int64
+			for i := range b.N {
+				ids = append(ids, approvedRequest(b, s, "fake", time.Now(), fmt.Sprintf("u%d-a@x.io", i), fmt.Sprintf("u%d-b@x.io", i)).ID)
+			}
+			b.ResetTimer()
+			start := time.Now()
+			if err := e.Start(ctx); err != nil {
+				b.Fatal(err)
+			}
+			waitAll(ctx, b, s, ids)
+			elapsed := time.Since(start)
+			b.StopTimer()
+			if err := e.Stop(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "requests/s")
+		})
+	}
+}
