@@ -94,11 +94,15 @@ type Handle struct {
 type Chat interface {
 	// Post posts m as a new message in channel.
 	Post(ctx context.Context, channel string, m Message) (Handle, error)
-	// Update replaces the message h with m.
+	// Update replaces the message h with m. h is a handle Post or Reply
+	// returned (or one rebuilt from the stored Channel, ID and Thread).
 	Update(ctx context.Context, h Handle, m Message) error
 	// Reply posts m in the thread of parent, starting the thread if the
-	// platform needs that, and returns the reply's handle; its Thread field
-	// is the thread id to store for later replies.
+	// platform needs that, and returns the reply's handle. The reply's
+	// Channel is parent's channel and its Thread the thread id to store for
+	// later replies; an adapter whose replies live elsewhere (a Discord
+	// thread is a channel of its own) tells a reply from a parent by ID !=
+	// Thread.
 	Reply(ctx context.Context, parent Handle, m Message) (Handle, error)
 }
 
@@ -139,11 +143,14 @@ const (
 // Message is a neutral rich message: a request card, a progress note, a
 // summary, a preview, help text or a digest. All text is plain.
 type Message struct {
-	Title  string  // one line, shown bold
-	Tone   Tone    // colour hint
-	Text   string  // paragraphs, plain text
-	Fields []Field // short labelled values, shown as a grid where possible
-	Lines  []Line  // list items: targets, per-target outcomes
+	// Request is the request the message shows, 0 for none. Adapters may
+	// use it for platform metadata; the console maps /approve ID with it.
+	Request int64
+	Title   string  // one line, shown bold
+	Tone    Tone    // colour hint
+	Text    string  // paragraphs, plain text
+	Fields  []Field // short labelled values, shown as a grid where possible
+	Lines   []Line  // list items: targets, per-target outcomes
 	// More counts list items left out to fit the platform's limits; the
 	// adapter shows "… and N more".
 	More    int

@@ -1,0 +1,124 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/commands"
+	"github.com/countersign/countersign/providers"
+)
+
+// Errors of the bot itself, beside the approvals sentinels.
+var (
+	errNoPlatform = errors.New("platform not configured")
+	errRestricted = errors.New("restricted account")
+	errNoChannel  = errors.New("command outside a channel")
+	errBadButton  = errors.New("malformed button value")
+	errBadReason  = errors.New("bad denial reason")
+)
+
+// friendly returns the text a person sees for err, and whether err is an
+// expected outcome (logged at info) rather than a fault (logged at error,
+// shown only as a reference id).
+func friendly(err error) (string, bool) {
+	var perr *commands.Error
+	if errors.As(err, &perr) {
+		if perr.Hint != "" {
+			return perr.Msg + ". " + upper(perr.Hint), true
+		}
+		return perr.Msg + ".", true
+	}
+	var target *approvals.TargetError
+	var counts *approvals.CountError
+	switch {
+	case errors.As(err, &target) && errors.Is(err, approvals.ErrProtectedTarget):
+		return fmt.Sprintf("%s is protected: no request may touch it. Ask an administrator if this is a real emergency.", target.Target), true
+	case errors.As(err, &counts) && errors.Is(err, approvals.ErrTooManyTargets):
+		return fmt.Sprintf("Too many targets: %d, the limit is %d. Split them over several requests.", counts.Got, counts.Limit), true
+	case errors.As(err, &counts) && errors.Is(err, approvals.ErrNotEnoughApprovers):
+		return fmt.Sprintf("Not filed: this needs %s, but only %d other eligible approver(s) exist. Ask an administrator to add approvers.", count(counts.Limit, "approval"), counts.Got), true
+	}
+	switch {
+	case errors.Is(err, approvals.ErrSelfApproval):
+		return "You cannot approve or deny your own request: a second person must.", true
+	case errors.Is(err, approvals.ErrNotApprover):
+		return "You are not an approver for this request.", true
+	case errors.Is(err, approvals.ErrNotRequester):
+		return "You are not allowed to file requests.", true
+	case errors.Is(err, approvals.ErrUnknownPerson):
+		return "Your account is not in Countersign's people list. Ask an administrator to add you.", true
+	case errors.Is(err, errRestricted):
+		return "Your account may not use Countersign (guest, restricted, bot or deactivated accounts never can).", true
+	case errors.Is(err, approvals.ErrAlreadyApproved):
+		return "You have already approved this request; a different person must give the next approval.", true
+	case errors.Is(err, approvals.ErrAlreadyDecided):
+		return "This request has already been decided.", true
+	case errors.Is(err, approvals.ErrExpired):
+		return "This request has expired. File it again if it is still needed.", true
+	case errors.Is(err, approvals.ErrHashMismatch):
+		return "The card you clicked does not match the request's content. Reload the card and try again.", true
+	case errors.Is(err, approvals.ErrAlreadyStarted):
+		return "The request is already running and can no longer be cancelled.", true
+	case errors.Is(err, approvals.ErrNotAllowed):
+		return "Only the requester or an administrator can do that.", true
+	case errors.Is(err, approvals.ErrNotFound):
+		return "There is no such request.", true
+	case errors.Is(err, approvals.ErrNoTargets):
+		return "No targets given.", true
+	case errors.Is(err, approvals.ErrReasonRequired):
+		return `A reason is required: add --reason "…".`, true
+	case errors.Is(err, providers.ErrNoProvider), errors.Is(err, providers.ErrUnsupported):
+		return "No configured provider can do that. " + upper(providerProblem(err)), true
+	case errors.Is(err, errNoChannel):
+		return "Use Countersign in a channel, not in a direct message, so approvers see the request.", true
+	case errors.Is(err, errBadButton):
+		return "That button is not one of Countersign's.", true
+	case errors.Is(err, errBadReason):
+		return fmt.Sprintf("Give a reason of 1 to %d characters, without control characters.", commands.MaxReason), true
+	}
+	return "", false
+}
+
+// providerProblem is the router's explanation, which names only actions and
+// provider names from config.
+func providerProblem(err error) string {
+	msg := err.Error()
+	for _, s := range []error{providers.ErrNoProvider, providers.ErrUnsupported} {
+		if p := s.Error() + ": "; len(msg) > len(p) && msg[:len(p)] == p {
+			return msg[len(p):] + "."
+		}
+	}
+	return ""
+}
+
+// failMessage logs err with a new reference id and returns what the person
+// sees: the friendly text, or for faults only that something went wrong.
+func (b *Bot) failMessage(ctx context.Context, err error, op, subject string) Message {
+	ref := b.cfg.NewRef()
+	text, expected := friendly(err)
+	if expected {
+		b.log.InfoContext(ctx, "refused", "ref", ref, "op", op, "subject", subject, "err", err)
+		return Message{Text: text, Footer: "ref " + ref, Tone: ToneBad}
+	}
+	b.log.ErrorContext(ctx, "failed", "ref", ref, "op", op, "subject", subject, "err", err)
+	return Message{Text: "Something went wrong; nothing was changed that the card does not show. Give this reference to your administrator: " + ref + ".", Footer: "ref " + ref, Tone: ToneBad}
+}
+
+// fail is failMessage as a Response.
+func (b *Bot) fail(ctx context.Context, err error, op, subject string) Response {
+	m := b.failMessage(ctx, err, op, subject)
+	return Response{Message: &m}
+}
+
+func upper(s string) string {
+	if s == "" {
+		return s
+	}
+	r := []rune(s)
+	if r[0] >= 'a' && r[0] <= 'z' {
+		r[0] -= 'a' - 'A'
+	}
+	return string(r)
+}
