@@ -63,18 +63,26 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("uninterrupted run: all final %s after the replica started", base.finishedAt.Round(time.Millisecond))
 	span := base.finishedAt + base.finishedAt/5
 
+	// Trials run two at a time (go test -parallel), each on its own database.
+	results := make([]crashTrial, trials)
+	t.Run("trials", func(t *testing.T) {
+		for i := range trials {
+			kill := time.Duration(rng.Int64N(int64(span)))
+			t.Run(fmt.Sprintf("%02d", i), func(t *testing.T) {
+				t.Parallel()
+				res := runCrashTrial(t, fake, tp.srv.URL, fmt.Sprintf("trial%02d", i), kill)
+				if res.inWindow > 0 {
+					t.Logf("killed at %s inside the submit window of %d requests; %d had reached the provider",
+						kill.Round(time.Millisecond), res.inWindow, res.reachedInWin)
+				}
+				results[i] = res
+			})
+		}
+	})
 	var sum crashTrial
 	var after, windows int
 	var maxRecovery time.Duration
-	for i := range trials {
-		kill := time.Duration(rng.Int64N(int64(span)))
-		res := runCrashTrial(t, fake, tp.srv.URL, fmt.Sprintf("trial%02d", i), kill)
-		if t.Failed() {
-			t.Fatalf("trial %d (kill at %s) failed", i, kill)
-		}
-		if res.inWindow > 0 {
-			t.Logf("trial %d: killed at %s inside the submit window of %d requests; %d had reached the provider", i, kill.Round(time.Millisecond), res.inWindow, res.reachedInWin)
-		}
+	for _, res := range results {
 		sum.inWindow += res.inWindow
 		sum.reachedInWin += res.reachedInWin
 		sum.attention += res.attention

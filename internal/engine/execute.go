@@ -99,6 +99,13 @@ func (a *attempt) run(ctx context.Context) error {
 	}
 	a.p = p
 	if slices.ContainsFunc(items, func(it approvals.Item) bool { return it.Status == approvals.ItemPending }) {
+		if a.pastDeadline() {
+			reason := fmt.Sprintf("%s could not be reached within %s of approval", r.Spec.Provider, a.e.cfg.PollDeadline)
+			if len(a.x.Submissions) == 0 {
+				return a.failPending(ctx, items, reason+"; nothing was sent")
+			}
+			return a.attention(ctx, reason+"; some items were sent, the rest were not")
+		}
 		if err := a.submit(ctx, items); err != nil {
 			return err
 		}
@@ -123,9 +130,6 @@ func (a *attempt) submit(ctx context.Context, items []approvals.Item) error {
 		return a.failPending(ctx, items, err.Error())
 	}
 	if err != nil {
-		if a.pastDeadline() {
-			return a.attention(ctx, fmt.Sprintf("%s could not resolve the targets within %s of approval: %v", spec.Provider, a.e.cfg.PollDeadline, err))
-		}
 		a.log.WarnContext(ctx, "resolving targets again failed; trying again later", "error", err)
 		return river.JobSnooze(a.e.cfg.PollInterval)
 	}
@@ -154,14 +158,15 @@ func (a *attempt) submit(ctx context.Context, items []approvals.Item) error {
 			todo = append(todo, r)
 		}
 	}
-	var ignored []string
+	ignored := 0
 	for _, r := range resolved {
 		if !approved[r.Key] {
-			ignored = append(ignored, r.Key)
+			ignored++
 		}
 	}
-	if len(ignored) > 0 {
-		a.log.InfoContext(ctx, "the provider now finds targets that were not in the approved preview; they are not acted on", "keys", ignored)
+	if ignored > 0 {
+		// Counted, not named: target keys are personal data.
+		a.log.InfoContext(ctx, "the provider now finds targets that were not in the approved preview; they are not acted on", "ignored", ignored)
 	}
 	if err := a.update(ctx, skips); err != nil {
 		return err
@@ -323,7 +328,7 @@ func (a *attempt) progress(ctx context.Context, sub providers.Submission, prog p
 	var out []store.ItemUpdate
 	for _, st := range prog.Items {
 		if !carried[st.Key] {
-			a.log.WarnContext(ctx, "the provider reported an item this submission did not carry; ignoring it", "provider_id", sub.ID, "key", st.Key)
+			a.log.WarnContext(ctx, "the provider reported an item this submission did not carry; ignoring it", "provider_id", sub.ID)
 			continue
 		}
 		status := st.Status

@@ -440,3 +440,55 @@ func TestProviderNotConfigured(t *testing.T) {
 		}
 	})
 }
+
+func TestSubmissionDeadline(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		s := openStore(t, url)
+		f := newFakeProvider()
+		temp := fmt.Errorf("HTTP 503: %w", providers.ErrTemporary)
+		f.submitErrs = []error{temp, temp, temp}
+		now := t0
+		e, _, _ := testEngine(t, s, f, func() time.Time { return now })
+		r := approvedRequest(t, s, "fake", t0, "a@x.io")
+		for range 2 {
+			if _, ok := snooze(e.execute(context.Background(), r.ID)); !ok {
+				t.Fatal("refused submission did not snooze")
+			}
+			now = now.Add(time.Hour)
+		}
+		now = t0.Add(DefaultPollDeadline + time.Minute)
+		if diff := cmp.Diff([]string{"done"}, drive(t, e, r.ID)); diff != "" {
+			t.Errorf("attempts (-want +got):\n%s", diff)
+		}
+		got, err := s.Get(context.Background(), r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"a@x.io": "failed: fake could not be reached within 2h0m0s of approval; nothing was sent"}
+		if diff := cmp.Diff(want, itemStates(t, s, r.ID)); diff != "" || got.State != approvals.StateFailed {
+			t.Errorf("state %s, items (-want +got):\n%s", got.State, diff)
+		}
+		if n := len(f.submitted()); n != 2 {
+			t.Errorf("%d submit attempts, want 2 (none past the deadline)", n)
+		}
+	})
+}
+
+func TestLogsNameNoTargets(t *testing.T) {
+	s := openStore(t, testdb.SQLite(t))
+	f := newFakeProvider()
+	f.extra = []string{"new@contoso.com"}
+	f.missing = map[string]bool{"gone@contoso.com": true}
+	e, _, logs := testEngine(t, s, f, fixed(t0))
+	r := approvedRequest(t, s, "fake", t0, "kept@contoso.com", "gone@contoso.com")
+	drive(t, e, r.ID)
+	out := logs.String()
+	if !strings.Contains(out, "ignored=1") {
+		t.Errorf("log does not count the ignored target:\n%s", out)
+	}
+	for _, addr := range []string{"new@contoso.com", "gone@contoso.com", "kept@contoso.com"} {
+		if strings.Contains(out, addr) {
+			t.Errorf("log names %s:\n%s", addr, out)
+		}
+	}
+}
