@@ -151,10 +151,7 @@ func runCrashTrial(t *testing.T, fake *tmcastest.Server, fakeURL, trial string, 
 	inFlight := map[int64]bool{}
 	open := false
 	for _, id := range ids {
-		r, err := s.Get(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := getRequest(t, s, id)
 		open = open || !r.State.Terminal()
 		if lastStepEvent(t, s, id) == "submitting" {
 			inFlight[id] = true
@@ -196,17 +193,9 @@ func lastStepEvent(t *testing.T, s *store.Store, id int64) string {
 func checkCrashTrial(t *testing.T, s *store.Store, fake *tmcastest.Server, ids []int64, inFlight map[int64]bool, restartLog string) (attention, reached int) {
 	t.Helper()
 	ctx := context.Background()
-	sent := map[string]int{}
-	for _, b := range fake.BatchIDs() {
-		for _, a := range fake.Actions(b) {
-			sent[strings.ToLower(a.Target)]++
-		}
-	}
+	sent := sentTargets(fake)
 	for _, id := range ids {
-		r, err := s.Get(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := getRequest(t, s, id)
 		items, err := s.Items(ctx, id)
 		if err != nil {
 			t.Fatal(err)

@@ -36,26 +36,17 @@ func (n *stateNotifier) Changed(ctx context.Context, id int64) {
 // must hold no other open request.
 func waitAll(ctx context.Context, t testing.TB, s *store.Store, ids []int64) {
 	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
 	open := []approvals.State{approvals.StatePending, approvals.StateApproved, approvals.StateRunning}
-	for {
+	waitFor(ctx, t, "every request final", func() bool {
 		rs, err := s.List(ctx, store.Filter{States: open, Limit: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rs) == 0 {
-			break
-		}
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			t.Fatalf("request %d is still %s", rs[0].ID, rs[0].State)
-		}
-	}
+		return len(rs) == 0
+	})
 	for _, id := range ids {
-		if r, err := s.Get(ctx, id); err != nil || !r.State.Terminal() {
-			t.Fatalf("request %d = %s, %v; want final", id, r.State, err)
+		if r := getRequest(t, s, id); !r.State.Terminal() {
+			t.Fatalf("request %d = %s, want final", id, r.State)
 		}
 	}
 }
@@ -93,10 +84,7 @@ func TestEngineRunsRequestsToTheEnd(t *testing.T) {
 			}
 		}
 		for i, id := range ids {
-			r, err := s.Get(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := getRequest(t, s, id)
 			want := approvals.StateSucceeded
 			if i == 3 {
 				want = approvals.StatePartiallyFailed

@@ -158,10 +158,7 @@ func TestExecuteOutcomes(t *testing.T) {
 				if diff := cmp.Diff(tc.wantAttempts, drive(t, e, r.ID)); diff != "" {
 					t.Errorf("attempts (-want +got):\n%s", diff)
 				}
-				got, err := s.Get(context.Background(), r.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
+				got := getRequest(t, s, r.ID)
 				if got.State != tc.wantState {
 					t.Errorf("state = %s (%s), want %s", got.State, got.Note, tc.wantState)
 				}
@@ -240,10 +237,7 @@ func TestCrashInSubmitWindowNeedsAttention(t *testing.T) {
 		if diff := cmp.Diff([]string{"done"}, drive(t, e, r.ID)); diff != "" {
 			t.Errorf("attempts (-want +got):\n%s", diff)
 		}
-		got, err := s.Get(context.Background(), r.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := getRequest(t, s, r.ID)
 		if got.State != approvals.StateNeedsAttention || !strings.Contains(got.Note, "may or may not have taken effect") {
 			t.Errorf("state = %s %q, want needs_attention explaining the uncertain step", got.State, got.Note)
 		}
@@ -277,10 +271,7 @@ func TestStaleAttemptCannotRecord(t *testing.T) {
 		if diff := cmp.Diff([]string{"snooze 15s", "done"}, got); diff != "" {
 			t.Errorf("attempts (-want +got):\n%s", diff)
 		}
-		req, err := s.Get(context.Background(), r.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		req := getRequest(t, s, r.ID)
 		// The stale attempt could not record its submission, so the newer
 		// one finds it in flight and does not send it again.
 		if req.State != approvals.StateNeedsAttention || len(f.submitted()) != 1 {
@@ -324,10 +315,7 @@ func TestNeverExecuted(t *testing.T) {
 				if diff := cmp.Diff([]string{"done"}, drive(t, e, r.ID)); diff != "" {
 					t.Errorf("attempts (-want +got):\n%s", diff)
 				}
-				got, err := s.Get(ctx, r.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
+				got := getRequest(t, s, r.ID)
 				if got.State != tc.want || f.resolves != 0 || len(f.submitted()) != 0 {
 					t.Errorf("state %s, %d resolves, %d submits; want %s and no provider calls", got.State, f.resolves, len(f.submitted()), tc.want)
 				}
@@ -369,9 +357,8 @@ func TestCancelWhileResolvingStopsSubmission(t *testing.T) {
 		if diff := cmp.Diff([]string{"done"}, drive(t, e2, r2.ID)); diff != "" {
 			t.Errorf("attempts (-want +got):\n%s", diff)
 		}
-		got, err := s.Get(ctx, r2.ID)
-		if err != nil || got.State != approvals.StateCancelled {
-			t.Errorf("state = %s, %v; want cancelled", got.State, err)
+		if got := getRequest(t, s, r2.ID); got.State != approvals.StateCancelled {
+			t.Errorf("state = %s, want cancelled", got.State)
 		}
 	})
 }
@@ -411,10 +398,7 @@ func TestPollDeadlineNeedsAttention(t *testing.T) {
 		if err := e.execute(context.Background(), r.ID); err != nil {
 			t.Fatalf("attempt past the deadline = %v, want done", err)
 		}
-		got, err := s.Get(context.Background(), r.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := getRequest(t, s, r.ID)
 		if got.State != approvals.StateNeedsAttention || !strings.Contains(got.Note, "did not finish within 2h0m0s") {
 			t.Errorf("state = %s %q, want needs_attention for the deadline", got.State, got.Note)
 		}
@@ -430,10 +414,7 @@ func TestProviderNotConfigured(t *testing.T) {
 		e, _, _ := testEngine(t, s, newFakeProvider(), fixed(t0))
 		r := approvedRequest(t, s, "graph", t0, "a@x.io")
 		drive(t, e, r.ID)
-		got, err := s.Get(context.Background(), r.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := getRequest(t, s, r.ID)
 		want := map[string]string{"a@x.io": "failed: provider graph is not configured; nothing was sent"}
 		if diff := cmp.Diff(want, itemStates(t, s, r.ID)); diff != "" || got.State != approvals.StateFailed {
 			t.Errorf("state %s, items (-want +got):\n%s", got.State, diff)
@@ -460,10 +441,7 @@ func TestSubmissionDeadline(t *testing.T) {
 		if diff := cmp.Diff([]string{"done"}, drive(t, e, r.ID)); diff != "" {
 			t.Errorf("attempts (-want +got):\n%s", diff)
 		}
-		got, err := s.Get(context.Background(), r.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := getRequest(t, s, r.ID)
 		want := map[string]string{"a@x.io": "failed: fake could not be reached within 2h0m0s of approval; nothing was sent"}
 		if diff := cmp.Diff(want, itemStates(t, s, r.ID)); diff != "" || got.State != approvals.StateFailed {
 			t.Errorf("state %s, items (-want +got):\n%s", got.State, diff)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -48,20 +47,14 @@ func TestFailover(t *testing.T) {
 		first, second = "b", "a"
 	}
 	replicas := map[string]*child{}
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
 	for i, name := range []string{first, second} {
 		c := startChild(t, url, tp.srv.URL, "token-"+name, "replica-"+name, "defaults", poll)
 		if err := c.started(ctx); err != nil {
 			t.Fatal(err)
 		}
 		replicas[name] = c
-		for i == 0 && riverLeader(ctx, t, url) != "replica-"+name {
-			select {
-			case <-tick.C:
-			case <-ctx.Done():
-				t.Fatalf("replica-%s never became the River leader", name)
-			}
+		if i == 0 {
+			waitFor(ctx, t, "replica-"+name+" to lead", func() bool { return riverLeader(ctx, t, url) == "replica-"+name })
 		}
 	}
 	victim, survivor := replicas["a"], replicas["b"]
@@ -70,23 +63,14 @@ func TestFailover(t *testing.T) {
 		ids = append(ids, approvedRequest(t, s, "tmcas", time.Now(), fmt.Sprintf("ha-%02d-a@contoso.com", i), fmt.Sprintf("ha-%02d-b@contoso.com", i)).ID)
 	}
 	// Mid-batch: every request is submitted and being polled.
-	for submitted := 0; submitted < requests; {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			t.Fatalf("%d of %d requests submitted", submitted, requests)
-		}
-		submitted = 0
+	waitFor(ctx, t, "every request submitted", func() bool {
 		for _, id := range ids {
-			r, err := s.Get(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.Phase == approvals.PhaseSubmitted || r.State.Terminal() {
-				submitted++
+			if r := getRequest(t, s, id); r.Phase != approvals.PhaseSubmitted && !r.State.Terminal() {
+				return false
 			}
 		}
-	}
+		return true
+	})
 	var trigger hit
 	for trigger.batch == "" {
 		select {
@@ -138,17 +122,9 @@ func TestFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	sent := map[string]int{}
-	for _, b := range fake.BatchIDs() {
-		for _, a := range fake.Actions(b) {
-			sent[strings.ToLower(a.Target)]++
-		}
-	}
+	sent := sentTargets(fake)
 	for i, id := range ids {
-		r, err := s.Get(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := getRequest(t, s, id)
 		if r.State != approvals.StateSucceeded {
 			t.Errorf("request %d = %s (%s), want succeeded", id, r.State, r.Note)
 		}

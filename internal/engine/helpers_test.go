@@ -18,6 +18,7 @@ import (
 	"github.com/countersign/countersign/internal/jobs"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/providers"
+	"github.com/countersign/countersign/providers/tmcas/tmcastest"
 )
 
 var (
@@ -77,6 +78,42 @@ func approvedRequest(t testing.TB, s *store.Store, provider string, now time.Tim
 		t.Fatalf("approve: %v", err)
 	}
 	return r
+}
+
+// getRequest reads a request or fails the test.
+func getRequest(t testing.TB, s *store.Store, id int64) approvals.Request {
+	t.Helper()
+	r, err := s.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// sentTargets counts, per lower-cased account, the actions a fake TMCAS
+// received.
+func sentTargets(fake *tmcastest.Server) map[string]int {
+	sent := map[string]int{}
+	for _, b := range fake.BatchIDs() {
+		for _, a := range fake.Actions(b) {
+			sent[strings.ToLower(a.Target)]++
+		}
+	}
+	return sent
+}
+
+// waitFor waits until cond holds.
+func waitFor(ctx context.Context, t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v", what, ctx.Err())
+		}
+	}
 }
 
 // itemStates returns key → status, detail.

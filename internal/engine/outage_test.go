@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -53,28 +52,18 @@ func TestProviderOutage(t *testing.T) {
 				r := approvedRequest(t, s, "tmcas", time.Now(), "a@contoso.com", "b@contoso.com")
 				if phase == "polling" {
 					waitFor(ctx, t, "submission recorded", func() bool {
-						got, err := s.Get(ctx, r.ID)
-						return err == nil && got.Phase == approvals.PhaseSubmitted
+						return getRequest(t, s, r.ID).Phase == approvals.PhaseSubmitted
 					})
 					fake.UpdateFaults(func(f *tmcastest.Faults) { f.Rate5xx = 1 })
 				}
 				waitFor(ctx, t, "calls refused during the outage", func() bool { return refused(fake) >= failedCalls })
-				got, err := s.Get(ctx, r.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got.State != approvals.StateRunning {
+				if got := getRequest(t, s, r.ID); got.State != approvals.StateRunning {
 					t.Fatalf("during the outage the request is %s (%s), want running", got.State, got.Note)
 				}
 				fake.UpdateFaults(func(f *tmcastest.Faults) { f.Rate5xx = 0 })
 				waitState(ctx, t, s, r.ID, approvals.StateSucceeded)
 
-				sent := map[string]int{}
-				for _, b := range fake.BatchIDs() {
-					for _, a := range fake.Actions(b) {
-						sent[strings.ToLower(a.Target)]++
-					}
-				}
+				sent := sentTargets(fake)
 				if sent["a@contoso.com"] != 1 || sent["b@contoso.com"] != 1 {
 					t.Errorf("targets sent %v, want each once", sent)
 				}
@@ -99,18 +88,4 @@ func refused(fake *tmcastest.Server) int {
 		}
 	}
 	return n
-}
-
-// waitFor waits until cond holds.
-func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v", what, ctx.Err())
-		}
-	}
 }

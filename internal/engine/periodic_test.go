@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
 )
 
@@ -154,16 +156,10 @@ func TestPeriodicJobsRunOnLeaderOncePerSlot(t *testing.T) {
 			engines = append(engines, e)
 		}
 		var got [][2]time.Time
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for len(got) < 3 {
-			select {
-			case <-tick.C:
-			case <-ctx.Done():
-				t.Fatalf("periodic runs so far: %v", got)
-			}
+		waitFor(ctx, t, "three periodic runs", func() bool {
 			got = append(got, r.take()...)
-		}
+			return len(got) >= 3
+		})
 		for _, e := range engines {
 			if err := e.Stop(ctx); err != nil {
 				t.Fatal(err)
@@ -236,24 +232,7 @@ func TestExpirySweep(t *testing.T) {
 }
 
 // waitState waits until request id is in state want.
-func waitState(ctx context.Context, t *testing.T, s interface {
-	Get(context.Context, int64) (approvals.Request, error)
-}, id int64, want approvals.State) {
+func waitState(ctx context.Context, t *testing.T, s *store.Store, id int64, want approvals.State) {
 	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		r, err := s.Get(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.State == want {
-			return
-		}
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			t.Fatalf("request %d is %s, want %s", id, r.State, want)
-		}
-	}
+	waitFor(ctx, t, fmt.Sprintf("request %d to be %s", id, want), func() bool { return getRequest(t, s, id).State == want })
 }
