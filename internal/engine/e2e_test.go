@@ -106,3 +106,54 @@ func TestEngineRunsRequestsToTheEnd(t *testing.T) {
 		}
 	})
 }
+
+func TestStopHandsRunningJobsBack(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		s := openStore(t, url)
+		f := newFakeProvider()
+		polling := make(chan struct{}, 1)
+		f.onPoll = func(ctx context.Context) { // the provider hangs
+			polling <- struct{}{}
+			<-ctx.Done()
+		}
+		first, err := New(Config{Store: s, Providers: f, PollInterval: 10 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := first.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r := approvedRequest(t, s, "fake", time.Now(), "a@x.io")
+		select {
+		case <-polling:
+		case <-ctx.Done():
+			t.Fatal("never polled")
+		}
+		stop, stopCancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer stopCancel()
+		if err := first.Stop(stop); err != nil {
+			t.Fatalf("Stop with a hung attempt: %v", err)
+		}
+		// The attempt was cancelled and gave its job back at once: another
+		// replica carries on without waiting for a rescue.
+		f.mu.Lock()
+		f.onPoll = nil
+		f.mu.Unlock()
+		second, err := New(Config{Store: s, Providers: f, PollInterval: 10 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := second.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer second.Stop(context.Background())
+		soon, soonCancel := context.WithTimeout(ctx, 5*time.Second) // a rescue would take 12 s or more
+		defer soonCancel()
+		waitState(soon, t, s, r.ID, approvals.StateSucceeded)
+		if n := len(f.submitted()); n != 1 {
+			t.Errorf("%d submits, want 1", n)
+		}
+	})
+}

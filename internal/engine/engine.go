@@ -213,15 +213,20 @@ func (e *Engine) Start(ctx context.Context) error {
 
 // Stop stops fetching jobs and waits for the attempts in progress, which
 // are short, until ctx is done. It then cancels the rest: each stores what
-// it learned and gives its job back, and a job that cannot is rescued by
-// another replica. Notifications still pending are delivered before Stop
-// returns, within ctx.
+// it learned and gives its job back at once, and a job that cannot is
+// rescued by another replica. Notifications still pending are delivered
+// before Stop returns, within ctx or, once ctx is done, within 5 s.
 func (e *Engine) Stop(ctx context.Context) error {
 	err := e.river.Stop(ctx)
-	if err != nil && ctx.Err() != nil {
+	if ctx.Err() != nil {
+		// Out of patience: cancel what runs, and give the cancelled
+		// attempts and the last notifications a few seconds of their own.
 		hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		err = e.river.StopAndCancel(hard)
+		if err != nil {
+			err = e.river.StopAndCancel(hard)
+		}
+		ctx = hard
 	}
 	if err != nil {
 		err = fmt.Errorf("engine: stopping river: %w", err)

@@ -189,8 +189,9 @@ type fakeProvider struct {
 	submitErrs    []error // consumed one per Submit
 	pollErrs      int     // the next polls fail with ErrTemporary
 	pollsToFinish int
-	fail          map[string]bool // keys whose action fails
-	onSubmit      func()          // called inside Submit
+	fail          map[string]bool           // keys whose action fails
+	onSubmit      func()                    // called inside Submit
+	onPoll        func(ctx context.Context) // called inside Poll, before it answers
 
 	resolves int
 	submits  [][]string // keys of each accepted or attempted Submit
@@ -257,7 +258,13 @@ func (f *fakeProvider) Submit(_ context.Context, b providers.Batch) (providers.S
 	return sub, nil
 }
 
-func (f *fakeProvider) Poll(_ context.Context, sub providers.Submission) (providers.Progress, error) {
+func (f *fakeProvider) Poll(ctx context.Context, sub providers.Submission) (providers.Progress, error) {
+	if f.onPoll != nil {
+		f.onPoll(ctx)
+		if err := ctx.Err(); err != nil {
+			return providers.Progress{}, err
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.polls++

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -96,9 +97,7 @@ func (c *coalescer) start(id int64, p *pace) {
 
 func (c *coalescer) call(id int64, p *pace) {
 	defer c.calls.Done()
-	ctx, cancel := context.WithTimeout(c.base, notifyTimeout)
-	c.target.Changed(ctx, id)
-	cancel()
+	c.deliver(id)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -120,6 +119,19 @@ func (c *coalescer) call(id int64, p *pace) {
 			c.intervalOver(id, p)
 		}
 	})
+}
+
+// deliver makes one call. A panicking notifier is logged, not fatal: the
+// engine's work does not depend on it.
+func (c *coalescer) deliver(id int64) {
+	ctx, cancel := context.WithTimeout(c.base, notifyTimeout)
+	defer cancel()
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.ErrorContext(ctx, "notifier panicked", "request_id", id, "panic", fmt.Sprint(v))
+		}
+	}()
+	c.target.Changed(ctx, id)
 }
 
 // intervalOver delivers what changed during the interval, or forgets the
@@ -159,11 +171,16 @@ func (c *coalescer) close(ctx context.Context) error {
 		c.calls.Wait()
 		close(done)
 	}()
+	defer c.cancel()
 	select {
 	case <-done:
-		c.cancel()
 		return nil
 	case <-ctx.Done():
+	}
+	select {
+	case <-done: // finished as ctx ended
+		return nil
+	default:
 		c.cancel()
 		<-done
 		return ctx.Err()

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -224,5 +225,26 @@ func TestCoalescerCloseFlushes(t *testing.T) {
 	clk.Advance(time.Hour)
 	if got := log.take(); len(got) != 0 {
 		t.Fatalf("calls after close = %v, want none", got)
+	}
+}
+
+type panicky struct{}
+
+func (panicky) Changed(context.Context, int64) { panic("render failed") }
+
+func TestCoalescerSurvivesPanickingNotifier(t *testing.T) {
+	clk := &fakeClock{now: t0}
+	logs := &logBuffer{}
+	c := newCoalescer(panicky{}, time.Second, clk, logs.logger())
+	c.Changed(7)
+	c.calls.Wait()
+	c.Changed(7)
+	clk.Advance(time.Second)
+	c.calls.Wait()
+	if got := strings.Count(logs.String(), "notifier panicked"); got != 2 {
+		t.Fatalf("logged %d panics, want 2:\n%s", got, logs)
+	}
+	if err := c.close(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
