@@ -52,7 +52,9 @@ type Providers interface {
 // Config configures an Engine. Store and Providers are required; zero
 // values of the rest take the defaults above.
 type Config struct {
-	Store     *store.Store
+	// Store holds the requests and River's jobs (store.NewRiverClient).
+	Store *store.Store
+	// Providers finds the provider a request was routed to.
 	Providers Providers
 	// Notifier is told when a request's stored state changed, through a
 	// coalescer: at most once per NotifyInterval per request, with a
