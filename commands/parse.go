@@ -2,10 +2,7 @@ package commands
 
 import (
 	"fmt"
-	"net/netip"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -16,141 +13,185 @@ import (
 // Parse parses one slash command. command is the command's name as the
 // platform reported it ("disable", "/purge-mail", or "countersign" for the
 // umbrella form, where the first word of text names the command); text is
-// everything after it. Errors are *Error, fit to show to the person who
-// typed the command.
+// everything after it, as typed (Slack's link markup and HTML entities are
+// understood). Errors are *Error, fit to show to the person who typed the
+// command.
 func Parse(command, text string) (Command, error) {
-	if utf8.RuneCountInString(text) > MaxInput {
-		return Command{}, &Error{Msg: fmt.Sprintf("the command is too long (more than %d characters)", MaxInput),
-			Hint: "split the targets over several requests"}
-	}
-	if !utf8.ValidString(text) {
-		return Command{}, &Error{Msg: "the command is not valid UTF-8 text"}
-	}
-	toks, err := tokenize(unescapeSlack(text))
-	if err != nil {
+	if err := checkInput(text); err != nil {
 		return Command{}, err
 	}
-	name := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(command), "/"))
-	if name == string(Root) {
-		if len(toks) == 0 {
+	name := normName(command)
+	if Name(name) == Root {
+		word, rest := firstWord(text)
+		if word == "" {
 			return Command{Name: Help}, nil
 		}
-		name, toks = strings.ToLower(strings.TrimPrefix(toks[0], "/")), toks[1:]
+		name, text = normName(word), rest
 	}
-	return parseTokens(name, toks, false)
+	if name == "" {
+		return Command{}, &Error{Msg: "no command given", Hint: "type /countersign help for the list of commands"}
+	}
+	return parseCommand(name, text, false)
 }
 
-// parseTokens parses the tokens of command name. inner is set for the
-// command line of explain, which must be an action.
-func parseTokens(name string, toks []string, inner bool) (Command, error) {
-	def, ok := Lookup(name)
-	if !ok {
-		e := &Error{Msg: fmt.Sprintf("unknown command %q", clip(name, 40))}
-		if s := suggest(name, names()); s != "" {
-			e.Hint = "did you mean /" + s + "?"
-		} else {
-			e.Hint = "type /countersign help for the list of commands"
-		}
-		return Command{}, e
+// ParseLine parses a whole command line as a person types it in the
+// console, "/disable a@x --dry-run": the first word is the command.
+func ParseLine(line string) (Command, error) {
+	if !utf8.ValidString(line) {
+		return Command{}, notUTF8()
 	}
-	if inner && !def.IsAction() {
-		return Command{}, &Error{Msg: fmt.Sprintf("explain shows what an action would do; /%s is not an action", def.Name),
+	command, text := firstWord(line)
+	return Parse(command, text)
+}
+
+func notUTF8() error { return &Error{Msg: "the command is not valid UTF-8 text"} }
+
+func checkInput(text string) error {
+	if !utf8.ValidString(text) {
+		return notUTF8()
+	}
+	if n := utf8.RuneCountInString(text); n > MaxInput {
+		return &Error{Msg: fmt.Sprintf("the command is %d characters long; the limit is %d", n, MaxInput),
+			Hint: "split the targets over several requests"}
+	}
+	return nil
+}
+
+// display is how messages name a command: actions by their own slash
+// command, meta commands in the umbrella form.
+func display(d Def) string {
+	if d.IsAction() {
+		return "/" + string(d.Name)
+	}
+	return "/countersign " + string(d.Name)
+}
+
+// parseCommand parses text as the arguments of command name. inner is set
+// for the command line of explain, which must be an action.
+func parseCommand(name, text string, inner bool) (Command, error) {
+	d, ok := def(Name(name))
+	if !ok {
+		return Command{}, unknownCommand(name)
+	}
+	if inner && !d.IsAction() {
+		return Command{}, &Error{Msg: fmt.Sprintf("explain shows what an action would do; %s is not an action", d.Name),
 			Hint: "try /countersign explain disable mallory@contoso.com"}
 	}
-	switch def.Arg.Kind {
-	case ArgCommand:
-		if len(toks) == 0 {
-			return Command{}, missing(def)
-		}
-		in, err := parseTokens(strings.ToLower(strings.TrimPrefix(toks[0], "/")), toks[1:], true)
-		if err != nil {
-			return Command{}, err
-		}
-		return Command{Name: Explain, Spec: in.Spec}, nil
+	if d.Arg.Kind == ArgCommand {
+		return parseExplain(d, text)
 	}
-	args, flags, err := splitFlags(def, toks)
+	toks, err := tokenize(text)
 	if err != nil {
 		return Command{}, err
 	}
-	cmd := Command{Name: def.Name}
-	if !def.IsAction() {
-		return parseMeta(def, cmd, args)
+	args, flags, err := collect(d, toks)
+	if err != nil {
+		return Command{}, err
 	}
-	return parseAction(def, cmd, args, flags)
+	if err := countArgs(d, args); err != nil {
+		return Command{}, err
+	}
+	if !d.IsAction() {
+		return parseMeta(d, args)
+	}
+	return parseAction(d, args, flags)
 }
 
-// flagValues holds the flags given, by name.
-type flagValues map[string][]string
-
-func (f flagValues) one(name string) string {
-	if v := f[name]; len(v) > 0 {
-		return v[0]
+func unknownCommand(name string) error {
+	e := &Error{Msg: fmt.Sprintf("unknown command %s", show(name)), Hint: "type /countersign help for the list of commands"}
+	var all []string
+	for _, n := range commandNames() {
+		all = append(all, string(n))
 	}
-	return ""
+	if s := suggest(name, all); len(s) > 0 {
+		for i, n := range s {
+			d, _ := def(Name(n))
+			s[i] = display(d)
+		}
+		e.Hint = "did you mean " + orList(s) + "?"
+	}
+	return e
 }
 
-// splitFlags separates flags from positional arguments and checks every
-// flag against def.
-func splitFlags(def Def, toks []string) ([]string, flagValues, error) {
-	var args []string
-	flags := flagValues{}
+func parseExplain(d Def, text string) (Command, error) {
+	word, rest := firstWord(text)
+	if Name(normName(word)) == Root {
+		word, rest = firstWord(rest)
+	}
+	if word == "" {
+		return Command{}, missing(d)
+	}
+	in, err := parseCommand(normName(word), rest, true)
+	if err != nil {
+		return Command{}, err
+	}
+	return Command{Name: Explain, Spec: in.Spec, DryRun: in.DryRun}, nil
+}
+
+// arg is a positional argument as typed.
+type arg struct {
+	text        string
+	afterReason bool // follows an unquoted --reason value: likely part of the reason
+}
+
+// collect separates flags from positional arguments and checks every flag
+// against d: known, valid for d, given once unless repeatable, with a value
+// when it takes one.
+func collect(d Def, toks []token) ([]arg, map[string][]string, error) {
+	var args []arg
+	flags := map[string][]string{}
+	looseReason := false
 	for i := 0; i < len(toks); i++ {
-		tok := toks[i]
-		body, isFlag := flagBody(tok)
-		if !isFlag {
-			args = append(args, tok)
+		t := toks[i]
+		if !t.flag {
+			if err := dashTypo(d, t); err != nil {
+				return nil, nil, err
+			}
+			args = append(args, arg{text: t.text, afterReason: looseReason})
 			continue
 		}
-		name, value, hasValue := strings.Cut(body, "=")
-		name = strings.ToLower(name)
-		f, ok := def.Flag(name)
+		looseReason = false
+		f, ok := d.Flag(t.name)
 		if !ok {
-			return nil, nil, unknownFlag(def, name)
+			return nil, nil, flagError(d, t)
 		}
-		if _, seen := flags[name]; seen && !f.Repeat {
-			return nil, nil, &Error{Msg: fmt.Sprintf("--%s is given twice", name), Hint: "give it once"}
+		if _, seen := flags[f.Name]; seen && !f.Repeat {
+			return nil, nil, &Error{Msg: fmt.Sprintf("--%s is given twice", f.Name), Hint: "give it once"}
 		}
 		if f.Kind == FlagBool {
-			if hasValue {
-				return nil, nil, &Error{Msg: fmt.Sprintf("--%s takes no value", name), Hint: "write just --" + name}
+			if t.hasVal {
+				return nil, nil, &Error{Msg: fmt.Sprintf("--%s takes no value", f.Name), Hint: "write just --" + f.Name}
 			}
-			flags[name] = append(flags[name], "true")
+			flags[f.Name] = append(flags[f.Name], "")
 			continue
 		}
-		if !hasValue {
-			if i+1 >= len(toks) {
-				return nil, nil, &Error{Msg: fmt.Sprintf("--%s needs a value", name), Hint: flagHint(f)}
-			}
-			if _, next := flagBody(toks[i+1]); next {
-				return nil, nil, &Error{Msg: fmt.Sprintf("--%s needs a value", name), Hint: flagHint(f)}
+		value, quoted := t.text, t.quoted
+		if !t.hasVal {
+			if i+1 == len(toks) || toks[i+1].flag {
+				return nil, nil, &Error{Msg: fmt.Sprintf("--%s needs a value", f.Name), Hint: flagHint(f)}
 			}
 			i++
-			value = toks[i]
+			value, quoted = toks[i].text, toks[i].quoted
+			looseReason = f.Name == "reason" && !quoted
 		}
-		if f.Kind == FlagEnum {
-			value = strings.ToLower(value)
-			if !slices.Contains(f.Choices, value) {
-				e := &Error{Msg: fmt.Sprintf("--%s %q is not one of %s", name, clip(value, 40), strings.Join(f.Choices, ", "))}
-				if s := suggest(value, f.Choices); s != "" {
-					e.Hint = "did you mean --" + name + " " + s + "?"
-				}
-				return nil, nil, e
-			}
+		if value == "" && !quoted {
+			return nil, nil, &Error{Msg: fmt.Sprintf("--%s needs a value", f.Name), Hint: flagHint(f)}
 		}
-		flags[name] = append(flags[name], value)
+		flags[f.Name] = append(flags[f.Name], value)
 	}
 	return args, flags, nil
 }
 
-// flagBody reports whether tok is a flag and returns it without its dashes.
-// Phones turn "--" into an en or em dash, so those count too.
-func flagBody(tok string) (string, bool) {
-	for _, p := range []string{"--", "—", "–"} {
-		if rest, ok := strings.CutPrefix(tok, p); ok && rest != "" && rest[0] != '-' {
-			return rest, true
-		}
+// dashTypo refuses "-reason": a flag with one dash.
+func dashTypo(d Def, t token) error {
+	if t.quoted || len(t.text) < 2 || t.text[0] != '-' || !unicode.IsLetter(rune(t.text[1])) {
+		return nil
 	}
-	return "", false
+	name := strings.ToLower(t.text[1:])
+	if _, ok := d.Flag(name); ok {
+		return &Error{Msg: fmt.Sprintf("%s has one dash", show(t.text)), Hint: "flags start with two: --" + name}
+	}
+	return nil
 }
 
 func flagHint(f Flag) string {
@@ -158,64 +199,103 @@ func flagHint(f Flag) string {
 	case FlagEnum:
 		return "one of " + strings.Join(f.Choices, ", ")
 	case FlagUser:
-		return "an e-mail address"
+		return "an e-mail address, such as --" + f.Name + " mallory@contoso.com"
 	}
 	if f.Name == "reason" {
-		return `quote it: --reason "phishing, INC-4711"`
+		return reasonHint
 	}
 	return ""
 }
 
-func unknownFlag(def Def, name string) error {
-	e := &Error{Msg: fmt.Sprintf("/%s has no flag --%s", def.Name, clip(name, 40))}
-	var all []string
-	for _, f := range def.Flags {
-		all = append(all, f.Name)
+// flagError explains a flag d does not have.
+func flagError(d Def, t token) error {
+	if t.name == "" {
+		return &Error{Msg: fmt.Sprintf("%s is not a flag", show(t.raw)), Hint: "flags look like --reason"}
 	}
-	if s := suggest(name, all); s != "" {
-		e.Hint = "did you mean --" + s + "?"
-	} else {
-		e.Hint = "see /countersign help " + string(def.Name)
+	e := &Error{Msg: fmt.Sprintf("%s has no flag --%s", display(d), clip(t.name, 40))}
+	var own []string
+	for _, f := range d.Flags {
+		own = append(own, f.Name)
+	}
+	if s := suggest(t.name, own); len(s) > 0 {
+		for i := range s {
+			s[i] = "--" + s[i]
+		}
+		e.Hint = "did you mean " + orList(s) + "?"
+		return e
+	}
+	var owners []string
+	actions := 0
+	for _, o := range Registry() {
+		if o.IsAction() {
+			actions++
+		}
+		if _, ok := o.Flag(t.name); ok {
+			owners = append(owners, "/"+string(o.Name))
+		}
+	}
+	switch {
+	case len(owners) == actions:
+		e.Hint = fmt.Sprintf("--%s is for the action commands, such as /disable", t.name)
+	case len(owners) > 0:
+		e.Hint = fmt.Sprintf("--%s is a flag of %s", t.name, strings.Join(owners, ", "))
+	case len(own) == 0:
+		e.Hint = fmt.Sprintf("%s takes no flags", display(d))
+	default:
+		e.Hint = "see /countersign help " + string(d.Name)
 	}
 	return e
 }
 
-func missing(def Def) error {
-	return &Error{Msg: fmt.Sprintf("/%s needs %s", def.Name, article(def.Arg.Name)), Hint: "for example: " + def.Example}
+func missing(d Def) error {
+	return &Error{Msg: fmt.Sprintf("%s needs %s", display(d), article(d.Arg.Name)), Hint: "for example: " + d.Example}
 }
 
 func article(s string) string {
-	if s != "" && strings.ContainsRune("aeio", rune(s[0])) {
+	if s != "" && strings.ContainsRune("aeiou", rune(s[0])) && !strings.HasPrefix(s, "user") {
 		return "an " + s
 	}
 	return "a " + s
 }
 
-func parseMeta(def Def, cmd Command, args []string) (Command, error) {
-	switch def.Arg.Kind {
-	case ArgNone:
-		if len(args) > 0 {
-			return Command{}, &Error{Msg: fmt.Sprintf("/%s takes no arguments, got %q", def.Name, clip(args[0], 40))}
+// countArgs checks the number of positional arguments.
+func countArgs(d Def, args []arg) error {
+	switch {
+	case d.Arg.Kind == ArgNone && len(args) > 0:
+		return &Error{Msg: fmt.Sprintf("%s takes no arguments; %s is extra", display(d), show(args[0].text))}
+	case d.Arg.Required && len(args) == 0:
+		return missing(d)
+	case !d.Arg.Repeat && len(args) > 1:
+		e := &Error{Msg: fmt.Sprintf("%s takes one %s; %s is extra", display(d), d.Arg.Name, show(args[1].text))}
+		switch d.Arg.Kind {
+		case ArgMessageID:
+			e.Hint = "file one request per message"
+		case ArgIP:
+			e.Hint = "file one request per address"
 		}
+		if args[1].afterReason {
+			e.Hint = looseReasonHint
+		}
+		return e
+	}
+	return nil
+}
+
+const looseReasonHint = `if it is part of the reason, put the whole reason in quotes: --reason "…"`
+
+func parseMeta(d Def, args []arg) (Command, error) {
+	cmd := Command{Name: d.Name}
+	switch d.Arg.Kind {
 	case ArgTopic:
-		if len(args) > 1 {
-			return Command{}, &Error{Msg: "help takes one command name", Hint: "for example: /countersign help disable"}
-		}
 		if len(args) == 1 {
-			topic := strings.ToLower(strings.TrimPrefix(args[0], "/"))
-			if _, err := helpDef(Name(topic)); err != nil {
+			topic, err := helpTopic(Name(normName(expand(args[0].text).text)))
+			if err != nil {
 				return Command{}, err
 			}
-			cmd.Topic = Name(topic)
+			cmd.Topic = topic
 		}
 	case ArgRequestID:
-		if len(args) == 0 {
-			return Command{}, missing(def)
-		}
-		if len(args) > 1 {
-			return Command{}, &Error{Msg: fmt.Sprintf("/%s takes one request number", def.Name)}
-		}
-		id, err := ParseRequestID(args[0])
+		id, err := ParseRequestID(expand(args[0].text).text)
 		if err != nil {
 			return Command{}, err
 		}
@@ -224,114 +304,104 @@ func parseMeta(def Def, cmd Command, args []string) (Command, error) {
 	return cmd, nil
 }
 
-// ParseRequestID parses a request number as shown on cards: "42" or "#42".
-func ParseRequestID(s string) (int64, error) {
-	id, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, &Error{Msg: fmt.Sprintf("%q is not a request number", clip(s, 40)), Hint: "use the number on the request's card, such as 42"}
+// helpTopic checks a help topic; Root and "" mean the overview.
+func helpTopic(topic Name) (Name, error) {
+	topic = Name(normName(string(topic)))
+	if topic == "" || topic == Root {
+		return "", nil
 	}
-	return id, nil
+	if _, ok := def(topic); ok {
+		return topic, nil
+	}
+	e := &Error{Msg: fmt.Sprintf("there is no command %s", show(string(topic))), Hint: "type /countersign help for the list of commands"}
+	var all []string
+	for _, n := range commandNames() {
+		all = append(all, string(n))
+	}
+	if s := suggest(string(topic), all); len(s) > 0 {
+		e.Hint = "did you mean " + orList(s) + "?"
+	}
+	return "", e
 }
 
-func parseAction(def Def, cmd Command, args []string, flags flagValues) (Command, error) {
-	spec := approvals.Spec{Action: def.Action, Provider: flags.one("provider")}
-	cmd.DryRun = len(flags["dry-run"]) > 0
-	if r, ok := flags["reason"]; ok {
-		reason, err := checkReason(r[0])
+func parseAction(d Def, args []arg, flags map[string][]string) (Command, error) {
+	cmd := Command{Name: d.Name, DryRun: len(flags["dry-run"]) > 0}
+	spec := approvals.Spec{Action: d.Action}
+	if p, ok := flags["provider"]; ok {
+		provider, err := checkProvider(d, p[0])
 		if err != nil {
 			return Command{}, err
 		}
-		spec.Reason = reason
-	}
-	if len(args) == 0 {
-		return Command{}, missing(def)
+		spec.Provider = provider
 	}
 	var err error
-	switch def.Arg.Kind {
+	switch d.Arg.Kind {
 	case ArgUsers:
-		spec.Targets, err = parseAddresses(args)
+		spec.Targets, err = parseAddresses(args, "targets")
 	case ArgMessageID:
-		if len(args) > 1 {
-			return Command{}, &Error{Msg: "/purge-mail takes one message id", Hint: "file one request per message"}
-		}
-		var id string
-		id, err = parseMessageID(args[0], spec.Provider)
-		spec.Targets = []string{id}
-		if err == nil {
-			spec.Mail, err = mailOptions(spec.Provider, flags)
+		var id, shape string
+		if id, shape, err = parseMessageID(args[0].text, spec.Provider); err == nil {
+			spec.Targets = []string{id}
+			spec.Mail, err = mailOptions(d, spec.Provider, shape, flags)
 		}
 	case ArgIP:
-		if len(args) > 1 {
-			return Command{}, &Error{Msg: "/block-ip takes one address", Hint: "file one request per address"}
-		}
 		var ip string
-		ip, err = parseIP(args[0])
-		spec.Targets = []string{ip}
+		if ip, err = parseIP(args[0].text); err == nil {
+			spec.Targets = []string{ip}
+		}
 	}
 	if err != nil {
 		return Command{}, err
+	}
+	if r, ok := flags["reason"]; ok {
+		if spec.Reason, err = parseReason(r[0]); err != nil {
+			return Command{}, err
+		}
 	}
 	cmd.Spec = spec
 	return cmd, nil
 }
 
-func checkReason(r string) (string, error) {
-	r = strings.TrimSpace(r)
-	if r == "" {
-		return "", &Error{Msg: "--reason is empty", Hint: `quote it: --reason "phishing, INC-4711"`}
+func checkProvider(d Def, value string) (string, error) {
+	p := strings.ToLower(expand(value).text)
+	if slices.Contains(d.Providers, p) {
+		return p, nil
 	}
-	if n := utf8.RuneCountInString(r); n > MaxReason {
-		return "", &Error{Msg: fmt.Sprintf("--reason is %d characters long; the limit is %d", n, MaxReason)}
+	known := []string{ProviderTMCAS, ProviderGraph}
+	if slices.Contains(known, p) {
+		return "", &Error{Msg: fmt.Sprintf("%s is not available on %s", display(d), p),
+			Hint: "leave out --provider, or use --provider " + strings.Join(d.Providers, " or --provider ")}
 	}
-	if strings.IndexFunc(r, unicode.IsControl) >= 0 {
-		return "", &Error{Msg: "--reason contains control characters"}
+	e := &Error{Msg: fmt.Sprintf("unknown provider %s", show(value)), Hint: "use --provider " + strings.Join(d.Providers, " or --provider ")}
+	if s := suggest(p, known); len(s) > 0 {
+		e.Hint = "did you mean --provider " + s[0] + "?"
 	}
-	return r, nil
+	return "", e
 }
 
-func mailOptions(provider string, flags flagValues) (*approvals.MailOptions, error) {
-	m := &approvals.MailOptions{Action: flags.one("action"), Severity: flags.one("severity"), SendersCopy: len(flags["senders-copy"]) > 0}
-	switch provider {
-	case "graph":
-		if m.Action != "" && !slices.Contains(graphMailActions, m.Action) {
-			return nil, &Error{Msg: fmt.Sprintf("--action %s is not available on graph", m.Action), Hint: "graph offers " + strings.Join(graphMailActions, ", ")}
-		}
-	case "tmcas":
-		if m.Action != "" && !slices.Contains(tmcasMailActions, m.Action) {
-			return nil, &Error{Msg: fmt.Sprintf("--action %s is not available on tmcas", m.Action), Hint: "tmcas offers " + strings.Join(tmcasMailActions, ", ")}
-		}
-		if m.Severity != "" || m.SendersCopy {
-			return nil, &Error{Msg: "--severity and --senders-copy are graph options", Hint: "drop them, or use --provider graph"}
-		}
-	}
-	if r := flags["recipient"]; len(r) > 0 {
-		rs, err := parseAddresses(r)
+// parseAddresses validates user addresses given as several arguments, each
+// possibly a list separated by commas or semicolons. It lower-cases them
+// and removes duplicates, keeping the first of each in order.
+func parseAddresses(args []arg, what string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		text, err := userMarkup(a.text)
 		if err != nil {
 			return nil, err
 		}
-		m.Recipients = rs
-	}
-	return m, nil
-}
-
-// parseAddresses validates and normalises user addresses: Slack link markup
-// removed, lower-cased, split at commas, de-duplicated in order.
-func parseAddresses(args []string) ([]string, error) {
-	var out []string
-	for _, a := range args {
-		for part := range strings.SplitSeq(a, ",") {
-			if part == "" {
-				continue
-			}
+		for part := range strings.FieldsFuncSeq(text, func(r rune) bool { return r == ',' || r == ';' }) {
 			addr, err := parseAddress(part)
 			if err != nil {
+				if e, ok := err.(*Error); ok && a.afterReason {
+					e.Hint = looseReasonHint
+				}
 				return nil, err
 			}
 			if !slices.Contains(out, addr) {
 				out = append(out, addr)
 			}
 			if len(out) > MaxTargets {
-				return nil, &Error{Msg: fmt.Sprintf("more than %d targets", MaxTargets), Hint: "split them over several requests"}
+				return nil, &Error{Msg: fmt.Sprintf("more than %d %s", MaxTargets, what), Hint: "split them over several requests"}
 			}
 		}
 	}
@@ -341,184 +411,79 @@ func parseAddresses(args []string) ([]string, error) {
 	return out, nil
 }
 
-// addrRe is deliberately narrower than RFC 5322: the addresses directories
-// hand out, without quoting, comments or IP literals.
-var addrRe = regexp.MustCompile(`^[a-z0-9!#$%&'*+/=?^_{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_{|}~-]+)*@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
-func parseAddress(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	if inner, ok := strings.CutPrefix(s, "<"); ok && strings.HasSuffix(inner, ">") {
-		inner = strings.TrimSuffix(inner, ">")
-		target, _, _ := strings.Cut(inner, "|")
-		rest, isMail := strings.CutPrefix(strings.ToLower(target), "mailto:")
-		if !isMail {
-			return "", &Error{Msg: fmt.Sprintf("%q is a link, not an e-mail address", clip(s, 60)), Hint: "type the address itself"}
+// mailOptions builds purge-mail's options. The flags are checked against
+// the provider given, else the one the message id's shape belongs to. The
+// action's default is filled in only when --provider is given: otherwise
+// the router fills in the default of the provider it picks.
+func mailOptions(d Def, provider, shape string, flags map[string][]string) (*approvals.MailOptions, error) {
+	effective := provider
+	if effective == "" {
+		effective = shape
+	}
+	m := &approvals.MailOptions{SendersCopy: len(flags["senders-copy"]) > 0}
+	action, _ := d.Flag("action")
+	variant, _ := action.Variant(effective)
+	if v, ok := flags["action"]; ok {
+		a := strings.ToLower(expand(v[0]).text)
+		if !slices.Contains(variant.Choices, a) {
+			return nil, mailActionError(action, variant, provider, a, v[0])
 		}
-		s = rest
+		m.Action = a
+	} else if provider != "" {
+		m.Action = variant.Default
 	}
-	addr := strings.ToLower(s)
-	if len(addr) > MaxAddress {
-		return "", &Error{Msg: fmt.Sprintf("%q… is longer than an e-mail address can be (%d characters)", clip(s, 40), MaxAddress)}
-	}
-	if !addrRe.MatchString(addr) {
-		e := &Error{Msg: fmt.Sprintf("%q is not an e-mail address", clip(s, 60))}
-		if !strings.Contains(addr, "@") {
-			e.Hint = "give the full address, such as mallory@contoso.com"
+	if v, ok := flags["severity"]; ok {
+		f, _ := d.Flag("severity")
+		s := strings.ToLower(expand(v[0]).text)
+		if !slices.Contains(f.Choices, s) {
+			return nil, enumError(f, s, v[0])
 		}
-		return "", e
+		m.Severity = s
 	}
-	return addr, nil
-}
-
-var guidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
-// parseMessageID accepts a Graph networkMessageId (a GUID) or an Internet
-// Message-ID in angle brackets, as provider allows ("" allows both; the
-// router then picks the provider).
-func parseMessageID(s, provider string) (string, error) {
-	if g := strings.ToLower(strings.Trim(s, "{}")); guidRe.MatchString(g) {
-		if provider == "tmcas" {
-			return "", &Error{Msg: "tmcas finds mail by its Internet Message-ID, not a Graph networkMessageId",
-				Hint: "give the Message-ID header in angle brackets, such as <abc@mail.contoso.com>, or use --provider graph"}
-		}
-		return g, nil
-	}
-	if strings.HasPrefix(s, "<") && strings.HasSuffix(s, ">") {
-		if provider == "graph" {
-			return "", &Error{Msg: "graph finds mail by its networkMessageId (a GUID), not the Message-ID header",
-				Hint: "copy the Network Message ID from the Defender portal, or use --provider tmcas"}
-		}
-		inner := s[1 : len(s)-1]
-		local, domain, ok := strings.Cut(inner, "@")
-		if !ok || local == "" || domain == "" || len(s) > MaxMsgID || strings.IndexFunc(inner, func(r rune) bool {
-			return r <= ' ' || r > '~' || r == '<' || r == '>'
-		}) >= 0 {
-			return "", &Error{Msg: fmt.Sprintf("%q is not an Internet Message-ID", clip(s, 60)), Hint: "it looks like <local-part@domain>"}
-		}
-		return s, nil
-	}
-	return "", &Error{Msg: fmt.Sprintf("%q is not a message id", clip(s, 60)),
-		Hint: "give the Graph networkMessageId (a GUID such as 6c2a1f3e-4b5d-4e6f-8a9b-0c1d2e3f4a5b) or, with --provider tmcas, the Message-ID <…@…>"}
-}
-
-func parseIP(s string) (string, error) {
-	ip, err := netip.ParseAddr(s)
-	if err != nil || ip.Zone() != "" {
-		return "", &Error{Msg: fmt.Sprintf("%q is not an IP address", clip(s, 60)), Hint: "such as 203.0.113.7 or 2001:db8::7"}
-	}
-	ip = ip.Unmap()
-	switch {
-	case ip.IsLoopback(), ip.IsUnspecified():
-		return "", &Error{Msg: fmt.Sprintf("%s is a loopback or unspecified address; blocking it would do nothing useful", ip)}
-	case ip.IsMulticast(), ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast(), ip.IsInterfaceLocalMulticast():
-		return "", &Error{Msg: fmt.Sprintf("%s is a multicast or link-local address and cannot be blocked", ip)}
-	}
-	return ip.String(), nil
-}
-
-// unescapeSlack undoes the three HTML entities Slack escapes in command
-// text. &amp; goes last, so "&amp;lt;" stays "&lt;".
-func unescapeSlack(s string) string {
-	if !strings.Contains(s, "&") {
-		return s
-	}
-	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(s)
-}
-
-// quotePairs maps opening quotes to closing ones, including the curly
-// quotes phones and Slack substitute.
-var quotePairs = map[rune]rune{'"': '"', '\'': '\'', '“': '”', '‘': '’', '„': '“', '«': '»'}
-
-// tokenize splits s at white space, keeping quoted runs together. A quote
-// opens only at the start of a token or after "=" (--reason="…").
-func tokenize(s string) ([]string, error) {
-	var (
-		toks  []string
-		cur   strings.Builder
-		in    bool // inside a token
-		close rune
-	)
-	for _, r := range s {
-		switch {
-		case close != 0:
-			if r == close || (close == '”' && r == '"') {
-				close = 0
-				continue
+	for _, name := range []string{"severity", "senders-copy"} {
+		if _, ok := flags[name]; ok && effective == ProviderTMCAS {
+			msg := fmt.Sprintf("--%s is a graph option; tmcas has none like it", name)
+			if provider == "" {
+				msg = fmt.Sprintf("--%s is a graph option, and a Message-ID <…@…> is purged through tmcas", name)
 			}
-			cur.WriteRune(r)
-		case unicode.IsSpace(r):
-			if in {
-				toks = append(toks, cur.String())
-				cur.Reset()
-				in = false
-			}
-		default:
-			if c, ok := quotePairs[r]; ok && (!in || strings.HasSuffix(cur.String(), "=")) {
-				close, in = c, true
-				continue
-			}
-			cur.WriteRune(r)
-			in = true
+			return nil, &Error{Msg: msg, Hint: "leave out --" + name}
 		}
 	}
-	if close != 0 {
-		return nil, &Error{Msg: "a quote is not closed", Hint: `close it: --reason "phishing, INC-4711"`}
+	if r := flags["recipient"]; len(r) > 0 {
+		args := make([]arg, len(r))
+		for i, v := range r {
+			args[i] = arg{text: v}
+		}
+		rs, err := parseAddresses(args, "--recipient addresses")
+		if err != nil {
+			return nil, err
+		}
+		m.Recipients = rs
 	}
-	if in {
-		toks = append(toks, cur.String())
-	}
-	return toks, nil
+	return m, nil
 }
 
-// suggest returns the candidate closest to s, if it is close enough to be
-// a likely typo.
-func suggest(s string, candidates []string) string {
-	s = strings.ToLower(s)
-	best, bestD := "", 3
-	for _, c := range candidates {
-		d := distance(s, c)
-		if strings.HasPrefix(c, s) && len(s) >= 3 {
-			d = min(d, 1)
-		}
-		if d < bestD || (d == bestD && best == "") {
-			best, bestD = c, d
-		}
-	}
-	if bestD > 2 || best == "" {
-		return ""
-	}
-	return best
-}
-
-// distance is the Levenshtein distance of a and b.
-func distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) > 64 || len(rb) > 64 {
-		return 64
-	}
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
+func mailActionError(f Flag, v Variant, provider, value, raw string) error {
+	for _, other := range f.ByProvider {
+		if other.Provider != v.Provider && slices.Contains(other.Choices, value) {
+			msg := fmt.Sprintf("--action %s is not available on %s", value, v.Provider)
+			if provider == "" {
+				msg = fmt.Sprintf("--action %s is a %s action, but this message id is for %s", value, other.Provider, v.Provider)
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			return &Error{Msg: msg, Hint: v.Provider + " offers " + strings.Join(v.Choices, ", ")}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(rb)]
+	f.Choices = v.Choices
+	return enumError(f, value, raw)
 }
 
-// clip shortens user input quoted in an error.
-func clip(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
+func enumError(f Flag, value, raw string) error {
+	e := &Error{Msg: fmt.Sprintf("--%s %s is not one of %s", f.Name, show(raw), strings.Join(f.Choices, ", "))}
+	if s := suggest(value, f.Choices); len(s) > 0 {
+		for i := range s {
+			s[i] = "--" + f.Name + " " + s[i]
+		}
+		e.Hint = "did you mean " + orList(s) + "?"
 	}
-	return string([]rune(s)[:n]) + "…"
+	return e
 }
