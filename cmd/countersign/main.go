@@ -39,6 +39,7 @@ type subcommand struct {
 func subcommands() map[string]subcommand {
 	return map[string]subcommand{
 		"serve":        {"run the bot: HTTP endpoints, chat adapters and workers", runServe},
+		"demo":         {"try the bot in a terminal: no credentials, SQLite, fake providers", runDemo},
 		"migrate":      {"apply database migrations and exit", runMigrate},
 		"config check": {"validate the configuration and print it with secrets redacted", runConfigCheck},
 		"audit verify": {"verify the audit log's hash chain; exit 1 naming the first bad entry", runAuditVerify},

@@ -1,0 +1,324 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/console"
+	"github.com/countersign/countersign/internal/config"
+	"github.com/countersign/countersign/internal/engine"
+	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/providers/msgraph/graphtest"
+	"github.com/countersign/countersign/providers/tmcas/tmcastest"
+)
+
+// demoConfig is the demo's configuration; the %s are the fakes' addresses
+// and credentials and the database path.
+const demoConfig = `
+store: { url: "sqlite:%s" }
+audit: { key: "demo-only-audit-key-never-use-this-in-production" }
+log: { level: warn, format: text }
+policy:
+  approvals_required: 1
+  request_ttl: 1h
+  max_targets: 100
+  require_reason: true
+  protected_targets: ["ceo@contoso.com", "*@breakglass.contoso.com"]
+  admins: [carol]
+  actions: { "purge-mail:hard-delete": { approvals_required: 2 } }
+people:
+  - { name: alice, email: alice@contoso.com }
+  - { name: bob, email: bob@contoso.com }
+  - { name: carol, email: carol@contoso.com }
+providers:
+  tmcas: { base_url: "%s", token: "%s" }
+  graph: { base_url: "%s", token_url: "%s", tenant_id: "%s", client_id: "%s", client_secret: "%s" }
+routes: { disable: tmcas, enable-mfa: tmcas, reset-password: graph, revoke-sessions: graph, purge-mail: graph }
+engine: { poll_interval: 200ms, expiry_sweep: "@every 1s" }
+`
+
+// demoPeople are the console's people: alice responds, bob and carol approve.
+var demoPeople = []console.Person{{Name: "alice"}, {Name: "bob", Approver: true}, {Name: "carol", Approver: true}}
+
+// Seeded directory and mail of the fake providers.
+const (
+	demoMessageID = "7a3c4f10-2b9e-4d1a-9c55-0e6f1a2b3c4d"
+	demoFailing   = "trent@contoso.com" // every TMCAS action on it fails
+)
+
+var demoUsers = []struct{ email, name string }{
+	{"mallory@contoso.com", "Mallory Doe"},
+	{"eve@contoso.com", "Eve Smith"},
+	{"trent@contoso.com", "Trent Black"},
+	{"ceo@contoso.com", "Cee Eo"},
+	{"dave@contoso.com", "Dave Lee"},
+	{"erin@contoso.com", "Erin Park"},
+	{"frank@contoso.com", "Frank Moss"},
+}
+
+const demoHint = `Countersign demo: SQLite in a temporary directory, fake Trend Micro and Microsoft Graph,
+and three people: alice (responder), bob and carol (approvers). You are alice.
+
+Try:
+  /disable mallory@contoso.com --reason "phishing, INC-4711"
+  /as bob
+  /approve 1
+  /purge-mail ` + demoMessageID + ` --reason "phishing wave" --dry-run
+  /countersign explain disable ceo@contoso.com --reason test
+  /countersign help
+/as NAME switches person, /approve ID and /deny ID REASON press a card's buttons,
+/wait 2h moves the clock forward, /quit ends the demo.`
+
+// clock is the demo's adjustable clock: /wait moves it forward.
+type clock struct {
+	mu     sync.Mutex
+	base   time.Time // the demo's time at start
+	start  time.Time // the wall clock at start; zero freezes time at base
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.base.Add(c.offset)
+	if !c.start.IsZero() {
+		t = t.Add(time.Since(c.start))
+	}
+	return t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
+// runDemo runs the bot in a terminal with an embedded configuration and fake
+// providers; with --script it reads commands from a file and prints the
+// transcript, on a frozen clock so the transcript is always the same.
+func runDemo(ctx context.Context, e env, args []string) error {
+	fs := newFlags("demo", e)
+	script := fs.String("script", "", "read commands from `FILE` and print the transcript, then exit")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	in, live := e.stdin, true
+	clk := &clock{base: time.Now().UTC().Truncate(time.Second), start: time.Now()}
+	start := time.Now()
+	if *script != "" {
+		f, err := os.Open(*script)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		defer f.Close()
+		in, live = f, false
+		clk = &clock{base: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	}
+	d, err := startDemo(ctx, e, clk, live)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	if live {
+		fmt.Fprintln(e.stdout, demoHint)
+		fmt.Fprintf(e.stdout, "(started in %s)\n", time.Since(start).Round(time.Millisecond))
+	}
+	err = d.console.Run(ctx, in, d.bot, console.Hooks{Settle: d.settle, Extra: d.extra}, !live)
+	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	fmt.Fprintln(e.stdout)
+	return err
+}
+
+// demo is a running demo system.
+type demo struct {
+	clock   *clock
+	dir     string
+	store   *store.Store
+	engine  *engine.Engine
+	bot     *bot.Bot
+	console *console.Console
+	tmcas   *tmcastest.Server
+	graph   *graphtest.Server
+	log     *slog.Logger
+	out     io.Writer
+
+	mu    sync.Mutex
+	final map[int64]bool // requests whose final state has been rendered
+}
+
+func startDemo(ctx context.Context, e env, clk *clock, live bool) (_ *demo, err error) {
+	dir, err := os.MkdirTemp("", "countersign-demo-")
+	if err != nil {
+		return nil, fmt.Errorf("creating the demo directory: %w", err)
+	}
+	d := &demo{clock: clk, dir: dir, final: map[int64]bool{}, out: e.stdout}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	d.tmcas = tmcastest.New(tmcastest.Options{Now: clk.Now, Limit: -1, Seed: 1, Faults: tmcastest.Faults{FailTargets: []string{demoFailing}}})
+	d.graph = graphtest.New(graphtest.Options{Now: clk.Now, Seed: 1})
+	for _, u := range demoUsers {
+		d.tmcas.AddAccount(u.email)
+		d.graph.AddUser(graphtest.User{DisplayName: u.name, UPN: u.email, Email: u.email, Enabled: true})
+	}
+	for _, to := range []string{"dave@contoso.com", "erin@contoso.com", "frank@contoso.com"} {
+		d.graph.AddEmail(graphtest.Email{NetworkMessageID: demoMessageID, InternetMessageID: "<invoice-4711@billing.example.net>",
+			Recipient: to, Subject: "Overdue invoice 4711", Sender: "billing@example.net", Logged: clk.Now().Add(-2 * time.Hour)})
+	}
+	tenant, client, secret := d.graph.Credentials()
+	yaml := fmt.Sprintf(demoConfig, filepath.ToSlash(filepath.Join(dir, "demo.db")), d.tmcas.URL(), d.tmcas.Token(),
+		d.graph.URL(), d.graph.TokenURL(), tenant, client, secret)
+	cfg, err := config.Parse([]byte(yaml), nil)
+	if err != nil {
+		return nil, fmt.Errorf("demo configuration: %w", err)
+	}
+	d.log = newLogger(cfg, e.stderr)
+	d.store, err = openStore(ctx, cfg, d.log)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.store.Migrate(ctx); err != nil {
+		return nil, fmt.Errorf("migrating: %w", err)
+	}
+	router, err := newRouter(cfg, d.log, nil)
+	if err != nil {
+		return nil, err
+	}
+	d.console, err = console.New(e.stdout, demoPeople, live)
+	if err != nil {
+		return nil, err
+	}
+	refs := 0
+	newRef := func() string { refs++; return fmt.Sprintf("demo%04d", refs) }
+	d.bot, err = bot.New(bot.Config{
+		Store: d.store, Providers: router, Policy: cfg.Policy(), Admin: cfg.IsAdmin,
+		Chats:  map[string]bot.Chat{bot.PlatformConsole: d.console},
+		Access: map[string]bot.Access{bot.PlatformConsole: d.console},
+		Logger: d.log, Now: clk.Now, NewRef: newRef,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.engine, err = engine.New(engine.Config{
+		Store: d.store, Providers: router, Notifier: d, Logger: d.log, Now: clk.Now,
+		PollInterval: cfg.Engine.PollInterval, PollDeadline: cfg.Engine.PollDeadline,
+		ExpirySweep: cfg.Engine.ExpirySweep, Workers: 4,
+		FetchPollInterval: 50 * time.Millisecond, NotifyInterval: 100 * time.Millisecond,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := d.engine.Start(ctx); err != nil {
+		d.engine = nil
+		return nil, fmt.Errorf("starting the engine: %w", err)
+	}
+	return d, nil
+}
+
+// Changed implements engine.Notifier: render, then note final renders so
+// settle knows when a request's story is complete.
+func (d *demo) Changed(ctx context.Context, id int64) {
+	d.bot.Changed(ctx, id)
+	if r, err := d.store.Get(ctx, id); err == nil && r.State.Terminal() {
+		d.mu.Lock()
+		d.final[id] = true
+		d.mu.Unlock()
+	}
+}
+
+// settle waits until nothing is left to happen without new input: no
+// background work in the bot, no request approved or running, every finished
+// request rendered in its final state, no pending request past its expiry.
+func (d *demo) settle(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		d.bot.Wait()
+		busy, err := d.busy(ctx)
+		if err != nil {
+			return err
+		}
+		if !busy {
+			d.bot.Wait()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the demo did not settle: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func (d *demo) busy(ctx context.Context) (bool, error) {
+	rs, err := d.store.List(ctx, store.Filter{})
+	if err != nil {
+		return false, err
+	}
+	now := d.clock.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, r := range rs {
+		switch {
+		case r.State == approvals.StateApproved || r.State == approvals.StateRunning:
+			return true, nil
+		case r.State == approvals.StatePending && !now.Before(r.ExpiresAt):
+			return true, nil
+		case r.State.Terminal() && (!r.ApprovedAt.IsZero() || r.State == approvals.StateExpired) && !d.final[r.ID]:
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// extra handles the demo's own commands.
+func (d *demo) extra(_ context.Context, name, args string) (bool, error) {
+	if name != "wait" {
+		return false, nil
+	}
+	dur, err := time.ParseDuration(args)
+	if err != nil || dur <= 0 {
+		fmt.Fprintln(d.out, "Usage: /wait DURATION, such as /wait 2h")
+		return true, nil
+	}
+	d.clock.advance(dur)
+	return true, nil
+}
+
+func (d *demo) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if d.engine != nil {
+		if err := d.engine.Stop(ctx); err != nil && d.log != nil {
+			d.log.Warn("stopping the engine", "err", err)
+		}
+	}
+	if d.bot != nil {
+		d.bot.Wait()
+	}
+	if d.store != nil {
+		d.store.Close()
+	}
+	if d.tmcas != nil {
+		d.tmcas.Close()
+	}
+	if d.graph != nil {
+		d.graph.Close()
+	}
+	os.RemoveAll(d.dir)
+}
