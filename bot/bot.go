@@ -239,14 +239,30 @@ func (b *Bot) resolve(ctx context.Context, spec approvals.Spec, provider provide
 			problems = append(problems, Line{Mark: MarkProblem, Text: r.Display, Detail: r.Problem})
 			continue
 		}
-		for _, addr := range []string{r.Account, r.Mailbox} {
-			if pat, ok := policy.Protects(strings.ToLower(addr)); addr != "" && ok {
-				problems = append(problems, Line{Mark: MarkProblem, Text: r.Display, Detail: "protected (" + pat + ")"})
-			}
+		display := r.Display
+		if r.Mailbox != "" {
+			display = r.Mailbox + " (" + r.Subject + ")"
 		}
-		items = append(items, approvals.Item{Key: r.Key, Target: r.Target, Display: r.Display, Before: r.State, Status: approvals.ItemPending, Updated: now})
+		if pat, ok := protected(policy, r.Account, r.Mailbox); ok {
+			problems = append(problems, Line{Mark: MarkProblem, Text: display, Detail: "protected (" + pat + ")"})
+			continue
+		}
+		items = append(items, approvals.Item{Key: r.Key, Target: r.Target, Display: display, Before: r.State, Status: approvals.ItemPending, Updated: now})
 	}
 	return items, problems, nil
+}
+
+// protected returns the policy pattern protecting any of addrs.
+func protected(policy approvals.Policy, addrs ...string) (string, bool) {
+	for _, a := range addrs {
+		if a == "" {
+			continue
+		}
+		if pat, ok := policy.Protects(strings.ToLower(a)); ok {
+			return pat, true
+		}
+	}
+	return "", false
 }
 
 // preview answers --dry-run and explain privately: what the targets resolve

@@ -26,9 +26,9 @@ func friendly(err error) (string, bool) {
 	var perr *commands.Error
 	if errors.As(err, &perr) {
 		if perr.Hint != "" {
-			return perr.Msg + ". " + upper(perr.Hint), true
+			return upper(perr.Msg) + ". " + upper(perr.Hint), true
 		}
-		return perr.Msg + ".", true
+		return upper(perr.Msg) + ".", true
 	}
 	var target *approvals.TargetError
 	var counts *approvals.CountError

@@ -266,7 +266,22 @@ func (c *Console) line(ctx context.Context, line string, h bot.Handler, hooks Ho
 			return err
 		}
 	}
-	c.show(h.Command(ctx, bot.Command{User: c.user(), Channel: Channel, Name: name, Text: args, Reply: c}))
+	// The acknowledgement comes first in a transcript even when background
+	// replies overtake it.
+	c.mu.Lock()
+	at := len(c.private)
+	c.mu.Unlock()
+	resp := h.Command(ctx, bot.Command{User: c.user(), Channel: Channel, Name: name, Text: args, Reply: c})
+	if resp.Message != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		text := render("only you ("+c.current+") see this", *resp.Message)
+		if c.live {
+			fmt.Fprint(c.out, text)
+			return nil
+		}
+		c.private = slices.Insert(c.private, min(at, len(c.private)), text)
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/countersign/countersign/approvals"
@@ -153,6 +154,8 @@ type demo struct {
 	log     *slog.Logger
 	out     io.Writer
 
+	closing atomic.Bool
+
 	mu    sync.Mutex
 	final map[int64]bool // requests whose final state has been rendered
 }
@@ -170,9 +173,13 @@ func startDemo(ctx context.Context, e env, clk *clock, live bool) (_ *demo, err 
 	}()
 	d.tmcas = tmcastest.New(tmcastest.Options{Now: clk.Now, Limit: -1, Seed: 1, Faults: tmcastest.Faults{FailTargets: []string{demoFailing}}})
 	d.graph = graphtest.New(graphtest.Options{Now: clk.Now, Seed: 1})
+	d.graph.SetBehavior(graphtest.Behavior{DerivedFilter: true})
 	for _, u := range demoUsers {
 		d.tmcas.AddAccount(u.email)
-		d.graph.AddUser(graphtest.User{DisplayName: u.name, UPN: u.email, Email: u.email, Enabled: true})
+		d.graph.AddUser(graphtest.User{DisplayName: u.name, UPN: u.email, Email: u.email, Enabled: true, Accounts: []graphtest.Account{{
+			Provider: "activeDirectory",
+			Actions:  []string{"disable", "forcePasswordReset", "revokeAllSessions", "requireUserToSignInAgain", "markUserAsCompromised"},
+		}}})
 	}
 	for _, to := range []string{"dave@contoso.com", "erin@contoso.com", "frank@contoso.com"} {
 		d.graph.AddEmail(graphtest.Email{NetworkMessageID: demoMessageID, InternetMessageID: "<invoice-4711@billing.example.net>",
@@ -185,7 +192,9 @@ func startDemo(ctx context.Context, e env, clk *clock, live bool) (_ *demo, err 
 	if err != nil {
 		return nil, fmt.Errorf("demo configuration: %w", err)
 	}
-	d.log = newLogger(cfg, e.stderr)
+	// River reports its own shutdown as errors; once the demo is closing
+	// nothing it logs is news.
+	d.log = slog.New(quietHandler{Handler: cfg.Log.Handler(e.stderr), closing: &d.closing})
 	d.store, err = openStore(ctx, cfg, d.log)
 	if err != nil {
 		return nil, err
@@ -231,8 +240,11 @@ func startDemo(ctx context.Context, e env, clk *clock, live bool) (_ *demo, err 
 // Changed implements engine.Notifier: render, then note final renders so
 // settle knows when a request's story is complete.
 func (d *demo) Changed(ctx context.Context, id int64) {
+	// The state is read before rendering: a render only counts as final
+	// when the state it could see was already final.
+	r, err := d.store.Get(ctx, id)
 	d.bot.Changed(ctx, id)
-	if r, err := d.store.Get(ctx, id); err == nil && r.State.Terminal() {
+	if err == nil && r.State.Terminal() {
 		d.mu.Lock()
 		d.final[id] = true
 		d.mu.Unlock()
@@ -301,6 +313,7 @@ func (d *demo) extra(_ context.Context, name, args string) (bool, error) {
 }
 
 func (d *demo) close() {
+	d.closing.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if d.engine != nil {
@@ -321,4 +334,22 @@ func (d *demo) close() {
 		d.graph.Close()
 	}
 	os.RemoveAll(d.dir)
+}
+
+// quietHandler drops every record once closing is set.
+type quietHandler struct {
+	slog.Handler
+	closing *atomic.Bool
+}
+
+func (h quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return !h.closing.Load() && h.Handler.Enabled(ctx, l)
+}
+
+func (h quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietHandler{Handler: h.Handler.WithAttrs(as), closing: h.closing}
+}
+
+func (h quietHandler) WithGroup(name string) slog.Handler {
+	return quietHandler{Handler: h.Handler.WithGroup(name), closing: h.closing}
 }
