@@ -99,11 +99,7 @@ func parseCommand(name, text string, inner bool) (Command, error) {
 
 func unknownCommand(name string) error {
 	e := &Error{Msg: fmt.Sprintf("unknown command %s", show(name)), Hint: "type /countersign help for the list of commands"}
-	var all []string
-	for _, n := range commandNames() {
-		all = append(all, string(n))
-	}
-	if s := suggest(name, all); len(s) > 0 {
+	if s := suggest(name, nameStrings()); len(s) > 0 {
 		for i, n := range s {
 			d, _ := def(Name(n))
 			s[i] = display(d)
@@ -111,6 +107,14 @@ func unknownCommand(name string) error {
 		e.Hint = "did you mean " + orList(s) + "?"
 	}
 	return e
+}
+
+func nameStrings() []string {
+	var out []string
+	for _, n := range commandNames() {
+		out = append(out, string(n))
+	}
+	return out
 }
 
 func parseExplain(d Def, text string) (Command, error) {
@@ -212,7 +216,7 @@ func flagError(d Def, t token) error {
 	if t.name == "" {
 		return &Error{Msg: fmt.Sprintf("%s is not a flag", show(t.raw)), Hint: "flags look like --reason"}
 	}
-	e := &Error{Msg: fmt.Sprintf("%s has no flag --%s", display(d), clip(t.name, 40))}
+	e := &Error{Msg: fmt.Sprintf("%s has no flag %s", display(d), flagName(t.name))}
 	var own []string
 	for _, f := range d.Flags {
 		own = append(own, f.Name)
@@ -245,6 +249,17 @@ func flagError(d Def, t token) error {
 		e.Hint = "see /countersign help " + string(d.Name)
 	}
 	return e
+}
+
+// flagName shows a flag name as typed: quoted and escaped when it has
+// anything but printable ASCII, which could look like a real flag.
+func flagName(name string) string {
+	for _, r := range name {
+		if r <= ' ' || r > '~' {
+			return show("--" + name)
+		}
+	}
+	return "--" + clip(name, 40)
 }
 
 func missing(d Def) error {
@@ -314,11 +329,7 @@ func helpTopic(topic Name) (Name, error) {
 		return topic, nil
 	}
 	e := &Error{Msg: fmt.Sprintf("there is no command %s", show(string(topic))), Hint: "type /countersign help for the list of commands"}
-	var all []string
-	for _, n := range commandNames() {
-		all = append(all, string(n))
-	}
-	if s := suggest(string(topic), all); len(s) > 0 {
+	if s := suggest(string(topic), nameStrings()); len(s) > 0 {
 		e.Hint = "did you mean " + orList(s) + "?"
 	}
 	return "", e
@@ -337,7 +348,7 @@ func parseAction(d Def, args []arg, flags map[string][]string) (Command, error) 
 	var err error
 	switch d.Arg.Kind {
 	case ArgUsers:
-		spec.Targets, err = parseAddresses(args, "targets")
+		spec.Targets, err = parseAddresses(args, "")
 	case ArgMessageID:
 		var id, shape string
 		if id, shape, err = parseMessageID(args[0].text, spec.Provider); err == nil {
@@ -381,8 +392,13 @@ func checkProvider(d Def, value string) (string, error) {
 
 // parseAddresses validates user addresses given as several arguments, each
 // possibly a list separated by commas or semicolons. It lower-cases them
-// and removes duplicates, keeping the first of each in order.
-func parseAddresses(args []arg, what string) ([]string, error) {
+// and removes duplicates, keeping the first of each in order. flag names
+// the flag they were given with; "" for targets.
+func parseAddresses(args []arg, flag string) ([]string, error) {
+	what, example := "targets", "/disable mallory@contoso.com"
+	if flag != "" {
+		what, example = "--"+flag+" addresses", "--"+flag+" mallory@contoso.com"
+	}
 	var out []string
 	for _, a := range args {
 		text, err := userMarkup(a.text)
@@ -406,7 +422,7 @@ func parseAddresses(args []arg, what string) ([]string, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, &Error{Msg: "no user address given", Hint: "for example: /disable mallory@contoso.com"}
+		return nil, &Error{Msg: "no user address given", Hint: "for example: " + example}
 	}
 	return out, nil
 }
@@ -440,13 +456,13 @@ func mailOptions(d Def, provider, shape string, flags map[string][]string) (*app
 		}
 		m.Severity = s
 	}
-	for _, name := range []string{"severity", "senders-copy"} {
-		if _, ok := flags[name]; ok && effective == ProviderTMCAS {
-			msg := fmt.Sprintf("--%s is a graph option; tmcas has none like it", name)
+	for _, f := range d.Flags {
+		if _, given := flags[f.Name]; given && len(f.Providers) > 0 && !slices.Contains(f.Providers, effective) {
+			msg := fmt.Sprintf("--%s is a %s option; %s has none like it", f.Name, strings.Join(f.Providers, " and "), effective)
 			if provider == "" {
-				msg = fmt.Sprintf("--%s is a graph option, and a Message-ID <…@…> is purged through tmcas", name)
+				msg = fmt.Sprintf("--%s is a %s option, and this message id is for %s", f.Name, strings.Join(f.Providers, " and "), effective)
 			}
-			return nil, &Error{Msg: msg, Hint: "leave out --" + name}
+			return nil, &Error{Msg: msg, Hint: "leave out --" + f.Name}
 		}
 	}
 	if r := flags["recipient"]; len(r) > 0 {
@@ -454,7 +470,7 @@ func mailOptions(d Def, provider, shape string, flags map[string][]string) (*app
 		for i, v := range r {
 			args[i] = arg{text: v}
 		}
-		rs, err := parseAddresses(args, "--recipient addresses")
+		rs, err := parseAddresses(args, "recipient")
 		if err != nil {
 			return nil, err
 		}

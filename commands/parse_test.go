@@ -227,6 +227,8 @@ func errorCases() []errorCase {
 		{"discord mention", "disable", "<@!4242>", `"<@!4242>" is a mention, not a user address`, addr},
 		{"mailto label differs", "disable", "<mailto:ceo@contoso.com|mallory@contoso.com>", `the link text "mallory@contoso.com" does not match its address "ceo@contoso.com"`, "type the address itself"},
 		{"unquoted reason swallows words", "disable", "a@contoso.com --reason phishing campaign", `"campaign" is not a user address: it has no @`, `if it is part of the reason, put the whole reason in quotes: --reason "…"`},
+		{"empty recipient list", "purge-mail", guid + " --recipient ,", "no user address given", "for example: --recipient mallory@contoso.com"},
+		{"flag with an invisible character", "disable", "a@contoso.com --reason\u200b x", `/disable has no flag "--reason\u200b"`, "did you mean --reason?"},
 		{"bad recipient", "purge-mail", guid + " --recipient bob", `"bob" is not a user address: it has no @`, addr},
 
 		// Reasons.
@@ -252,7 +254,7 @@ func errorCases() []errorCase {
 		{"guid with tmcas", "purge-mail", guid + " --provider tmcas", "tmcas finds mail by its Internet Message-ID, not a Graph network message id", "give the Message-ID header in angle brackets, such as <abc123@mail.contoso.com>, or use --provider graph"},
 		{"message id with graph", "purge-mail", "<a@b.c> --provider graph", "graph finds mail by its network message id (a GUID), not the Message-ID header", "copy the Network Message ID from the Defender portal, or use --provider tmcas"},
 		{"severity on tmcas", "purge-mail", "<a@b.c> --provider tmcas --severity high", "--severity is a graph option; tmcas has none like it", "leave out --severity"},
-		{"senders copy for a message id", "purge-mail", "<a@b.c> --senders-copy", "--senders-copy is a graph option, and a Message-ID <…@…> is purged through tmcas", "leave out --senders-copy"},
+		{"senders copy for a message id", "purge-mail", "<a@b.c> --senders-copy", "--senders-copy is a graph option, and this message id is for tmcas", "leave out --senders-copy"},
 		{"not a message id", "purge-mail", "hello", `"hello" is not a message id`, messageIDHint},
 		{"guid with one brace", "purge-mail", "{" + guid, `"{` + guid + `" is not a message id`, messageIDHint},
 		{"message id without brackets", "purge-mail", "abc@mail.contoso.com --provider tmcas", `"abc@mail.contoso.com" is not a message id`, "an Internet Message-ID keeps its angle brackets: did you mean <abc@mail.contoso.com>?"},
@@ -341,18 +343,23 @@ func TestTargetLimit(t *testing.T) {
 	for i := range MaxTargets {
 		args = append(args, arg{text: fmt.Sprintf("user%d@contoso.com", i)})
 	}
-	got, err := parseAddresses(args, "targets")
+	got, err := parseAddresses(args, "")
 	if err != nil || len(got) != MaxTargets {
 		t.Fatalf("parseAddresses of %d addresses = %d addresses, %v; want all", MaxTargets, len(got), err)
 	}
 	// A duplicate does not count.
-	if _, err := parseAddresses(append(args, arg{text: "USER0@contoso.com"}), "targets"); err != nil {
+	if _, err := parseAddresses(append(args, arg{text: "USER0@contoso.com"}), ""); err != nil {
 		t.Errorf("parseAddresses with a duplicate: %v", err)
 	}
-	_, err = parseAddresses(append(args, arg{text: "one-more@contoso.com"}), "targets")
+	_, err = parseAddresses(append(args, arg{text: "one-more@contoso.com"}), "")
 	want := &Error{Msg: "more than 1000 targets", Hint: "split them over several requests"}
 	if diff := cmp.Diff(want, err); diff != "" {
 		t.Errorf("parseAddresses of %d addresses (-want +got):\n%s", MaxTargets+1, diff)
+	}
+	_, err = parseAddresses(append(args, arg{text: "one-more@contoso.com"}), "recipient")
+	want = &Error{Msg: "more than 1000 --recipient addresses", Hint: "split them over several requests"}
+	if diff := cmp.Diff(want, err); diff != "" {
+		t.Errorf("parseAddresses of %d recipients (-want +got):\n%s", MaxTargets+1, diff)
 	}
 }
 

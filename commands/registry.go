@@ -93,8 +93,9 @@ type Flag struct {
 	// depend on --provider.
 	Choices    []string
 	ByProvider []Variant
-	// Default is the value used when the flag is not given, for help;
-	// empty when there is none or it depends on the provider.
+	// Default is the value the provider uses when the flag is not given;
+	// empty when there is none or it depends on the provider (ByProvider).
+	// Parse leaves such flags out of the spec rather than filling it in.
 	Default string
 	// Providers, when set, are the only providers the flag works with.
 	Providers []string
@@ -106,7 +107,10 @@ type Flag struct {
 type Variant struct {
 	Provider string
 	Choices  []string
-	Default  string // used when the flag is not given; the first of Choices
+	// Default, the first of Choices, is used when the flag is not given:
+	// Parse fills it in when --provider names this provider; otherwise the
+	// router does once it has picked the provider.
+	Default string
 }
 
 // Variant returns the flag's choices and default with provider.
@@ -250,9 +254,9 @@ func purgeMailDef() Def {
 				Help: "what to do with each copy of the message; left out, the default of the provider used"},
 			{Name: "recipient", Kind: FlagUser, Value: "user", Repeat: true,
 				Help: "only the copy in this mailbox (repeat for several); default every recipient"},
-			{Name: "severity", Kind: FlagEnum, Value: "severity", Choices: []string{"low", "medium", "high"},
+			{Name: "severity", Kind: FlagEnum, Value: "severity", Choices: []string{"low", "medium", "high"}, Default: "medium",
 				Providers: []string{ProviderGraph},
-				Help:      "severity recorded with the remediation (graph only; graph uses medium when left out)"},
+				Help:      "severity recorded with the remediation (graph only)"},
 			{Name: "senders-copy", Kind: FlagBool, Providers: []string{ProviderGraph},
 				Help: "also remediate the copy in the sender's mailbox (graph only)"},
 		}, commonFlags(ProviderGraph, ProviderTMCAS)...),
