@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/countersign/countersign/bot"
 	"github.com/countersign/countersign/internal/config"
+	"github.com/countersign/countersign/internal/engine"
 	"github.com/countersign/countersign/internal/health"
 	"github.com/countersign/countersign/internal/metrics"
 )
@@ -44,19 +46,85 @@ func serve(ctx context.Context, e env, args []string, listen func(addr string) (
 			return fmt.Errorf("migrating: %w", err)
 		}
 	}
+	m := metrics.New(metrics.Options{Source: st, Version: version, Logger: log})
+	router, err := newRouter(cfg, log, m)
+	if err != nil {
+		return err
+	}
+	adapters, err := newAdapters(cfg, log, m, st)
+	if err != nil {
+		return err
+	}
+	checks := health.DatabaseChecks(st)
+	mux := http.NewServeMux()
+	var notifier engine.Notifier
+	var b *bot.Bot
+	if len(adapters) > 0 {
+		chats, access := map[string]bot.Chat{}, map[string]bot.Access{}
+		for _, a := range adapters {
+			chats[a.name], access[a.name] = a.chat, a.access
+		}
+		b, err = bot.New(bot.Config{
+			Store: st, Providers: router, Policy: cfg.Policy(), Admin: cfg.IsAdmin,
+			Chats: chats, Access: access, Logger: log, Metrics: m,
+		})
+		if err != nil {
+			return err
+		}
+		defer b.Wait()
+		notifier = b
+		for _, a := range adapters {
+			if a.mount != nil {
+				a.mount(mux, b)
+			}
+			if a.ready != nil {
+				checks = append(checks, health.Check{Name: a.name, Run: a.ready})
+			}
+		}
+	} else {
+		log.Warn("no chat platform is configured: this replica only executes approved requests and runs periodic jobs")
+	}
+	eng, err := engine.New(engine.Config{
+		Store: st, Providers: router, Notifier: notifier, Logger: log,
+		PollInterval: cfg.Engine.PollInterval, PollDeadline: cfg.Engine.PollDeadline,
+		Workers: cfg.Engine.Workers, ExpirySweep: cfg.Engine.ExpirySweep,
+	})
+	if err != nil {
+		return fmt.Errorf("configuring the engine: %w", err)
+	}
 	ln, err := listen(cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.HTTP.Listen, err)
 	}
-	m := metrics.New(metrics.Options{Source: st, Version: version, Logger: log})
-	ready := health.New(health.Options{Logger: log}, health.DatabaseChecks(st)...)
-	return serveHTTP(ctx, cfg, log, ln, routes(log, m, ready))
+	if err := eng.Start(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("starting the engine: %w", err)
+	}
+	defer func() {
+		// Jobs still running are handed back, to resume on another replica
+		// or after restart.
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+		defer cancel()
+		if err := eng.Stop(sctx); err != nil {
+			log.Warn("stopping the engine", "err", err)
+		}
+	}()
+	for _, a := range adapters {
+		if a.run != nil {
+			go func() {
+				if err := a.run(ctx, b); err != nil && ctx.Err() == nil {
+					log.Error("chat connection ended", "platform", a.name, "err", err)
+				}
+			}()
+		}
+	}
+	ready := health.New(health.Options{Logger: log}, checks...)
+	return serveHTTP(ctx, cfg, log, ln, routes(log, m, ready, mux))
 }
 
 // routes returns the HTTP routes of serve, wrapped in the request log and
 // metrics middleware.
-func routes(log *slog.Logger, m *metrics.Metrics, ready *health.Checker) http.Handler {
-	mux := http.NewServeMux()
+func routes(log *slog.Logger, m *metrics.Metrics, ready *health.Checker, mux *http.ServeMux) http.Handler {
 	mux.Handle("GET /healthz", health.Live())
 	mux.Handle("GET /readyz", ready)
 	mux.Handle("GET /metrics", m.Handler())
