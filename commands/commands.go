@@ -44,6 +44,9 @@ type Command struct {
 	// request of the explained command line. Spec.Provider is empty unless
 	// --provider was given; routing fills it in. Targets are normalised
 	// (addresses lower-cased, Slack link markup removed) and de-duplicated.
+	// For purge-mail, Spec.Mail is always set; its Action is empty when
+	// neither --action nor --provider was given, and the router fills in
+	// the default of the provider it picks (providers.Router.Route).
 	Spec approvals.Spec
 	// DryRun is --dry-run: resolve and preview, file nothing.
 	DryRun bool
@@ -61,6 +64,7 @@ type Error struct {
 	Hint string
 }
 
+// Error returns Msg, followed by Hint in parentheses when there is one.
 func (e *Error) Error() string {
 	if e.Hint == "" {
 		return e.Msg
