@@ -17,6 +17,7 @@ import (
 	"github.com/countersign/countersign/bot/console"
 	"github.com/countersign/countersign/internal/config"
 	"github.com/countersign/countersign/internal/engine"
+	"github.com/countersign/countersign/internal/metrics"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/providers/msgraph/graphtest"
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
@@ -133,13 +134,16 @@ func runDemo(ctx context.Context, e env, args []string) error {
 		fmt.Fprintln(e.stdout, demoHint)
 		fmt.Fprintf(e.stdout, "(started in %s)\n", time.Since(start).Round(time.Millisecond))
 	}
-	err = d.console.Run(ctx, in, d.bot, console.Hooks{Settle: d.settle, Extra: d.extra}, !live)
+	err = d.console.Run(ctx, in, d.bot, consoleHooks(d), !live)
 	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
 		err = nil
 	}
 	fmt.Fprintln(e.stdout)
 	return err
 }
+
+// consoleHooks are the demo's additions to the console.
+func consoleHooks(d *demo) console.Hooks { return console.Hooks{Settle: d.settle, Extra: d.extra} }
 
 // demo is a running demo system.
 type demo struct {
@@ -153,6 +157,7 @@ type demo struct {
 	graph   *graphtest.Server
 	log     *slog.Logger
 	out     io.Writer
+	metrics *metrics.Metrics
 
 	closing atomic.Bool
 
@@ -202,7 +207,8 @@ func startDemo(ctx context.Context, e env, clk *clock, live bool) (_ *demo, err 
 	if err := d.store.Migrate(ctx); err != nil {
 		return nil, fmt.Errorf("migrating: %w", err)
 	}
-	router, err := newRouter(cfg, d.log, nil)
+	d.metrics = metrics.New(metrics.Options{Source: d.store, Version: version, Logger: d.log})
+	router, err := newRouter(cfg, d.log, d.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +222,7 @@ func startDemo(ctx context.Context, e env, clk *clock, live bool) (_ *demo, err 
 		Store: d.store, Providers: router, Policy: cfg.Policy(), Admin: cfg.IsAdmin,
 		Chats:  map[string]bot.Chat{bot.PlatformConsole: d.console},
 		Access: map[string]bot.Access{bot.PlatformConsole: d.console},
-		Logger: d.log, Now: clk.Now, NewRef: newRef,
+		Logger: d.log, Now: clk.Now, NewRef: newRef, Metrics: d.metrics,
 	})
 	if err != nil {
 		return nil, err
