@@ -232,6 +232,7 @@ func startDemo(ctx context.Context, e env, clk *clock, live bool) (_ *demo, err 
 		PollInterval: cfg.Engine.PollInterval, PollDeadline: cfg.Engine.PollDeadline,
 		ExpirySweep: cfg.Engine.ExpirySweep, Workers: 4,
 		FetchPollInterval: 50 * time.Millisecond, NotifyInterval: 100 * time.Millisecond,
+		Metrics: d.metrics,
 	})
 	if err != nil {
 		return nil, err

@@ -54,6 +54,7 @@ func TestMetricsAfterFlow(t *testing.T) {
 		{`countersign_approval_latency_seconds_count{action="disable"}`, eq(1), "1"},
 		// Filing, approval, start, submitting, submitted, finish of #1; filing
 		// and denial of #2; filing of #3.
+		{`countersign_execution_duration_seconds_count{action="disable",outcome="partially_failed",provider="tmcas"}`, eq(1), "1"},
 		{`countersign_audit_chain_length`, func(v float64) bool { return v >= 9 }, ">= 9"},
 		{`countersign_outbound_requests_total{code="201",host=`, func(v float64) bool { return v >= 1 }, ">= 1 (TMCAS batch created)"},
 		{`countersign_rate_limit_wait_seconds_count{provider="tmcas"}`, func(v float64) bool { return v >= 2 }, ">= 2"},

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/countersign/countersign/bot"
@@ -14,6 +15,7 @@ import (
 	"github.com/countersign/countersign/internal/engine"
 	"github.com/countersign/countersign/internal/health"
 	"github.com/countersign/countersign/internal/metrics"
+	"github.com/countersign/countersign/internal/store"
 )
 
 // runServe runs the bot until ctx is cancelled (SIGINT or SIGTERM), then
@@ -88,6 +90,7 @@ func serve(ctx context.Context, e env, args []string, listen func(addr string) (
 		Store: st, Providers: router, Notifier: notifier, Logger: log,
 		PollInterval: cfg.Engine.PollInterval, PollDeadline: cfg.Engine.PollDeadline,
 		Workers: cfg.Engine.Workers, ExpirySweep: cfg.Engine.ExpirySweep,
+		Metrics: m, ID: replicaID(st),
 	})
 	if err != nil {
 		return fmt.Errorf("configuring the engine: %w", err)
@@ -159,4 +162,21 @@ func serveHTTP(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net
 		return fmt.Errorf("serving http: %w", err)
 	}
 	return nil
+}
+
+// replicaID names this replica to River. On SQLite there is one replica per
+// database, so the host name is stable and unique, and a restart resumes
+// its jobs at once instead of waiting for River's rescuer. On PostgreSQL
+// several replicas may share a host name (two processes on one machine), so
+// each start gets a random id and a dead replica's jobs are rescued after
+// engine.DefaultRescueStuckJobsAfter.
+func replicaID(st *store.Store) string {
+	if st.Dialect() != store.SQLite {
+		return ""
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	return "countersign-" + host
 }

@@ -102,6 +102,9 @@ type Config struct {
 	NotifyInterval time.Duration
 	// PeriodicTimeout bounds one run of a periodic job.
 	PeriodicTimeout time.Duration
+
+	// Metrics, when set, is told how long each request ran.
+	Metrics ExecutionObserver
 }
 
 // Engine executes approved requests and runs periodic jobs.
@@ -114,6 +117,12 @@ type Engine struct {
 	river     store.RiverClient
 	notify    *coalescer
 	periodic  map[string]*periodicJob
+}
+
+// ExecutionObserver records execution times; *metrics.Metrics implements
+// it.
+type ExecutionObserver interface {
+	ObserveExecution(action, provider, outcome string, d time.Duration)
 }
 
 // New checks cfg and builds an Engine; Start runs it.

@@ -404,10 +404,21 @@ func (a *attempt) finish(ctx context.Context, items []approvals.Item) error {
 	if _, err := a.e.store.Finish(ctx, a.id(), a.x.Fence, ev, a.e.now()); err != nil {
 		return a.storeErr(ctx, err)
 	}
+	a.observe(outcome)
 	a.log.InfoContext(ctx, "request finished", "outcome", outcome, "succeeded", counts[approvals.ItemSucceeded],
 		"failed", counts[approvals.ItemFailed], "skipped", counts[approvals.ItemSkipped])
 	a.e.notify.Changed(a.id())
 	return errJobDone
+}
+
+// observe records the execution time of a request that reached outcome,
+// measured from its approval.
+func (a *attempt) observe(outcome approvals.State) {
+	if a.e.cfg.Metrics == nil {
+		return
+	}
+	r := a.x.Request
+	a.e.cfg.Metrics.ObserveExecution(string(r.Spec.Action), r.Spec.Provider, string(outcome), a.e.now().Sub(r.ApprovedAt))
 }
 
 // attention moves the request to needs_attention and alerts: an error line
@@ -417,6 +428,7 @@ func (a *attempt) attention(ctx context.Context, reason string) error {
 	if _, err := a.e.store.Finish(ctx, a.id(), a.x.Fence, ev, a.e.now()); err != nil {
 		return a.storeErr(ctx, err)
 	}
+	a.observe(approvals.StateNeedsAttention)
 	a.log.ErrorContext(ctx, "request needs attention", "reason", reason)
 	a.e.notify.Changed(a.id())
 	return errJobDone

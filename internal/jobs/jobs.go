@@ -4,8 +4,6 @@
 package jobs
 
 import (
-	"time"
-
 	"github.com/riverqueue/river"
 )
 
@@ -25,32 +23,6 @@ func (Execute) InsertOpts() river.InsertOpts {
 		MaxAttempts: 1000, // polling is done by snoozing; attempts are cheap
 		UniqueOpts:  river.UniqueOpts{ByArgs: true},
 	}
-}
-
-// ExpireSweep moves pending requests past their TTL to expired.
-type ExpireSweep struct {
-	Slot time.Time `json:"slot"`
-}
-
-// Kind implements river.JobArgs.
-func (ExpireSweep) Kind() string { return "countersign.expire_sweep" }
-
-// InsertOpts makes the sweep unique per schedule slot.
-func (ExpireSweep) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueuePeriodic, UniqueOpts: river.UniqueOpts{ByArgs: true}}
-}
-
-// Digest posts the digest for one schedule slot.
-type Digest struct {
-	Slot time.Time `json:"slot"`
-}
-
-// Kind implements river.JobArgs.
-func (Digest) Kind() string { return "countersign.digest" }
-
-// InsertOpts makes the digest unique per schedule slot.
-func (Digest) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueuePeriodic, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 // Queue names.
