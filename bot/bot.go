@@ -307,7 +307,10 @@ func (b *Bot) file(ctx context.Context, c Command, spec approvals.Spec, provider
 	log := b.log.With("request_id", req.ID, "action", string(spec.Action), "provider", spec.Provider, "requester", actor.Person)
 	log.InfoContext(ctx, "request filed", "targets", len(spec.Targets), "items", len(items))
 	chat := b.cfg.Chats[c.User.Platform]
-	stored, _ := b.cfg.Store.Items(ctx, req.ID)
+	stored, err := b.cfg.Store.Items(ctx, req.ID)
+	if err != nil {
+		stored = items // as filed; the next render reads them back
+	}
 	h, err := chat.Post(ctx, c.Channel, renderCard(req, stored, b.cfg.Now()))
 	if err != nil {
 		// Nobody could approve a request without a card: withdraw it.
