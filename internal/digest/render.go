@@ -1,0 +1,411 @@
+package digest
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/bot"
+)
+
+// Limits of Message, which must fit Slack and Discord whatever the volume.
+// Characters are counted as runes over every string of the message.
+const (
+	// MaxMessageChars bounds the characters of all strings in a Message.
+	MaxMessageChars = 1800
+	// MaxMessageLines bounds Message().Lines.
+	MaxMessageLines = 25
+	// MaxPreChars bounds Message().Pre.
+	MaxPreChars = 600
+
+	// moreReserve leaves room for the adapter's "… and N more".
+	moreReserve = 30
+	// chartRows is the most days the chart of a Message shows.
+	chartRows = 14
+	// linesReserve is what Message keeps for list lines before it shortens
+	// the chart and the fields.
+	linesReserve = 400
+
+	reasonRunes     = 120 // a reason or note in a Message
+	textReasonRunes = 500 // a reason or note in Text
+	maxTargetRunes  = 120 // a target, when Build keeps it
+	lineTargetRunes = 40  // a target in a Message line
+	lineTextRunes   = 80  // a Message line's Text
+	fieldRunes      = 100 // a Message field's value
+	personRunes     = 40  // a person's name in a field
+)
+
+// Message renders the digest for Slack and Discord. It always fits
+// MaxMessageChars, MaxMessageLines and MaxPreChars: when the lists do
+// not fit, failures come first, then pending requests, then denied,
+// expired and cancelled ones, and More counts the rest.
+func (d Digest) Message() bot.Message {
+	loc := d.location()
+	m := bot.Message{
+		Title:  d.title(loc),
+		Footer: d.footer(),
+	}
+	if d.Total == 0 && len(d.Pending) == 0 {
+		m.Text = "Nothing happened: no request was filed, decided or run, and none is pending."
+		return m
+	}
+	switch {
+	case len(d.Problems) > 0:
+		m.Tone = bot.ToneBad
+	case len(d.Pending) > 0:
+		m.Tone = bot.ToneWaiting
+	default:
+		m.Tone = bot.ToneGood
+	}
+	m.Text = d.summary(loc)
+	m.Fields = d.fields(fieldRunes)
+	budget := MaxMessageChars - moreReserve
+	for rows := chartRows; rows >= 0; rows-- {
+		m.Pre = ""
+		if rows > 0 {
+			m.Pre = d.chart(loc, 16, rows)
+		}
+		if messageRunes(m)+linesReserve <= budget && utf8.RuneCountInString(m.Pre) <= MaxPreChars {
+			break
+		}
+	}
+	if messageRunes(m)+linesReserve > budget {
+		m.Fields = d.fields(personRunes)
+	}
+	used := messageRunes(m)
+	all := d.lines(loc)
+	for _, l := range all {
+		n := lineRunes(l)
+		if len(m.Lines) == MaxMessageLines || used+n > budget {
+			break
+		}
+		m.Lines = append(m.Lines, l)
+		used += n
+	}
+	m.More = len(all) - len(m.Lines)
+	return m
+}
+
+// title names the window in loc.
+func (d Digest) title(loc *time.Location) string {
+	from, to := d.From.In(loc), d.To.In(loc)
+	layout := "Mon 2 Jan 15:04"
+	if from.Second() != 0 || to.Second() != 0 {
+		layout = "Mon 2 Jan 15:04:05"
+	}
+	if from.Year() != to.Year() {
+		layout = "Mon 2 Jan 2006 15:04"
+	}
+	return fmt.Sprintf("Countersign digest: %s – %s (%s)", from.Format(layout), to.Format(layout), loc)
+}
+
+// footer gives the exact window, which the title rounds.
+func (d Digest) footer() string {
+	return fmt.Sprintf("Window %s – %s, end excluded. Full report: countersign digest --format text",
+		d.From.UTC().Format(time.RFC3339), d.To.UTC().Format(time.RFC3339))
+}
+
+func (d Digest) summary(loc *time.Location) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s filed, decided or run in this window (%d filed).", plural(d.Total, "request"), d.Filed)
+	if n := len(d.Problems); n > 0 {
+		fmt.Fprintf(&b, " %d failed or need attention.", n)
+	}
+	if n := len(d.Pending); n > 0 {
+		fmt.Fprintf(&b, " %d still pending at %s.", n, d.To.In(loc).Format("15:04"))
+	}
+	return b.String()
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// fields renders the counts, each value cut to limit runes.
+func (d Digest) fields(limit int) []bot.Field {
+	var out []bot.Field
+	add := func(label string, cs []Count) {
+		if len(cs) > 0 {
+			out = append(out, bot.Field{Label: label, Value: cut(joinCounts(cs, " · ", personRunes), limit)})
+		}
+	}
+	add("Outcomes", d.ByOutcome)
+	add("Actions", d.ByAction)
+	add("Providers", d.ByProvider)
+	if d.ToApproval.Of > 0 {
+		out = append(out, bot.Field{Label: "Median to approval", Value: timing(d.ToApproval)})
+	}
+	if d.ToCompletion.Of > 0 {
+		out = append(out, bot.Field{Label: "Median to completion", Value: timing(d.ToCompletion)})
+	}
+	add("Top requesters", d.TopRequesters)
+	add("Top approvers", d.TopApprovers)
+	return out
+}
+
+func timing(t Timing) string {
+	return fmt.Sprintf("%s (of %d)", duration(t.Median), t.Of)
+}
+
+func joinCounts(cs []Count, sep string, keyRunes int) string {
+	var b strings.Builder
+	for i, c := range cs {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(cut(c.Key, keyRunes))
+		b.WriteByte(' ')
+		b.WriteString(strconv.Itoa(c.Count))
+	}
+	return b.String()
+}
+
+// lines renders every listed request in the order Message keeps them.
+func (d Digest) lines(loc *time.Location) []bot.Line {
+	out := make([]bot.Line, 0, len(d.Problems)+len(d.Pending)+len(d.Denied)+len(d.Expired)+len(d.Cancelled))
+	for _, e := range d.Problems {
+		out = append(out, bot.Line{Mark: bot.MarkFailed, Text: lineText(e), Detail: cut(outcome(e), reasonRunes)})
+	}
+	for _, e := range d.Pending {
+		out = append(out, bot.Line{Mark: bot.MarkPending, Text: lineText(e), Detail: cut(outcome(e), reasonRunes)})
+	}
+	for _, l := range [][]Entry{d.Denied, d.Expired, d.Cancelled} {
+		for _, e := range l {
+			out = append(out, bot.Line{Mark: bot.MarkSkipped, Text: lineText(e), Detail: cut(outcome(e), reasonRunes)})
+		}
+	}
+	return out
+}
+
+// lineText is "#12 disable a@x.io +2 · alice".
+func lineText(e Entry) string {
+	return cut("#"+strconv.FormatInt(e.ID, 10)+" "+string(e.Action)+" "+targets(e, lineTargetRunes)+" · "+e.Requester, lineTextRunes)
+}
+
+// targets is the first target and how many more there are.
+func targets(e Entry, limit int) string {
+	if len(e.Targets) == 0 {
+		return "(no targets)"
+	}
+	s := cut(e.Targets[0], limit)
+	if e.NTargets > 1 {
+		s += " +" + strconv.Itoa(e.NTargets-1)
+	}
+	return s
+}
+
+// outcome says what became of e, with who and why; the reason is not cut.
+func outcome(e Entry) string {
+	var s string
+	switch e.State {
+	case approvals.StatePending:
+		s = "pending for " + duration(e.Age)
+		if len(e.Waiting) > 0 {
+			s += ", waiting for " + strings.Join(e.Waiting, ", ")
+		}
+		return s
+	case approvals.StateDenied:
+		s = "denied by " + e.By
+	case approvals.StateCancelled:
+		s = "cancelled by " + e.By
+	case approvals.StatePartiallyFailed:
+		s = "partially failed"
+	case approvals.StateNeedsAttention:
+		s = "needs attention"
+	default:
+		s = string(e.State)
+	}
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
+}
+
+// chart draws requests filed per day: the last rows days, bars of at most
+// width blocks scaled to the largest count shown.
+func (d Digest) chart(loc *time.Location, width, rows int) string {
+	days := d.Days
+	var b strings.Builder
+	b.WriteString("Filed per day (" + loc.String())
+	if rows > 0 && len(days) > rows {
+		fmt.Fprintf(&b, ", last %d of %d days", rows, len(days))
+		days = days[len(days)-rows:]
+	}
+	b.WriteString(")\n")
+	top := 0
+	for _, day := range days {
+		top = max(top, day.Filed)
+	}
+	for i, day := range days {
+		label := day.Date
+		if t, err := time.ParseInLocation(time.DateOnly, day.Date, loc); err == nil {
+			label = t.Format("Mon _2 Jan")
+		}
+		n := 0
+		if top > 0 {
+			n = (day.Filed*width + top - 1) / top // a day with any request shows a block
+		}
+		b.WriteString(label)
+		b.WriteString(" ")
+		b.WriteString(strings.Repeat("█", n))
+		b.WriteString(strings.Repeat(" ", width-n))
+		b.WriteString(" ")
+		b.WriteString(strconv.Itoa(day.Filed))
+		if i < len(days)-1 {
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// Text renders the full plain-text report: every count, every listed
+// request and the chart of every day.
+func (d Digest) Text() string {
+	loc := d.location()
+	var b strings.Builder
+	b.WriteString(d.title(loc))
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "Window: %s – %s, end excluded\n\n", d.From.UTC().Format(time.RFC3339), d.To.UTC().Format(time.RFC3339))
+	if d.Total == 0 && len(d.Pending) == 0 {
+		b.WriteString("Nothing happened: no request was filed, decided or run, and none is pending.\n")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "Requests filed, decided or run: %d (filed: %d)\n", d.Total, d.Filed)
+	row := func(label, value string) { fmt.Fprintf(&b, "%-27s %s\n", label+":", value) }
+	counts := func(label string, cs []Count) {
+		if len(cs) == 0 {
+			row(label, "none")
+			return
+		}
+		row(label, joinCounts(cs, ", ", textReasonRunes))
+	}
+	counts("Outcomes", d.ByOutcome)
+	counts("Actions", d.ByAction)
+	counts("Providers", d.ByProvider)
+	for _, t := range []struct {
+		label string
+		t     Timing
+	}{{"Median time to approval", d.ToApproval}, {"Median time to completion", d.ToCompletion}} {
+		if t.t.Of == 0 {
+			row(t.label, "none")
+		} else {
+			row(t.label, timing(t.t))
+		}
+	}
+	counts("Top requesters", d.TopRequesters)
+	counts("Top approvers", d.TopApprovers)
+	b.WriteString("\n")
+	b.WriteString(d.chart(loc, 40, 0))
+	b.WriteString("\n")
+	section := func(title string, es []Entry) {
+		if len(es) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "\n%s (%d):\n", title, len(es))
+		for _, e := range es {
+			tg := strings.Join(e.Targets, ", ")
+			if e.NTargets > len(e.Targets) {
+				tg += fmt.Sprintf(" +%d more", e.NTargets-len(e.Targets))
+			}
+			fmt.Fprintf(&b, "  #%d %s %s via %s, by %s; %s: %s\n", e.ID, e.Action, tg, e.Provider, e.Requester,
+				e.At.In(loc).Format("Mon 2 Jan 15:04:05"), cut(outcome(e), textReasonRunes))
+		}
+	}
+	section("Failed or needing attention", d.Problems)
+	section(fmt.Sprintf("Still pending at %s", d.To.In(loc).Format("Mon 2 Jan 15:04:05")), d.Pending)
+	section("Denied", d.Denied)
+	section("Expired", d.Expired)
+	section("Cancelled", d.Cancelled)
+	return b.String()
+}
+
+// duration is a short human duration: 45s, 3m07s, 5h02m, 2d04h.
+func duration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	s := int64(d / time.Second)
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%ds", s)
+	case s < 3600:
+		return fmt.Sprintf("%dm%02ds", s/60, s%60)
+	case s < 48*3600:
+		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
+	}
+	return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
+}
+
+// clean makes user-supplied text one line of plain text: control
+// characters become spaces and bidirectional overrides, which can make
+// text read differently than it is, are dropped. Escaping for a platform is
+// the adapters' work.
+func clean(s string) string {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return strings.TrimSpace(s)
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError:
+			b.WriteRune(unicode.ReplacementChar)
+		case unicode.IsControl(r):
+			b.WriteByte(' ')
+		case bidiControl(r):
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func bidiControl(r rune) bool {
+	return r == '\u061c' || r == '\u200e' || r == '\u200f' || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069')
+}
+
+// cut shortens s to at most n runes, ending with … when it cut.
+func cut(s string, n int) string {
+	if len(s) <= n || utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i, count := 0, 0
+	for i = range s {
+		if count == n-1 {
+			break
+		}
+		count++
+	}
+	return s[:i] + "…"
+}
+
+// messageRunes counts the characters of every string in m.
+func messageRunes(m bot.Message) int {
+	n := utf8.RuneCountInString(m.Title) + utf8.RuneCountInString(m.Text) + utf8.RuneCountInString(m.Pre) +
+		utf8.RuneCountInString(m.Footer)
+	for _, f := range m.Fields {
+		n += utf8.RuneCountInString(f.Label) + utf8.RuneCountInString(f.Value)
+	}
+	for _, l := range m.Lines {
+		n += lineRunes(l)
+	}
+	return n
+}
+
+func lineRunes(l bot.Line) int {
+	return utf8.RuneCountInString(string(l.Mark)) + utf8.RuneCountInString(l.Text) + utf8.RuneCountInString(l.Detail)
+}
