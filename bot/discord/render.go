@@ -1,0 +1,337 @@
+package discord
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/countersign/countersign/bot"
+)
+
+// Discord's limits on messages (developers/resources/message.mdx,
+// components/reference.mdx).
+const (
+	limitTitle       = 256
+	limitDescription = 4096
+	limitFieldName   = 256
+	limitFieldValue  = 1024
+	limitFields      = 25
+	limitFooter      = 2048
+	limitEmbedTotal  = 6000
+	limitContent     = 2000
+	limitLabel       = 80
+	limitCustomID    = 100
+	limitButtonsRow  = 5
+	limitRows        = 5
+	limitModalTitle  = 45
+	limitInputLabel  = 45
+	limitPlaceholder = 100
+	limitInputValue  = 4000
+)
+
+// Ephemeral is the message flag that shows a response to its recipient only.
+const Ephemeral = discordgo.MessageFlagsEphemeral
+
+// zwsp breaks mentions and code fences without changing what people read.
+const zwsp = "\u200b"
+
+// markdown are the characters Discord's markdown or mention syntax gives a
+// meaning; escape puts a backslash before each, which Discord renders as
+// the character itself.
+const markdown = "\\*_~`|>#-[]()@<:"
+
+// noMentions is the allowed_mentions every write carries: nothing pings.
+func noMentions() *discordgo.MessageAllowedMentions {
+	return &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
+}
+
+// escape makes user text literal in a markdown-rendered place (embed
+// title, description, field name and value).
+func escape(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(markdown, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// plain makes text safe where Discord renders no markdown but a client
+// might still highlight a mention (footer, button label, modal text).
+func plain(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, "@", "@"+zwsp)
+	return strings.ReplaceAll(s, "<", "<"+zwsp)
+}
+
+// literal makes text safe inside a code span or block: backticks cannot
+// close it and mentions are broken.
+func literal(s string) string {
+	s = plain(s)
+	return strings.ReplaceAll(s, "`", "`"+zwsp)
+}
+
+// clip cuts s to at most n characters, marking a cut with "…". It never
+// leaves a dangling escape backslash.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	rs := []rune(s)[:n-1]
+	// An odd run of trailing backslashes would escape the "…".
+	k := 0
+	for i := len(rs) - 1; i >= 0 && rs[i] == '\\'; i-- {
+		k++
+	}
+	if k%2 == 1 {
+		rs = rs[:len(rs)-1]
+	}
+	return string(rs) + "…"
+}
+
+func runes(s string) int { return utf8.RuneCountInString(s) }
+
+// markSymbol is how a Line's mark is drawn.
+func markSymbol(m bot.Mark) string {
+	switch m {
+	case bot.MarkOK:
+		return "✅"
+	case bot.MarkFailed:
+		return "❌"
+	case bot.MarkPending:
+		return "⏳"
+	case bot.MarkRunning:
+		return "🔄"
+	case bot.MarkSkipped:
+		return "➖"
+	case bot.MarkProblem:
+		return "⚠️"
+	}
+	return "•"
+}
+
+// toneColor is the embed colour of a tone.
+func toneColor(t bot.Tone) int {
+	switch t {
+	case bot.ToneWaiting:
+		return 0xF1C40F
+	case bot.ToneGood:
+		return 0x2ECC71
+	case bot.ToneBad:
+		return 0xE74C3C
+	case bot.ToneMuted:
+		return 0x95A5A6
+	}
+	return 0x5865F2
+}
+
+// errBadButton is a button the bot built wrongly; no platform accepts it.
+var errBadButton = errors.New("button value must be 1 to 100 characters")
+
+// rendered is a message as Discord draws it.
+type rendered struct {
+	embed      *discordgo.MessageEmbed
+	components []discordgo.MessageComponent
+}
+
+// render draws m as one embed and its buttons as action rows, escaping
+// every string and keeping inside Discord's limits.
+func render(m bot.Message) (rendered, error) {
+	e := &discordgo.MessageEmbed{Color: toneColor(m.Tone)}
+	if m.Title != "" {
+		e.Title = clip(escape(m.Title), limitTitle)
+	}
+	if m.Footer != "" {
+		e.Footer = &discordgo.MessageEmbedFooter{Text: clip(plain(m.Footer), limitFooter)}
+	}
+	for i, f := range m.Fields {
+		if i == limitFields {
+			break
+		}
+		name := clip(escape(f.Label), limitFieldName)
+		if name == "" {
+			name = zwsp
+		}
+		value := clip(escape(f.Value), limitFieldValue)
+		if f.Code && f.Value != "" {
+			value = "`" + clip(literal(f.Value), limitFieldValue-2) + "`"
+		}
+		if value == "" {
+			value = "—"
+		}
+		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{Name: name, Value: value, Inline: runes(f.Value) <= 40})
+	}
+	// The description gets whatever the 6000 total leaves.
+	used := runes(e.Title)
+	if e.Footer != nil {
+		used += runes(e.Footer.Text)
+	}
+	for _, f := range e.Fields {
+		used += runes(f.Name) + runes(f.Value)
+	}
+	e.Description = description(m, min(limitDescription, limitEmbedTotal-used))
+	var rows []discordgo.MessageComponent
+	var row discordgo.ActionsRow
+	for i, b := range m.Buttons {
+		if i == limitRows*limitButtonsRow {
+			break
+		}
+		if b.Value == "" || len(b.Value) > limitCustomID {
+			return rendered{}, errBadButton
+		}
+		style := discordgo.SecondaryButton
+		switch b.Style {
+		case bot.StylePrimary:
+			style = discordgo.SuccessButton
+		case bot.StyleDanger:
+			style = discordgo.DangerButton
+		}
+		label := clip(plain(b.Label), limitLabel)
+		if label == "" {
+			label = "…"
+		}
+		row.Components = append(row.Components, discordgo.Button{Label: label, Style: style, CustomID: b.Value})
+		if len(row.Components) == limitButtonsRow {
+			rows = append(rows, row)
+			row = discordgo.ActionsRow{}
+		}
+	}
+	if len(row.Components) > 0 {
+		rows = append(rows, row)
+	}
+	if rows == nil {
+		rows = []discordgo.MessageComponent{}
+	}
+	return rendered{embed: e, components: rows}, nil
+}
+
+// description draws Text, Lines, More and Pre within n characters. Lines
+// that do not fit are counted into "… and N more" rather than cut.
+func description(m bot.Message, n int) string {
+	var parts []string
+	if m.Text != "" {
+		parts = append(parts, escape(m.Text))
+	}
+	var lines []string
+	for _, l := range m.Lines {
+		s := markSymbol(l.Mark) + " " + escape(l.Text)
+		if l.Detail != "" {
+			s += " — " + escape(l.Detail)
+		}
+		lines = append(lines, s)
+	}
+	more := m.More
+	pre := ""
+	if m.Pre != "" {
+		pre = "```\n" + literal(m.Pre) + "\n```"
+	}
+	join := func(lines []string, more int) string {
+		all := append([]string(nil), parts...)
+		list := strings.Join(lines, "\n")
+		if more > 0 {
+			if list != "" {
+				list += "\n"
+			}
+			list += fmt.Sprintf("… and %d more", more)
+		}
+		if list != "" {
+			all = append(all, list)
+		}
+		if pre != "" {
+			all = append(all, pre)
+		}
+		return strings.Join(all, "\n\n")
+	}
+	s := join(lines, more)
+	for runes(s) > n && len(lines) > 0 {
+		lines = lines[:len(lines)-1]
+		more++
+		s = join(lines, more)
+	}
+	if runes(s) <= n {
+		return s
+	}
+	// Text or Pre alone is too long: cut Pre first (closing its fence),
+	// then the whole.
+	if pre != "" {
+		pre = ""
+		s = join(lines, more)
+		if runes(s)+len("\n\n```\n\n```") < n {
+			room := n - runes(s) - len("\n\n```\n\n```")
+			pre = "```\n" + clipLiteral(literal(m.Pre), room) + "\n```"
+			s = join(lines, more)
+		}
+	}
+	return clip(s, n)
+}
+
+// clipLiteral cuts code-block text without splitting a backtick from the
+// zero-width space that defuses it.
+func clipLiteral(s string, n int) string {
+	s = clip(s, n)
+	if strings.HasSuffix(strings.TrimSuffix(s, "…"), "`") {
+		s = strings.TrimSuffix(strings.TrimSuffix(s, "…"), "`") + "…"
+	}
+	return s
+}
+
+// messageSend is m as a new channel message.
+func messageSend(m bot.Message) (*discordgo.MessageSend, error) {
+	r, err := render(m)
+	if err != nil {
+		return nil, err
+	}
+	return &discordgo.MessageSend{Embeds: []*discordgo.MessageEmbed{r.embed}, Components: r.components, AllowedMentions: noMentions()}, nil
+}
+
+// responseData is m as an ephemeral interaction response or follow-up.
+func responseData(m bot.Message) (*discordgo.InteractionResponseData, error) {
+	r, err := render(m)
+	if err != nil {
+		return nil, err
+	}
+	return &discordgo.InteractionResponseData{Embeds: []*discordgo.MessageEmbed{r.embed}, Components: r.components,
+		AllowedMentions: noMentions(), Flags: Ephemeral}, nil
+}
+
+// modal is d as a modal response: one required paragraph input whose
+// custom_id is "value".
+func modal(d bot.Dialog) (*discordgo.InteractionResponse, error) {
+	if d.ID == "" || len(d.ID) > limitCustomID {
+		return nil, errBadButton
+	}
+	title := clip(plain(d.Title), limitModalTitle)
+	if title == "" {
+		title = "Countersign"
+	}
+	label := clip(plain(d.Label), limitInputLabel)
+	if label == "" {
+		label = "Text"
+	}
+	maxLen := d.MaxLen
+	if maxLen <= 0 || maxLen > limitInputValue {
+		maxLen = limitInputValue
+	}
+	return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseModal, Data: &discordgo.InteractionResponseData{
+		CustomID: d.ID, Title: title,
+		Components: []discordgo.MessageComponent{discordgo.ActionsRow{Components: []discordgo.MessageComponent{
+			discordgo.TextInput{CustomID: modalInput, Label: label, Style: discordgo.TextInputParagraph,
+				Placeholder: clip(plain(d.Hint), limitPlaceholder), Required: true, MinLength: 1, MaxLength: maxLen},
+		}}},
+	}}, nil
+}
+
+// modalInput is the custom_id of the modal's one text input.
+const modalInput = "value"
+
+// ephemeral is a private text answer, for refusals decided by the adapter.
+func ephemeral(text string) *discordgo.InteractionResponse {
+	return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseChannelMessageWithSource,
+		Data: &discordgo.InteractionResponseData{Content: clip(escape(text), limitContent), Flags: Ephemeral, AllowedMentions: noMentions()}}
+}
