@@ -188,8 +188,8 @@ type builder struct {
 
 func newBuilder(from, to time.Time, loc *time.Location) *builder {
 	b := &builder{
-		d:     Digest{From: from, To: to, Location: loc.String(), loc: loc},
-		from:  from, to: to,
+		d:    Digest{From: from, To: to, Location: loc.String(), loc: loc},
+		from: from, to: to,
 		actions: map[string]int{}, providers: map[string]int{}, outcomes: map[approvals.State]int{},
 		requesters: map[string]int{}, approvers: map[string]int{},
 	}

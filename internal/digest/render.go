@@ -24,27 +24,50 @@ const (
 
 	// moreReserve leaves room for the adapter's "… and N more".
 	moreReserve = 30
-	// chartRows is the most days the chart of a Message shows.
-	chartRows = 14
-	// linesReserve is what Message keeps for list lines before it shortens
-	// the chart and the fields.
-	linesReserve = 400
-
-	reasonRunes     = 120 // a reason or note in a Message
 	textReasonRunes = 500 // a reason or note in Text
 	maxTargetRunes  = 120 // a target, when Build keeps it
 	lineTargetRunes = 40  // a target in a Message line
-	lineTextRunes   = 80  // a Message line's Text
-	fieldRunes      = 100 // a Message field's value
 	personRunes     = 40  // a person's name in a field
 )
 
 // Message renders the digest for Slack and Discord. It always fits
 // MaxMessageChars, MaxMessageLines and MaxPreChars: when the lists do
 // not fit, failures come first, then pending requests, then denied,
-// expired and cancelled ones, and More counts the rest.
+// expired and cancelled ones, and More counts the rest. When the counts
+// and the chart would leave room for only a few list lines, they and the
+// lines are drawn more tersely.
 func (d Digest) Message() bot.Message {
 	loc := d.location()
+	listed := len(d.Problems) + len(d.Pending) + len(d.Denied) + len(d.Expired) + len(d.Cancelled)
+	var m bot.Message
+	for i, l := range layouts {
+		m = d.message(loc, l)
+		if len(m.Lines) >= min(wantLines, listed) || i == len(layouts)-1 {
+			break
+		}
+	}
+	return m
+}
+
+// layout sets how much of each part a Message shows.
+type layout struct {
+	field     int // runes of a field's value
+	chartRows int // days of the chart
+	text      int // runes of a line's Text
+	detail    int // runes of a line's Detail
+}
+
+// layouts go from roomy to terse; Message takes the first that shows
+// wantLines list lines.
+var layouts = [...]layout{
+	{field: 180, chartRows: 14, text: 80, detail: 120},
+	{field: 90, chartRows: 7, text: 60, detail: 80},
+	{field: 40, chartRows: 3, text: 48, detail: 48},
+}
+
+const wantLines = 10
+
+func (d Digest) message(loc *time.Location, l layout) bot.Message {
 	m := bot.Message{
 		Title:  d.title(loc),
 		Footer: d.footer(),
@@ -62,31 +85,34 @@ func (d Digest) Message() bot.Message {
 		m.Tone = bot.ToneGood
 	}
 	m.Text = d.summary(loc)
-	m.Fields = d.fields(fieldRunes)
+	m.Fields = d.fields(l.field)
+	m.Pre = d.chart(loc, 16, l.chartRows)
+	for utf8.RuneCountInString(m.Pre) > MaxPreChars {
+		l.chartRows--
+		m.Pre = d.chart(loc, 16, l.chartRows)
+	}
 	budget := MaxMessageChars - moreReserve
-	for rows := chartRows; rows >= 0; rows-- {
-		m.Pre = ""
-		if rows > 0 {
-			m.Pre = d.chart(loc, 16, rows)
-		}
-		if messageRunes(m)+linesReserve <= budget && utf8.RuneCountInString(m.Pre) <= MaxPreChars {
-			break
-		}
-	}
-	if messageRunes(m)+linesReserve > budget {
-		m.Fields = d.fields(personRunes)
-	}
 	used := messageRunes(m)
-	all := d.lines(loc)
-	for _, l := range all {
-		n := lineRunes(l)
-		if len(m.Lines) == MaxMessageLines || used+n > budget {
-			break
+	full := false
+	for _, g := range []struct {
+		mark bot.Mark
+		es   []Entry
+	}{
+		{bot.MarkFailed, d.Problems}, {bot.MarkPending, d.Pending},
+		{bot.MarkSkipped, d.Denied}, {bot.MarkSkipped, d.Expired}, {bot.MarkSkipped, d.Cancelled},
+	} {
+		for _, e := range g.es {
+			line := bot.Line{Mark: g.mark, Text: lineText(e, l.text), Detail: cut(outcome(e), l.detail)}
+			n := lineRunes(line)
+			if full || len(m.Lines) == MaxMessageLines || used+n > budget {
+				full = true
+				m.More++
+				continue
+			}
+			m.Lines = append(m.Lines, line)
+			used += n
 		}
-		m.Lines = append(m.Lines, l)
-		used += n
 	}
-	m.More = len(all) - len(m.Lines)
 	return m
 }
 
@@ -167,26 +193,9 @@ func joinCounts(cs []Count, sep string, keyRunes int) string {
 	return b.String()
 }
 
-// lines renders every listed request in the order Message keeps them.
-func (d Digest) lines(loc *time.Location) []bot.Line {
-	out := make([]bot.Line, 0, len(d.Problems)+len(d.Pending)+len(d.Denied)+len(d.Expired)+len(d.Cancelled))
-	for _, e := range d.Problems {
-		out = append(out, bot.Line{Mark: bot.MarkFailed, Text: lineText(e), Detail: cut(outcome(e), reasonRunes)})
-	}
-	for _, e := range d.Pending {
-		out = append(out, bot.Line{Mark: bot.MarkPending, Text: lineText(e), Detail: cut(outcome(e), reasonRunes)})
-	}
-	for _, l := range [][]Entry{d.Denied, d.Expired, d.Cancelled} {
-		for _, e := range l {
-			out = append(out, bot.Line{Mark: bot.MarkSkipped, Text: lineText(e), Detail: cut(outcome(e), reasonRunes)})
-		}
-	}
-	return out
-}
-
 // lineText is "#12 disable a@x.io +2 · alice".
-func lineText(e Entry) string {
-	return cut("#"+strconv.FormatInt(e.ID, 10)+" "+string(e.Action)+" "+targets(e, lineTargetRunes)+" · "+e.Requester, lineTextRunes)
+func lineText(e Entry, limit int) string {
+	return cut("#"+strconv.FormatInt(e.ID, 10)+" "+string(e.Action)+" "+targets(e, lineTargetRunes)+" · "+e.Requester, limit)
 }
 
 // targets is the first target and how many more there are.
