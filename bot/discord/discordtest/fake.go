@@ -105,7 +105,9 @@ func New(t interface {
 	s.routes()
 	root := http.NewServeMux()
 	root.Handle("/api/", http.HandlerFunc(s.api))
+	// discordgo appends "?v=9…" to the URL it got, after a "/" of its own.
 	root.HandleFunc("GET /gateway-ws", s.gw.serve)
+	root.HandleFunc("GET /gateway-ws/", s.gw.serve)
 	s.srv = httptest.NewServer(root)
 	t.Cleanup(func() {
 		s.gw.closeAll()
