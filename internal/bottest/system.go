@@ -1,0 +1,157 @@
+// Package bottest runs the real bot for adapter tests: a store on a real
+// database, the TMCAS fake behind the real client, the engine, and the bot
+// with the adapters under test. Its scenario table is the approval story
+// every chat adapter must pass, so the bot core is proven platform-neutral.
+package bottest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/internal/engine"
+	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/internal/testdb"
+	"github.com/countersign/countersign/providers"
+	"github.com/countersign/countersign/providers/tmcas"
+	"github.com/countersign/countersign/providers/tmcas/tmcastest"
+)
+
+// People of the scenarios. Alice files, Bob and Carol approve, Mallory is
+// the account acted on, Dave is in people: but neither requester nor
+// approver on the platform, Eve is not in people: at all.
+var People = []approvals.Person{
+	{Name: "alice", Email: "alice@contoso.com"},
+	{Name: "bob", Email: "bob@contoso.com"},
+	{Name: "carol", Email: "carol@contoso.com"},
+	{Name: "dave", Email: "dave@contoso.com"},
+}
+
+// Accounts the TMCAS fake knows.
+var Accounts = []string{"mallory@contoso.com", "trent@contoso.com"}
+
+// Failing is an account whose actions fail at the provider.
+const Failing = "broken@contoso.com"
+
+// Policy is the scenarios' approval policy.
+var Policy = approvals.Policy{
+	ApprovalsRequired: 1, RequestTTL: time.Hour, MaxTargets: 2000, RequireReason: true,
+	Protected: []string{"ceo@contoso.com"},
+}
+
+// System is a running bot with its store, provider fake and engine.
+type System struct {
+	Store  *store.Store
+	TMCAS  *tmcastest.Server
+	Bot    *bot.Bot
+	Engine *engine.Engine
+}
+
+// OpenStore opens a migrated SQLite store that lives as long as the test;
+// adapters need it (for replay protection) before the bot exists.
+func OpenStore(t testing.TB) *store.Store {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, testdb.SQLite(t), store.Options{AuditKey: []byte("bottest-audit-key-0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// Options configure Start.
+type Options struct {
+	Chats  map[string]bot.Chat
+	Access map[string]bot.Access
+	Logger *slog.Logger
+	// PollInterval is how often the engine polls the provider; 0 is 50 ms.
+	PollInterval time.Duration
+	// TMCASLimit is the fake's requests per minute; 0 is unlimited.
+	TMCASLimit int
+	// MaxItemsPerCall caps targets per TMCAS call; 0 is the client default.
+	MaxItemsPerCall int
+}
+
+// Start starts the bot, engine and TMCAS fake on st, stopped when the test
+// ends.
+func Start(t testing.TB, st *store.Store, opts Options) *System {
+	t.Helper()
+	ctx := context.Background()
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	limit := opts.TMCASLimit
+	if limit == 0 {
+		limit = -1
+	}
+	fake := tmcastest.New(tmcastest.Options{Limit: limit, Faults: tmcastest.Faults{FailTargets: []string{Failing}}})
+	t.Cleanup(fake.Close)
+	for _, a := range append(Accounts, Failing) {
+		fake.AddAccount(a)
+	}
+	rpm := 6000
+	if opts.TMCASLimit > 0 {
+		rpm = opts.TMCASLimit
+	}
+	client, err := tmcas.New(tmcas.Config{BaseURL: fake.URL(), Token: fake.Token(), RequestsPerMinute: rpm,
+		MaxItemsPerCall: opts.MaxItemsPerCall, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	router, err := providers.NewRouter(nil, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bot.New(bot.Config{
+		Store: st, Providers: router, Policy: Policy,
+		Chats: opts.Chats, Access: opts.Access, Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll := opts.PollInterval
+	if poll == 0 {
+		poll = 50 * time.Millisecond
+	}
+	eng, err := engine.New(engine.Config{
+		Store: st, Providers: router, Notifier: b, Logger: log,
+		PollInterval: poll, Workers: 4,
+		FetchPollInterval: 20 * time.Millisecond, NotifyInterval: 100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := eng.Stop(sctx); err != nil {
+			t.Errorf("stopping the engine: %v", err)
+		}
+		b.Wait()
+	})
+	return &System{Store: st, TMCAS: fake, Bot: b, Engine: eng}
+}
+
+// Eventually polls cond every 10 ms until it holds or timeout passes.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
