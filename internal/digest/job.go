@@ -26,9 +26,32 @@ type JobConfig struct {
 	Logger *slog.Logger
 }
 
+// settleTime is how long after its end a window is read: River starts a
+// periodic job up to 100 ms before its slot, and a request stamped just
+// before the slot may still be committing.
+const settleTime = 250 * time.Millisecond
+
+// settle waits until slot+settleTime has passed on the wall clock, which
+// River's schedules also use.
+func settle(ctx context.Context, slot time.Time) error {
+	wait := time.Until(slot.Add(settleTime))
+	if wait <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the digest window to end: %w", context.Cause(ctx))
+	}
+}
+
 // Job returns the Run func of the "digest" engine.Periodic: it builds the
 // digest of [previous, slot) and posts it, also when nothing happened, so
-// the channel shows that every slot ran. The engine runs it at most once per
+// the channel shows that every slot ran. It reads the window once it has
+// ended (plus settleTime), as River may start the run a little early. The engine runs it at most once per
 // slot and passes the last completed slot as previous, so windows chain
 // without gaps even across failed runs and failovers.
 func Job(cfg JobConfig) func(ctx context.Context, slot, previous time.Time) error {
@@ -36,6 +59,9 @@ func Job(cfg JobConfig) func(ctx context.Context, slot, previous time.Time) erro
 	return func(ctx context.Context, slot, previous time.Time) error {
 		if cfg.Source == nil || cfg.Post == nil {
 			return errors.New("digest: JobConfig needs a Source and a Post")
+		}
+		if err := settle(ctx, slot); err != nil {
+			return err
 		}
 		d, err := Build(ctx, cfg.Source, previous, slot, cfg.Location)
 		if err != nil {

@@ -23,7 +23,7 @@ const (
 	MaxPreChars = 600
 
 	// moreReserve leaves room for the adapter's "… and N more".
-	moreReserve = 30
+	moreReserve     = 30
 	textReasonRunes = 500 // a reason or note in Text
 	maxTargetRunes  = 120 // a target, when Build keeps it
 	lineTargetRunes = 40  // a target in a Message line
@@ -101,13 +101,16 @@ func (d Digest) message(loc *time.Location, l layout) bot.Message {
 		{bot.MarkFailed, d.Problems}, {bot.MarkPending, d.Pending},
 		{bot.MarkSkipped, d.Denied}, {bot.MarkSkipped, d.Expired}, {bot.MarkSkipped, d.Cancelled},
 	} {
-		for _, e := range g.es {
+		if full {
+			m.More += len(g.es)
+			continue
+		}
+		for i, e := range g.es {
 			line := bot.Line{Mark: g.mark, Text: lineText(e, l.text), Detail: cut(outcome(e), l.detail)}
 			n := lineRunes(line)
-			if full || len(m.Lines) == MaxMessageLines || used+n > budget {
-				full = true
-				m.More++
-				continue
+			if full = full || len(m.Lines) == MaxMessageLines || used+n > budget; full {
+				m.More += len(g.es) - i
+				break
 			}
 			m.Lines = append(m.Lines, line)
 			used += n
