@@ -242,8 +242,10 @@ func (b *builder) add(r approvals.Request) {
 		b.toApproval = append(b.toApproval, r.ApprovedAt.Sub(r.CreatedAt))
 	}
 	switch {
-	case finished && ranToEnd(r.State) && !r.ApprovedAt.IsZero():
-		b.toFinish = append(b.toFinish, r.FinishedAt.Sub(r.ApprovedAt))
+	case finished && ranToEnd(r.State):
+		if !r.ApprovedAt.IsZero() {
+			b.toFinish = append(b.toFinish, r.FinishedAt.Sub(r.ApprovedAt))
+		}
 		if r.State != approvals.StateSucceeded {
 			b.d.Problems = append(b.d.Problems, b.entry(r, r.FinishedAt, "", r.Note))
 		}

@@ -39,6 +39,12 @@ const (
 func (d Digest) Message() bot.Message {
 	loc := d.location()
 	listed := len(d.Problems) + len(d.Pending) + len(d.Denied) + len(d.Expired) + len(d.Cancelled)
+	// From roomy to terse; the first that shows wantLines list lines wins.
+	layouts := [...]layout{
+		{field: 180, chartRows: 14, text: 80, detail: 120},
+		{field: 90, chartRows: 7, text: 60, detail: 80},
+		{field: 40, chartRows: 3, text: 48, detail: 48},
+	}
 	var m bot.Message
 	for i, l := range layouts {
 		m = d.message(loc, l)
@@ -57,14 +63,7 @@ type layout struct {
 	detail    int // runes of a line's Detail
 }
 
-// layouts go from roomy to terse; Message takes the first that shows
-// wantLines list lines.
-var layouts = [...]layout{
-	{field: 180, chartRows: 14, text: 80, detail: 120},
-	{field: 90, chartRows: 7, text: 60, detail: 80},
-	{field: 40, chartRows: 3, text: 48, detail: 48},
-}
-
+// wantLines is how many list lines Message makes room for first.
 const wantLines = 10
 
 func (d Digest) message(loc *time.Location, l layout) bot.Message {
