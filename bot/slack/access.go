@@ -213,6 +213,18 @@ func (a *Adapter) Approvers(ctx context.Context) ([]string, error) {
 		if !ok {
 			continue
 		}
+		u, err := a.user(ctx, id)
+		var se slack.SlackErrorResponse
+		if asSlackError(err, &se) && se.Err == "user_not_found" {
+			a.log.WarnContext(ctx, "a person's Slack account does not exist; not an approver", "person", p.Name, "slack", id)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("looking up %s: %w", p.Name, err)
+		}
+		if u.Restricted {
+			continue
+		}
 		yes, err := a.listed(ctx, id, a.cfg.Approvers)
 		if err != nil {
 			return nil, err
@@ -223,3 +235,4 @@ func (a *Adapter) Approvers(ctx context.Context) ([]string, error) {
 	}
 	return out, nil
 }
+

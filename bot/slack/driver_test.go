@@ -302,11 +302,11 @@ func (d *driver) Press(t testing.TB, person string, id int64, label string) stri
 	d.mu.Unlock()
 	payload := map[string]any{
 		"type": "block_actions", "api_app_id": "A0APP",
-		"team":      map[string]any{"id": slacktest.TeamID},
-		"user":      map[string]any{"id": slackIDs[person], "username": person, "team_id": slacktest.TeamID},
-		"channel":   map[string]any{"id": channel},
-		"container": map[string]any{"type": "message", "message_ts": m.TS, "channel_id": channel, "is_ephemeral": false},
-		"message":   map[string]any{"ts": m.TS},
+		"team":       map[string]any{"id": slacktest.TeamID},
+		"user":       map[string]any{"id": slackIDs[person], "username": person, "team_id": slacktest.TeamID},
+		"channel":    map[string]any{"id": channel},
+		"container":  map[string]any{"type": "message", "message_ts": m.TS, "channel_id": channel, "is_ephemeral": false},
+		"message":    map[string]any{"ts": m.TS},
 		"trigger_id": trigger, "response_url": d.responseURL(person),
 		"actions": []map[string]any{{"type": "button", "action_id": btn.ActionID, "block_id": btn.BlockID,
 			"value": btn.Value, "action_ts": "1700000005.123456", "text": map[string]any{"type": "plain_text", "text": label}}},

@@ -1,6 +1,7 @@
 package slackbot
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -127,5 +128,12 @@ func Manifest(name, publicURL string) ([]byte, error) {
 			UsageHint:   strings.TrimPrefix(commands.Usage(d), "/"+string(d.Name)+" "),
 		})
 	}
-	return json.MarshalIndent(m, "", "  ")
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSpace(b.Bytes()), nil
 }

@@ -57,8 +57,11 @@ func mrkdwn(s string) *slack.TextBlockObject {
 	return &slack.TextBlockObject{Type: slack.MarkdownType, Text: s, Verbatim: true}
 }
 
+// plain is a plain_text object of at most n characters. Slack does not
+// parse mentions in plain text, but it does read entities, so the text is
+// escaped like mrkdwn.
 func plain(s string, n int) *slack.TextBlockObject {
-	return &slack.TextBlockObject{Type: slack.PlainTextType, Text: cut(s, n)}
+	return &slack.TextBlockObject{Type: slack.PlainTextType, Text: clip(escape(oneLine(s)), n)}
 }
 
 var toneIcons = map[bot.Tone]string{

@@ -38,13 +38,16 @@ type subcommand struct {
 // keyed by both words.
 func subcommands() map[string]subcommand {
 	return map[string]subcommand{
-		"serve":        {"run the bot: HTTP endpoints, chat adapters and workers", runServe},
-		"demo":         {"try the bot in a terminal: no credentials, SQLite, fake providers", runDemo},
-		"migrate":      {"apply database migrations and exit", runMigrate},
-		"config check": {"validate the configuration and print it with secrets redacted", runConfigCheck},
-		"audit verify": {"verify the audit log's hash chain; exit 1 naming the first bad entry", runAuditVerify},
-		"audit export": {"export the audit log as JSON lines or CSV", runAuditExport},
-		"version":      {"print the version", runVersion},
+		"serve":            {"run the bot: HTTP endpoints, chat adapters and workers", runServe},
+		"demo":             {"try the bot in a terminal: no credentials, SQLite, fake providers", runDemo},
+		"migrate":          {"apply database migrations and exit", runMigrate},
+		"config check":     {"validate the configuration and print it with secrets redacted", runConfigCheck},
+		"audit verify":     {"verify the audit log's hash chain; exit 1 naming the first bad entry", runAuditVerify},
+		"audit export":     {"export the audit log as JSON lines or CSV", runAuditExport},
+		"digest":           {"print (or --post) the digest of the last --since", runDigest},
+		"slack manifest":   {"print the Slack app manifest (--url for HTTP mode, none for Socket Mode)", runSlackManifest},
+		"discord register": {"register the Discord guild's slash commands", runDiscordRegister},
+		"version":          {"print the version", runVersion},
 	}
 }
 

@@ -76,6 +76,15 @@ func serve(ctx context.Context, e env, args []string, listen func(addr string) (
 		defer b.Wait()
 		notifier = b
 		for _, a := range adapters {
+			if a.wait != nil {
+				defer a.wait()
+			}
+			if a.start != nil {
+				if err := a.start(ctx); err != nil {
+					// Commands registered before still work; say so loudly.
+					log.Error("chat platform start-up step failed", "platform", a.name, "err", err)
+				}
+			}
 			if a.mount != nil {
 				a.mount(mux, b)
 			}
@@ -86,11 +95,15 @@ func serve(ctx context.Context, e env, args []string, listen func(addr string) (
 	} else {
 		log.Warn("no chat platform is configured: this replica only executes approved requests and runs periodic jobs")
 	}
+	periodic, err := digestJobs(cfg, log, st, adapters)
+	if err != nil {
+		return err
+	}
 	eng, err := engine.New(engine.Config{
 		Store: st, Providers: router, Notifier: notifier, Logger: log,
 		PollInterval: cfg.Engine.PollInterval, PollDeadline: cfg.Engine.PollDeadline,
 		Workers: cfg.Engine.Workers, ExpirySweep: cfg.Engine.ExpirySweep,
-		Metrics: m, ID: replicaID(st),
+		Metrics: m, ID: replicaID(st), Periodic: periodic,
 	})
 	if err != nil {
 		return fmt.Errorf("configuring the engine: %w", err)

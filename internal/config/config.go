@@ -341,10 +341,11 @@ func (c *Config) Policy() approvals.Policy {
 // Directory indexes people:. It fails only on a config that did not pass
 // validation, which checks the same rules.
 func (c *Config) Directory() (*approvals.Directory, error) {
-	return approvals.NewDirectory(c.people())
+	return approvals.NewDirectory(c.PeopleList())
 }
 
-func (c *Config) people() []approvals.Person {
+// PeopleList returns people: as the approvals domain knows them.
+func (c *Config) PeopleList() []approvals.Person {
 	out := make([]approvals.Person, len(c.People))
 	for i, p := range c.People {
 		out[i] = approvals.Person{Name: p.Name, Email: p.Email, Slack: p.Slack, Discord: p.Discord}

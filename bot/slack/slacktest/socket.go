@@ -127,6 +127,12 @@ var ErrNoAck = errors.New("slacktest: envelope not acknowledged")
 // "interactive") over a Socket Mode connection, waiting for one if none is
 // open yet, and returns the ack's payload (nil when the ack had none).
 func (s *Server) Send(ctx context.Context, typ string, payload any) (json.RawMessage, error) {
+	return s.SendID(ctx, "", typ, payload)
+}
+
+// SendID is Send with a chosen envelope id ("" picks a new one), to
+// redeliver an envelope as Slack does when an ack is late.
+func (s *Server) SendID(ctx context.Context, id, typ string, payload any) (json.RawMessage, error) {
 	so := s.socket
 	select {
 	case <-so.ready:
@@ -138,8 +144,10 @@ func (s *Server) Send(ctx context.Context, typ string, payload any) (json.RawMes
 		return nil, err
 	}
 	so.mu.Lock()
-	so.seq++
-	id := fmt.Sprintf("env-%06d", so.seq)
+	if id == "" {
+		so.seq++
+		id = fmt.Sprintf("env-%06d", so.seq)
+	}
 	ch := make(chan json.RawMessage, 1)
 	so.waiting[id] = ch
 	var conn *websocket.Conn

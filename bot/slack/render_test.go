@@ -1,0 +1,145 @@
+package slackbot
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/countersign/countersign/bot"
+)
+
+// entity matches the only escape sequences the renderer writes.
+var entity = regexp.MustCompile(`&(amp|lt|gt);`)
+
+// texts returns every string value in a JSON document.
+func texts(t *testing.T, v any, out *[]string) {
+	switch v := v.(type) {
+	case string:
+		*out = append(*out, v)
+	case []any:
+		for _, e := range v {
+			texts(t, e, out)
+		}
+	case map[string]any:
+		for k, e := range v {
+			if k == "value" || k == "action_id" || k == "block_id" || k == "type" || k == "style" {
+				continue // not shown, or the adapter's own
+			}
+			texts(t, e, out)
+		}
+	}
+}
+
+// checkSafe fails when rendered Slack text could contain control syntax:
+// any < or >, or an & that is not one of the renderer's escapes.
+func checkSafe(t *testing.T, r rendered) {
+	t.Helper()
+	raw, err := json.Marshal(r.Blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	all := []string{r.Text}
+	texts(t, doc, &all)
+	for _, s := range all {
+		if strings.ContainsAny(s, "<>") {
+			t.Fatalf("unescaped < or > in rendered text %q", s)
+		}
+		if strings.Count(s, "&") != len(entity.FindAllString(s, -1)) {
+			t.Fatalf("bare & in rendered text %q", s)
+		}
+		if !utf8.ValidString(s) {
+			t.Fatalf("invalid UTF-8 in %q", s)
+		}
+	}
+	if len(r.Blocks) > maxBlocks {
+		t.Fatalf("%d blocks, Slack allows %d", len(r.Blocks), maxBlocks)
+	}
+	if utf8.RuneCountInString(r.Text) > maxFallback {
+		t.Fatalf("fallback text of %d characters", utf8.RuneCountInString(r.Text))
+	}
+}
+
+func message(s string, n int) bot.Message {
+	m := bot.Message{
+		Title: s, Text: s + "\n" + s, Footer: s, Pre: s, More: n % 7,
+		Fields:  []bot.Field{{Label: s, Value: s}, {Label: "hash", Value: s, Code: true}},
+		Buttons: []bot.Button{{Label: s, Value: "approve:1:abc", Style: bot.StyleDanger, Confirm: &bot.Confirm{Title: s, Text: s, Confirm: s, Deny: s}}},
+	}
+	for i := 0; i < n%60; i++ {
+		m.Lines = append(m.Lines, bot.Line{Mark: bot.MarkFailed, Text: s, Detail: s})
+	}
+	return m
+}
+
+func FuzzRender(f *testing.F) {
+	for _, s := range []string{
+		"<!channel>", "<!here|here>", "<@U02BOB>", "<#C0SOC|soc>", "<https://evil.example|click>",
+		"&lt;!channel&gt;", "a & b", "```<!everyone>```", "`<@U1>`", "*bold* _it_ ~s~", "\u202e<@U1>",
+		strings.Repeat("<&>", 300), strings.Repeat("é", 400),
+	} {
+		f.Add(s, 3)
+	}
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		if !utf8.ValidString(s) {
+			s = strings.ToValidUTF8(s, "?")
+		}
+		if len(s) > 1000 {
+			s = s[:1000] // longer inputs only repeat what the cuts already cover
+		}
+		if n < 0 {
+			n = -n
+		}
+		checkSafe(t, render(message(s, n)))
+	})
+}
+
+func TestRenderEscapesMentions(t *testing.T) {
+	r := render(message("<!channel> <@U02BOB> & <https://x|y>", 3))
+	checkSafe(t, r)
+	raw, _ := json.Marshal(r.Blocks)
+	if !strings.Contains(string(raw), `\u0026lt;!channel\u0026gt;`) {
+		t.Fatalf("mention not shown escaped: %s", raw)
+	}
+}
+
+func TestRenderKeepsLimitsForHugeMessages(t *testing.T) {
+	m := message(strings.Repeat("x", 4000), 59)
+	for i := 0; i < 500; i++ {
+		m.Lines = append(m.Lines, bot.Line{Mark: bot.MarkOK, Text: strings.Repeat("y", 400), Detail: "done"})
+	}
+	for i := 0; i < 30; i++ {
+		m.Fields = append(m.Fields, bot.Field{Label: "f", Value: strings.Repeat("v", 3000)})
+	}
+	r := render(m)
+	checkSafe(t, r)
+	raw, _ := json.Marshal(r.Blocks)
+	if !strings.Contains(string(raw), "more") {
+		t.Fatal("cut lines are not counted as more")
+	}
+	var blocks []struct {
+		Text   *struct{ Text string }
+		Fields []struct{ Text string }
+	}
+	if err := json.Unmarshal(raw, &blocks); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range blocks {
+		if b.Text != nil && utf8.RuneCountInString(b.Text.Text) > maxText {
+			t.Fatalf("text object of %d characters", utf8.RuneCountInString(b.Text.Text))
+		}
+		if len(b.Fields) > maxFields {
+			t.Fatalf("%d fields in one section", len(b.Fields))
+		}
+		for _, f := range b.Fields {
+			if utf8.RuneCountInString(f.Text) > maxField {
+				t.Fatalf("field of %d characters", utf8.RuneCountInString(f.Text))
+			}
+		}
+	}
+}
