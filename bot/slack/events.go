@@ -95,6 +95,7 @@ func (a *Adapter) interaction(ctx context.Context, h bot.Handler, cb slack.Inter
 	switch cb.Type {
 	case slack.InteractionTypeBlockActions:
 		if len(cb.ActionCallback.BlockActions) == 0 {
+			log.WarnContext(ctx, "block_actions payload without a button action")
 			return nil
 		}
 		act := cb.ActionCallback.BlockActions[0]

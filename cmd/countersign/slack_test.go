@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/countersign/countersign/bot/slack/slacktest"
+	"github.com/countersign/countersign/internal/bottest"
+	"github.com/countersign/countersign/internal/testdb"
+	"github.com/countersign/countersign/providers/tmcas/tmcastest"
+)
+
+const slackConfig = `
+store: { url: "%s" }
+audit: { key: "serve-slack-test-audit-key-0123456789" }
+log: { level: warn, format: text }
+policy: { approvals_required: 1, request_ttl: 1h, max_targets: 100, require_reason: true }
+people:
+  - { name: alice, email: alice@contoso.com, slack: U01ALICE }
+  - { name: bob, email: bob@contoso.com, slack: U02BOB }
+slack:
+  bot_token: %s
+  signing_secret: serve-slack-test-signing-secret
+  api_url: %s
+  channels: [C0SOC]
+  approvers: [U02BOB]
+  digest_channel: C0DIGEST
+providers:
+  tmcas: { base_url: "%s", token: "%s" }
+routes: { disable: tmcas }
+engine: { poll_interval: 100ms }
+digest: { schedule: "@every 2s", timezone: Europe/Berlin }
+`
+
+// TestServeSlack runs serve with Slack configured against the Slack and
+// TMCAS fakes: a signed slash command files a request whose card appears,
+// a signed click approves it, the account is disabled, the thread gets the
+// summary, the scheduled digest is posted, and Slack's calls are counted
+// in /metrics.
+func TestServeSlack(t *testing.T) {
+	fake := slacktest.New(slacktest.SlackLimits)
+	defer fake.Close()
+	for _, u := range []slacktest.User{{ID: "U01ALICE", Name: "alice", Email: "alice@contoso.com"}, {ID: "U02BOB", Name: "bob", Email: "bob@contoso.com"}} {
+		fake.AddUser(u)
+	}
+	tm := tmcastest.New(tmcastest.Options{Limit: -1})
+	defer tm.Close()
+	tm.AddAccount("mallory@contoso.com")
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "countersign.yaml")
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(slackConfig, testdb.SQLite(t), slacktest.BotToken, fake.APIURL(), tm.URL(), tm.Token())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	e := env{stdin: strings.NewReader(""), stdout: logs, stderr: logs}
+	go func() {
+		done <- serve(ctx, e, []string{"--config", cfgPath}, func(string) (net.Listener, error) { return ln, nil })
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v\n%s", err, logs)
+		}
+	}()
+	base := "http://" + ln.Addr().String()
+	post := func(path string, form url.Values) string {
+		t.Helper()
+		r := slacktest.NewRequest(base+path, "serve-slack-test-signing-secret", time.Now(), form.Encode())
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: %s %s\n%s", path, resp.Status, b, logs)
+		}
+		return string(b)
+	}
+	ack := post("/slack/commands", url.Values{"channel_id": {"C0SOC"}, "user_id": {"U01ALICE"}, "command": {"/disable"},
+		"text": {"mallory@contoso.com --reason phish"}, "response_url": {fake.ResponseURL()}, "trigger_id": {fake.Trigger()}})
+	if !strings.Contains(ack, "Looking up") {
+		t.Fatalf("ack %s", ack)
+	}
+	var card slacktest.Message
+	bottest.Eventually(t, 20*time.Second, "the card", func() bool {
+		msgs := fake.Messages("C0SOC")
+		if len(msgs) == 0 {
+			return false
+		}
+		card = msgs[0]
+		return strings.Contains(string(card.Blocks), "approve:1:")
+	})
+	value := regexp.MustCompile(`"value":"(approve:1:[0-9a-f]+)"`).FindStringSubmatch(string(card.Blocks))[1]
+	payload, _ := json.Marshal(map[string]any{
+		"type": "block_actions", "user": map[string]any{"id": "U02BOB"}, "trigger_id": fake.Trigger(),
+		"response_url": fake.ResponseURL(),
+		"container":    map[string]any{"type": "message", "channel_id": "C0SOC", "message_ts": card.TS},
+		"actions":      []map[string]any{{"type": "button", "block_id": "Xy1z", "action_id": "countersign-0", "value": value}},
+	})
+	post("/slack/interactions", url.Values{"payload": {string(payload)}})
+	defer func() {
+		if t.Failed() {
+			for _, m := range fake.Messages("") {
+				t.Logf("%s %s thread=%s edits=%d %s", m.Channel, m.TS, m.ThreadTS, m.Edits, m.Text)
+			}
+			for _, m := range fake.Ephemerals() {
+				t.Logf("ephemeral %s", m.Text)
+			}
+			t.Logf("logs:\n%s", logs)
+		}
+	}()
+	bottest.Eventually(t, 20*time.Second, "the summary in the thread", func() bool {
+		for _, m := range fake.Messages("C0SOC") {
+			if m.ThreadTS == card.TS && strings.Contains(string(m.Blocks), "finished: succeeded") {
+				return true
+			}
+		}
+		return false
+	})
+	if a, _ := tm.Account("mallory@contoso.com"); !a.Disabled {
+		t.Fatal("mallory is not disabled")
+	}
+	bottest.Eventually(t, 20*time.Second, "a digest counting the request", func() bool {
+		for _, m := range fake.Messages("C0DIGEST") {
+			if strings.Contains(string(m.Blocks), "succeeded") {
+				return true
+			}
+		}
+		return false
+	})
+	metrics := getText(t, base+"/metrics")
+	if !regexp.MustCompile(`countersign_outbound_requests_total\{code="200",host="[^"]+",kind="chat",name="slack"\} [1-9]`).MatchString(metrics) {
+		t.Fatalf("no Slack calls in /metrics:\n%s", grepLines(metrics, "outbound"))
+	}
+	if n := fake.RateLimited("chat.postMessage") + fake.RateLimited("chat.update"); n != 0 {
+		t.Fatalf("%d calls were answered 429 by a fake enforcing Slack's limits", n)
+	}
+}
+
+func getText(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
