@@ -84,7 +84,21 @@ type Options struct {
 // ends.
 func Start(t testing.TB, st *store.Store, opts Options) *System {
 	t.Helper()
-	ctx := context.Background()
+	sys, err := New(context.Background(), st, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := sys.Close(); err != nil {
+			t.Errorf("stopping the system: %v", err)
+		}
+	})
+	return sys
+}
+
+// New starts the bot, engine and TMCAS fake on st; Close stops them. The
+// load tool uses it outside tests.
+func New(ctx context.Context, st *store.Store, opts Options) (*System, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -94,7 +108,6 @@ func Start(t testing.TB, st *store.Store, opts Options) *System {
 		limit = -1
 	}
 	fake := tmcastest.New(tmcastest.Options{Limit: limit, Faults: tmcastest.Faults{FailTargets: []string{Failing}}})
-	t.Cleanup(fake.Close)
 	for _, a := range append(Accounts, Failing) {
 		fake.AddAccount(a)
 	}
@@ -102,21 +115,25 @@ func Start(t testing.TB, st *store.Store, opts Options) *System {
 	if opts.TMCASLimit > 0 {
 		rpm = opts.TMCASLimit
 	}
+	fail := func(err error) (*System, error) {
+		fake.Close()
+		return nil, err
+	}
 	client, err := tmcas.New(tmcas.Config{BaseURL: fake.URL(), Token: fake.Token(), RequestsPerMinute: rpm,
 		MaxItemsPerCall: opts.MaxItemsPerCall, Logger: log})
 	if err != nil {
-		t.Fatal(err)
+		return fail(err)
 	}
 	router, err := providers.NewRouter(nil, client)
 	if err != nil {
-		t.Fatal(err)
+		return fail(err)
 	}
 	b, err := bot.New(bot.Config{
 		Store: st, Providers: router, Policy: Policy,
 		Chats: opts.Chats, Access: opts.Access, Logger: log,
 	})
 	if err != nil {
-		t.Fatal(err)
+		return fail(err)
 	}
 	poll := opts.PollInterval
 	if poll == 0 {
@@ -128,20 +145,23 @@ func Start(t testing.TB, st *store.Store, opts Options) *System {
 		FetchPollInterval: 20 * time.Millisecond, NotifyInterval: 100 * time.Millisecond,
 	})
 	if err != nil {
-		t.Fatal(err)
+		return fail(err)
 	}
 	if err := eng.Start(ctx); err != nil {
-		t.Fatal(err)
+		return fail(err)
 	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := eng.Stop(sctx); err != nil {
-			t.Errorf("stopping the engine: %v", err)
-		}
-		b.Wait()
-	})
-	return &System{Store: st, TMCAS: fake, Bot: b, Engine: eng}
+	return &System{Store: st, TMCAS: fake, Bot: b, Engine: eng}, nil
+}
+
+// Close stops the engine, waits for the bot's background work and closes
+// the TMCAS fake.
+func (s *System) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.Engine.Stop(ctx)
+	s.Bot.Wait()
+	s.TMCAS.Close()
+	return err
 }
 
 // Eventually polls cond every 10 ms until it holds or timeout passes.
