@@ -134,7 +134,7 @@ func New(cfg Config) (*Adapter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discord: session: %w", err)
 	}
-	s.Client = &http.Client{Transport: next, Timeout: 20 * time.Second}
+	s.Client = &http.Client{Transport: hideLimits{next}, Timeout: 20 * time.Second}
 	s.ShouldRetryOnRateLimit = false
 	s.ShouldReconnectOnError = true
 	s.MaxRestRetries = 0 // a retried POST after a 502 can post a card twice
@@ -157,6 +157,25 @@ func (t rewrite) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.URL.Scheme, r.URL.Host, r.Host = t.base.Scheme, t.base.Host, t.base.Host
 	return t.next.RoundTrip(r)
+}
+
+// hideLimits removes the rate-limit headers from responses before
+// discordgo sees them: its bucket limiter sleeps until a bucket resets
+// with time.Sleep, unbounded and deaf to ctx, which would let one long
+// X-RateLimit-Reset-After stall every later call on the route. Countersign
+// sends few requests; it waits out each 429 itself in call, bounded and
+// cancellable.
+type hideLimits struct{ next http.RoundTripper }
+
+// RoundTrip implements http.RoundTripper.
+func (t hideLimits) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := t.next.RoundTrip(r)
+	if res != nil {
+		for _, h := range []string{"X-RateLimit-Remaining", "X-RateLimit-Reset", "X-RateLimit-Reset-After", "X-RateLimit-Global", "X-RateLimit-Limit"} {
+			res.Header.Del(h)
+		}
+	}
+	return res, err
 }
 
 // call runs fn, waiting out 429 answers itself: discordgo's own retry
