@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"strconv"
@@ -81,6 +82,37 @@ type Bot struct {
 
 	mu    sync.Mutex
 	locks map[int64]*sync.Mutex // one render at a time per request
+	// shown remembers a digest of what each message last showed, so a
+	// render that changes nothing makes no platform call. It is only an
+	// optimisation: another replica, or a restart, just edits once more.
+	shown map[string]uint64
+}
+
+// maxShown bounds the shown map; past it the map starts over.
+const maxShown = 10_000
+
+// update edits the message h to m unless it already shows m.
+func (b *Bot) update(ctx context.Context, chat Chat, h Handle, m Message) error {
+	key := h.Platform + "/" + h.Channel + "/" + h.ID
+	f := fnv.New64a()
+	fmt.Fprintf(f, "%#v", m)
+	sum := f.Sum64()
+	b.mu.Lock()
+	same := b.shown[key] == sum
+	b.mu.Unlock()
+	if same {
+		return nil
+	}
+	if err := chat.Update(ctx, h, m); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	if len(b.shown) >= maxShown {
+		b.shown = map[string]uint64{}
+	}
+	b.shown[key] = sum
+	b.mu.Unlock()
+	return nil
 }
 
 var _ Handler = (*Bot)(nil)
@@ -113,7 +145,7 @@ func New(cfg Config) (*Bot, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 2 * time.Minute
 	}
-	return &Bot{cfg: cfg, log: cfg.Logger, locks: map[int64]*sync.Mutex{}}, nil
+	return &Bot{cfg: cfg, log: cfg.Logger, locks: map[int64]*sync.Mutex{}, shown: map[string]uint64{}}, nil
 }
 
 func randomRef() string {
@@ -538,7 +570,7 @@ func (b *Bot) render(ctx context.Context, id int64) {
 		}
 		log := log.With("platform", m.Platform)
 		cardH := Handle{Platform: m.Platform, Channel: m.Channel, ID: m.MessageID, Thread: m.ThreadID}
-		if err := chat.Update(ctx, cardH, card); err != nil {
+		if err := b.update(ctx, chat, cardH, card); err != nil {
 			log.WarnContext(ctx, "updating card", "err", err)
 		}
 		if !started {
@@ -555,7 +587,7 @@ func (b *Bot) render(ctx context.Context, id int64) {
 			if err := b.cfg.Store.SaveMessage(ctx, m, now); err != nil {
 				log.ErrorContext(ctx, "saving progress location", "err", err)
 			}
-		} else if err := chat.Update(ctx, Handle{Platform: m.Platform, Channel: m.Channel, ID: m.ProgressID, Thread: m.ThreadID}, progress); err != nil {
+		} else if err := b.update(ctx, chat, Handle{Platform: m.Platform, Channel: m.Channel, ID: m.ProgressID, Thread: m.ThreadID}, progress); err != nil {
 			log.WarnContext(ctx, "updating progress", "err", err)
 		}
 		if r.State.Terminal() {

@@ -235,4 +235,3 @@ func (a *Adapter) Approvers(ctx context.Context) ([]string, error) {
 	}
 	return out, nil
 }
-

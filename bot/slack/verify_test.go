@@ -35,8 +35,14 @@ func (r *recorder) Command(context.Context, bot.Command) bot.Response {
 	r.calls.Add(1)
 	return bot.Response{Message: &bot.Message{Text: "ok"}}
 }
-func (r *recorder) Click(context.Context, bot.Click) bot.Response   { r.calls.Add(1); return bot.Response{} }
-func (r *recorder) Submit(context.Context, bot.Submit) bot.Response { r.calls.Add(1); return bot.Response{} }
+func (r *recorder) Click(context.Context, bot.Click) bot.Response {
+	r.calls.Add(1)
+	return bot.Response{}
+}
+func (r *recorder) Submit(context.Context, bot.Submit) bot.Response {
+	r.calls.Add(1)
+	return bot.Response{}
+}
 
 // TestVerificationMatrix: missing, forged, stale, future, replayed and
 // query-smuggled requests get 401, reach no handler and store nothing; the
