@@ -28,6 +28,7 @@ type chat struct {
 	replies  []bot.Message
 	private  []bot.Message
 	failPost bool
+	updates  int
 }
 
 func (c *chat) Post(_ context.Context, channel string, m bot.Message) (bot.Handle, error) {
@@ -45,6 +46,7 @@ func (c *chat) Post(_ context.Context, channel string, m bot.Message) (bot.Handl
 func (c *chat) Update(_ context.Context, h bot.Handle, m bot.Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.updates++
 	c.posts[h.ID] = m
 	return nil
 }
@@ -222,6 +224,18 @@ func TestFileAndApprove(t *testing.T) {
 	card = f.chat.card("1")
 	if len(card.Buttons) != 0 || card.Text != "Approved; starting." {
 		t.Errorf("card after approval: text %q, buttons %v", card.Text, card.Buttons)
+	}
+	// Renders that change nothing make no platform call.
+	f.chat.mu.Lock()
+	before := f.chat.updates
+	f.chat.mu.Unlock()
+	f.bot.Changed(ctx, 1)
+	f.bot.Changed(ctx, 1)
+	f.chat.mu.Lock()
+	after := f.chat.updates
+	f.chat.mu.Unlock()
+	if after != before {
+		t.Errorf("%d edits for renders that changed nothing", after-before)
 	}
 }
 
