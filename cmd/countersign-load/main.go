@@ -34,6 +34,7 @@ func main() {
 	channels := flag.Int("channels", 100, "channels the ack phase spreads its requests over")
 	batch := flag.Int("batch", 2000, "mailboxes of the batch phase's purge-mail (0 skips the phase)")
 	phase := flag.String("phase", "all", "ack, batch or all")
+	tmcasRPM := flag.Int("tmcas-rpm", 20, "TMCAS requests per minute in the batch phase (the fake enforces it; 20 is TMCAS's limit; 0 is unlimited)")
 	verbose := flag.Bool("v", false, "log the bot's warnings to stderr")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -55,7 +56,7 @@ func main() {
 		r.print(os.Stdout)
 	}
 	if (*phase == "batch" || *phase == "all") && *batch > 0 {
-		r, err := runBatch(ctx, log, filepath.Join(dir, "batch.db"), *batch)
+		r, err := runBatch(ctx, log, filepath.Join(dir, "batch.db"), *batch, *tmcasRPM)
 		if err != nil {
 			fatal(err)
 		}

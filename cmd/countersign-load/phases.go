@@ -39,7 +39,7 @@ type ackReport struct {
 func runAck(ctx context.Context, log *slog.Logger, db string, rate float64, duration time.Duration, channels int) (*ackReport, error) {
 	r, err := newRig(ctx, log, db,
 		slacktest.Limits{PostPerChannel: 1, PostBurst: 3},
-		slackbot.Limits{PostPerChannel: 1, PostBurst: 3}, 200*time.Millisecond)
+		slackbot.Limits{PostPerChannel: 1, PostBurst: 3}, 200*time.Millisecond, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -190,8 +190,8 @@ type batchReport struct {
 
 // runBatch purges one message from mailboxes mailboxes with every Slack
 // limit enforced and counts the progress edits.
-func runBatch(ctx context.Context, log *slog.Logger, db string, mailboxes int) (*batchReport, error) {
-	r, err := newRig(ctx, log, db, slacktest.SlackLimits, slackbot.SlackLimits, time.Second)
+func runBatch(ctx context.Context, log *slog.Logger, db string, mailboxes, tmcasPerMinute int) (*batchReport, error) {
+	r, err := newRig(ctx, log, db, slacktest.SlackLimits, slackbot.SlackLimits, time.Second, tmcasPerMinute)
 	if err != nil {
 		return nil, err
 	}
@@ -273,9 +273,9 @@ func runBatch(ctx context.Context, log *slog.Logger, db string, mailboxes int) (
 }
 
 func (rep *batchReport) print(w io.Writer) {
-	bound := int(rep.duration.Seconds()) + 3
+	bound := rep.duration.Seconds() + 3
 	verdict := "within"
-	if rep.edits > bound {
+	if float64(rep.edits) > bound {
 		verdict = "OVER"
 	}
 	limited := 0
@@ -284,7 +284,7 @@ func (rep *batchReport) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "batch phase: purge-mail over %d mailboxes, Slack's limits enforced: %s, %d items succeeded, approved → done %s\n",
 		rep.mailboxes, rep.state, rep.succeeded, rep.duration.Round(time.Millisecond))
-	fmt.Fprintf(w, "  progress edits %d (%s the bound of duration+3 = %d), card edits %d, thread replies %d, 429s %d\n",
+	fmt.Fprintf(w, "  progress edits %d (%s the bound of duration+3 = %.1f), card edits %d, thread replies %d, 429s %d\n",
 		rep.edits, verdict, bound, rep.cardEdits, rep.replies, limited)
 	fmt.Fprintf(w, "  command ack %s, approve ack %s\n", rep.ackCommand.Round(10*time.Microsecond), rep.approveClick.Round(10*time.Microsecond))
 }

@@ -22,6 +22,7 @@ import (
 	slackbot "github.com/countersign/countersign/bot/slack"
 	"github.com/countersign/countersign/bot/slack/slacktest"
 	"github.com/countersign/countersign/internal/bottest"
+	"github.com/countersign/countersign/internal/engine"
 	"github.com/countersign/countersign/internal/store"
 )
 
@@ -43,7 +44,7 @@ type rig struct {
 	close  func()
 }
 
-func newRig(ctx context.Context, log *slog.Logger, dbPath string, fakeLimits slacktest.Limits, limits slackbot.Limits, poll time.Duration) (*rig, error) {
+func newRig(ctx context.Context, log *slog.Logger, dbPath string, fakeLimits slacktest.Limits, limits slackbot.Limits, poll time.Duration, tmcasPerMinute int) (*rig, error) {
 	fake := slacktest.New(fakeLimits)
 	fake.AddUser(slacktest.User{ID: requester, Name: "alice", Email: "alice@contoso.com"})
 	fake.AddUser(slacktest.User{ID: approver, Name: "bob", Email: "bob@contoso.com"})
@@ -73,7 +74,7 @@ func newRig(ctx context.Context, log *slog.Logger, dbPath string, fakeLimits sla
 	sys, err := bottest.New(ctx, st, bottest.Options{
 		Chats:  map[string]bot.Chat{bot.PlatformSlack: a},
 		Access: map[string]bot.Access{bot.PlatformSlack: a},
-		Logger: log, PollInterval: poll,
+		Logger: log, PollInterval: poll, NotifyInterval: engine.DefaultNotifyInterval, TMCASLimit: tmcasPerMinute,
 	})
 	if err != nil {
 		fake.Close()

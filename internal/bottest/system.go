@@ -5,6 +5,7 @@
 package bottest
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
@@ -78,6 +79,9 @@ type Options struct {
 	TMCASLimit int
 	// MaxItemsPerCall caps targets per TMCAS call; 0 is the client default.
 	MaxItemsPerCall int
+	// NotifyInterval is the engine's least time between two renders of one
+	// request; 0 is 100 ms, which keeps tests fast (production: 1 s).
+	NotifyInterval time.Duration
 }
 
 // Start starts the bot, engine and TMCAS fake on st, stopped when the test
@@ -142,7 +146,7 @@ func New(ctx context.Context, st *store.Store, opts Options) (*System, error) {
 	eng, err := engine.New(engine.Config{
 		Store: st, Providers: router, Notifier: b, Logger: log,
 		PollInterval: poll, Workers: 4,
-		FetchPollInterval: 20 * time.Millisecond, NotifyInterval: 100 * time.Millisecond,
+		FetchPollInterval: 20 * time.Millisecond, NotifyInterval: cmp.Or(opts.NotifyInterval, 100*time.Millisecond),
 	})
 	if err != nil {
 		return fail(err)
