@@ -30,6 +30,11 @@ const (
 	limitInputLabel  = 45
 	limitPlaceholder = 100
 	limitInputValue  = 4000
+
+	// Shares of the 6000-character embed total, so that whatever the
+	// input the description keeps at least 6000-256-1024-2000 characters.
+	budgetFooter = 1024
+	budgetFields = 2000
 )
 
 // Ephemeral is the message flag that shows a response to its recipient only.
@@ -82,6 +87,9 @@ func literal(s string) string {
 func clip(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
 		return s
+	}
+	if n < 1 {
+		return ""
 	}
 	rs := []rune(s)[:n-1]
 	// An odd run of trailing backslashes would escape the "…".
@@ -148,10 +156,11 @@ func render(m bot.Message) (rendered, error) {
 		e.Title = clip(escape(m.Title), limitTitle)
 	}
 	if m.Footer != "" {
-		e.Footer = &discordgo.MessageEmbedFooter{Text: clip(plain(m.Footer), limitFooter)}
+		e.Footer = &discordgo.MessageEmbedFooter{Text: clipLiteral(plain(m.Footer), min(limitFooter, budgetFooter))}
 	}
+	room := budgetFields
 	for i, f := range m.Fields {
-		if i == limitFields {
+		if i == limitFields || room < 2 {
 			break
 		}
 		name := clip(escape(f.Label), limitFieldName)
@@ -160,11 +169,23 @@ func render(m bot.Message) (rendered, error) {
 		}
 		value := clip(escape(f.Value), limitFieldValue)
 		if f.Code && f.Value != "" {
-			value = "`" + clip(literal(f.Value), limitFieldValue-2) + "`"
+			value = "`" + clipLiteral(literal(f.Value), limitFieldValue-2) + "`"
 		}
 		if value == "" {
 			value = "—"
 		}
+		if runes(name)+runes(value) > room {
+			// The last field that fits in part: a short name and a cut value.
+			name = clip(name, max(1, room/4))
+			avail := max(1, room-runes(name))
+			switch {
+			case !f.Code || f.Value == "":
+				value = clip(value, avail)
+			default:
+				value = "`" + clipLiteral(literal(f.Value), max(1, avail-2)) + "`"
+			}
+		}
+		room -= runes(name) + runes(value)
 		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{Name: name, Value: value, Inline: runes(f.Value) <= 40})
 	}
 	// The description gets whatever the 6000 total leaves.
@@ -192,7 +213,7 @@ func render(m bot.Message) (rendered, error) {
 		case bot.StyleDanger:
 			style = discordgo.DangerButton
 		}
-		label := clip(plain(b.Label), limitLabel)
+		label := clipLiteral(plain(b.Label), limitLabel)
 		if label == "" {
 			label = "…"
 		}
@@ -216,7 +237,7 @@ func render(m bot.Message) (rendered, error) {
 func description(m bot.Message, n int) string {
 	var parts []string
 	if m.Text != "" {
-		parts = append(parts, escape(m.Text))
+		parts = append(parts, clip(escape(m.Text), n))
 	}
 	var lines []string
 	for _, l := range m.Lines {
@@ -224,7 +245,7 @@ func description(m bot.Message, n int) string {
 		if l.Detail != "" {
 			s += " — " + escape(l.Detail)
 		}
-		lines = append(lines, s)
+		lines = append(lines, clip(s, maxLine))
 	}
 	more := m.More
 	pre := ""
@@ -271,14 +292,21 @@ func description(m bot.Message, n int) string {
 	return clip(s, n)
 }
 
-// clipLiteral cuts code-block text without splitting a backtick from the
-// zero-width space that defuses it.
+// maxLine is the most characters one list line shows.
+const maxLine = 512
+
+// clipLiteral cuts defused text (plain, literal) without separating a
+// character from the zero-width space that defuses it.
 func clipLiteral(s string, n int) string {
-	s = clip(s, n)
-	if strings.HasSuffix(strings.TrimSuffix(s, "…"), "`") {
-		s = strings.TrimSuffix(strings.TrimSuffix(s, "…"), "`") + "…"
+	c := clip(s, n)
+	if c == s {
+		return c
 	}
-	return s
+	body := strings.TrimSuffix(c, "…")
+	for body != "" && strings.ContainsAny(body[len(body)-1:], "@<`") {
+		body = body[:len(body)-1]
+	}
+	return body + "…"
 }
 
 // messageSend is m as a new channel message.
@@ -306,11 +334,11 @@ func modal(d bot.Dialog) (*discordgo.InteractionResponse, error) {
 	if d.ID == "" || len(d.ID) > limitCustomID {
 		return nil, errBadButton
 	}
-	title := clip(plain(d.Title), limitModalTitle)
+	title := clipLiteral(plain(d.Title), limitModalTitle)
 	if title == "" {
 		title = "Countersign"
 	}
-	label := clip(plain(d.Label), limitInputLabel)
+	label := clipLiteral(plain(d.Label), limitInputLabel)
 	if label == "" {
 		label = "Text"
 	}
@@ -322,7 +350,7 @@ func modal(d bot.Dialog) (*discordgo.InteractionResponse, error) {
 		CustomID: d.ID, Title: title,
 		Components: []discordgo.MessageComponent{discordgo.ActionsRow{Components: []discordgo.MessageComponent{
 			discordgo.TextInput{CustomID: modalInput, Label: label, Style: discordgo.TextInputParagraph,
-				Placeholder: clip(plain(d.Hint), limitPlaceholder), Required: true, MinLength: 1, MaxLength: maxLen},
+				Placeholder: clipLiteral(plain(d.Hint), limitPlaceholder), Required: true, MinLength: 1, MaxLength: maxLen},
 		}}},
 	}}, nil
 }
