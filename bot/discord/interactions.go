@@ -45,9 +45,9 @@ const (
 // unsigned, wrongly signed or stale requests (X-Signature-Timestamp more
 // than Window away from now), and requests with a query string (the
 // signature covers only the body), get 401 before anything is parsed or
-// stored. A correctly signed interaction whose id was seen before gets 409
-// Conflict with no body and never reaches h again: it can only be a replay
-// or a duplicate delivery, and the first delivery was answered already.
+// stored. A correctly signed interaction whose id was seen before gets 401,
+// as every replay does (DESIGN §9), and never reaches h again: it can only
+// be a replay or a duplicate delivery, and the first one was answered.
 // Everything else is answered in the response body (PONG, a message, a
 // modal), with ephemeral messages flagged 64.
 func (a *Adapter) Interactions(h bot.Handler) http.Handler {
@@ -93,7 +93,7 @@ func (a *Adapter) Interactions(h bot.Handler) http.Handler {
 		}
 		if !fresh {
 			a.log.WarnContext(r.Context(), "discord interaction id seen before; refused", "interaction_id", i.ID)
-			http.Error(w, "interaction already handled", http.StatusConflict)
+			http.Error(w, "interaction already handled", http.StatusUnauthorized)
 			return
 		}
 		answered := make(chan struct{})

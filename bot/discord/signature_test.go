@@ -133,8 +133,8 @@ func TestDuplicateInteraction(t *testing.T) {
 		t.Fatalf("first delivery %d", got)
 	}
 	for range 3 {
-		if got := send(); got != http.StatusConflict {
-			t.Errorf("replay answered %d, want 409", got)
+		if got := send(); got != http.StatusUnauthorized {
+			t.Errorf("replay answered %d, want 401", got)
 		}
 	}
 	if n := e.h.calls(); n != 1 {

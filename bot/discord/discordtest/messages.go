@@ -98,6 +98,9 @@ func (m *Message) Text() string {
 
 func (m *Message) clone() *Message {
 	c := *m
+	// Unmarshal would reuse the shared slices and the embeds they point
+	// to; start from nothing so the copy is deep.
+	c.Embeds, c.Components = nil, nil
 	b, _ := json.Marshal(m.Embeds)
 	_ = json.Unmarshal(b, &c.Embeds)
 	b, _ = json.Marshal(m.Components)
