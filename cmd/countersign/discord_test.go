@@ -65,7 +65,9 @@ func TestServeDiscord(t *testing.T) {
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
 	e := env{stdin: strings.NewReader(""), stdout: logs, stderr: logs}
-	go func() { done <- serve(ctx, e, []string{"--config", cfgPath}, func(string) (net.Listener, error) { return ln, nil }) }()
+	go func() {
+		done <- serve(ctx, e, []string{"--config", cfgPath}, func(string) (net.Listener, error) { return ln, nil })
+	}()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
