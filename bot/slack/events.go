@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -36,6 +37,17 @@ func failure(text string) *ackMessage {
 	return &m
 }
 
+// lookupTimeout bounds the user lookup in the acknowledgement path: Slack
+// shows an error when the answer takes more than three seconds.
+const lookupTimeout = 2 * time.Second
+
+// ackUser looks up the user of an event within lookupTimeout.
+func (a *Adapter) ackUser(ctx context.Context, id string) (bot.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	return a.user(ctx, id)
+}
+
 // command handles a slash command from either transport and returns the
 // acknowledgement to show the person (nil: none).
 func (a *Adapter) command(ctx context.Context, h bot.Handler, sc slack.SlashCommand) *ackMessage {
@@ -44,7 +56,7 @@ func (a *Adapter) command(ctx context.Context, h bot.Handler, sc slack.SlashComm
 		log.InfoContext(ctx, "command refused: channel not allowed")
 		return failure("Countersign does not take commands in this channel. Use one of the channels it is configured for.")
 	}
-	u, err := a.user(ctx, sc.UserID)
+	u, err := a.ackUser(ctx, sc.UserID)
 	if err != nil {
 		log.ErrorContext(ctx, "looking up the Slack user", "err", err)
 		return failure("Your Slack account could not be looked up just now. Try again in a minute.")
@@ -104,7 +116,7 @@ func (a *Adapter) interaction(ctx context.Context, h bot.Handler, cb slack.Inter
 			channel = cb.Channel.ID
 		}
 		r := responder{a: a, url: cb.ResponseURL, channel: channel, user: cb.User.ID}
-		u, err := a.user(ctx, cb.User.ID)
+		u, err := a.ackUser(ctx, cb.User.ID)
 		if err != nil {
 			log.ErrorContext(ctx, "looking up the Slack user", "err", err)
 			r.later(ctx, *failure("Your Slack account could not be looked up just now. Try again in a minute."))
@@ -137,7 +149,7 @@ func (a *Adapter) interaction(ctx context.Context, h bot.Handler, cb slack.Inter
 			value = v.Value
 		}
 		r := responder{a: a, channel: meta.Channel, user: cb.User.ID}
-		u, err := a.user(ctx, cb.User.ID)
+		u, err := a.ackUser(ctx, cb.User.ID)
 		if err != nil {
 			log.ErrorContext(ctx, "looking up the Slack user", "err", err)
 			r.later(ctx, *failure("Your Slack account could not be looked up just now. Try again in a minute."))

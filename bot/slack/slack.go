@@ -46,8 +46,11 @@ type Limits struct {
 	UpdateBurst      int
 }
 
-// SlackLimits are Slack's documented limits (chat.md §10).
-var SlackLimits = Limits{PostPerChannel: 1, PostBurst: 3, UpdatesPerMinute: 50, UpdateBurst: 10}
+// SlackLimits keep about 10 % under Slack's documented limits (chat.md
+// §10: one post per second per channel with short bursts, chat.update at
+// Tier 3, 50 a minute): pacing at exactly Slack's rate would still meet
+// 429s whenever network jitter bunches two calls together.
+var SlackLimits = Limits{PostPerChannel: 0.9, PostBurst: 2, UpdatesPerMinute: 45, UpdateBurst: 8}
 
 // Config configures the adapter; the keys mirror the slack: section.
 type Config struct {

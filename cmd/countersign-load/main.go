@@ -6,11 +6,12 @@
 //
 //	go run ./cmd/countersign-load -rate 50 -duration 60s -batch 2000
 //
-// Phase "ack": commands and approve clicks at -rate for -duration, spread
-// over -channels channels (Slack allows about one post per second per
-// channel). Slack's Tier 3 limit on chat.update (about 50 a minute per
-// workspace) cannot carry 25 approvals a second, so this phase enforces the
-// per-channel posting limit only and measures the bot.
+// Phase "ack": slash commands at -rate for -duration, spread over
+// -channels channels (Slack allows about one post per second per channel),
+// and an Approve click on every card as soon as it is posted. Slack's Tier
+// 3 limit on chat.update (about 50 a minute per workspace) cannot carry 50
+// approvals a second, so this phase enforces the per-channel posting limit
+// only and measures the bot.
 //
 // Phase "batch": one purge-mail over -batch mailboxes, approved, with every
 // Slack limit enforced; it reports the progress edits the batch made
@@ -29,9 +30,9 @@ import (
 )
 
 func main() {
-	rate := flag.Float64("rate", 50, "slash commands and clicks per second in the ack phase")
+	rate := flag.Float64("rate", 50, "slash commands per second in the ack phase (each card also gets an Approve click)")
 	duration := flag.Duration("duration", 60*time.Second, "length of the ack phase")
-	channels := flag.Int("channels", 100, "channels the ack phase spreads its requests over")
+	channels := flag.Int("channels", 200, "channels the ack phase spreads its requests over (each request posts three messages in its channel)")
 	batch := flag.Int("batch", 2000, "mailboxes of the batch phase's purge-mail (0 skips the phase)")
 	phase := flag.String("phase", "all", "ack, batch or all")
 	tmcasRPM := flag.Int("tmcas-rpm", 20, "TMCAS requests per minute in the batch phase (the fake enforces it; 20 is TMCAS's limit; 0 is unlimited)")

@@ -34,12 +34,12 @@ type ackReport struct {
 	responses          int
 }
 
-// runAck sends commands and approve clicks at rate for duration: each tick
-// approves a card that is waiting, else files a new request.
+// runAck sends slash commands at rate for duration, each filing a request,
+// while an approver clicks Approve on every card as soon as it is posted.
 func runAck(ctx context.Context, log *slog.Logger, db string, rate float64, duration time.Duration, channels int) (*ackReport, error) {
 	r, err := newRig(ctx, log, db,
 		slacktest.Limits{PostPerChannel: 1, PostBurst: 3},
-		slackbot.Limits{PostPerChannel: 1, PostBurst: 3}, 200*time.Millisecond, 0)
+		slackbot.Limits{PostPerChannel: slackbot.SlackLimits.PostPerChannel, PostBurst: slackbot.SlackLimits.PostBurst}, 200*time.Millisecond, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,37 @@ func runAck(ctx context.Context, log *slog.Logger, db string, rate float64, dura
 		}
 	}
 	seen := map[string]bool{}
-	var queue []card
+	click := func(c card) {
+		defer wg.Done()
+		code, _, d, err := r.approve(c)
+		if err != nil || code != http.StatusOK {
+			fail(fmt.Sprintf("click: %d %v", code, err))
+			return
+		}
+		mu.Lock()
+		rep.clicks = append(rep.clicks, d)
+		mu.Unlock()
+	}
+	// An approver clicks Approve on every card as soon as it appears,
+	// on top of the commands' rate.
+	stopClicks := make(chan struct{})
+	clicksDone := make(chan struct{})
+	go func() {
+		defer close(clicksDone)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopClicks:
+				return
+			case <-t.C:
+				for _, c := range r.cards(seen) {
+					wg.Add(1)
+					go click(c)
+				}
+			}
+		}
+	}()
 	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer tick.Stop()
 	end := time.Now().Add(duration)
@@ -68,24 +98,6 @@ func runAck(ctx context.Context, log *slog.Logger, db string, rate float64, dura
 	for now := range tick.C {
 		if now.After(end) {
 			break
-		}
-		queue = append(queue, r.cards(seen)...)
-		if len(queue) > 0 {
-			c := queue[0]
-			queue = queue[1:]
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				code, _, d, err := r.approve(c)
-				if err != nil || code != http.StatusOK {
-					fail(fmt.Sprintf("click: %d %v", code, err))
-					return
-				}
-				mu.Lock()
-				rep.clicks = append(rep.clicks, d)
-				mu.Unlock()
-			}()
-			continue
 		}
 		i := filed
 		filed++
@@ -103,20 +115,18 @@ func runAck(ctx context.Context, log *slog.Logger, db string, rate float64, dura
 			mu.Unlock()
 		}()
 	}
+	close(stopClicks)
+	<-clicksDone
 	wg.Wait()
 	rep.errors = errs.Load()
 	rep.filed = filed
 	// Approve what is left, then wait for every request to finish.
 	start := time.Now()
 	for time.Since(start) < 2*time.Minute {
-		left := r.cards(seen)
-		queue = append(queue, left...)
-		for _, c := range queue {
-			if code, _, _, err := r.approve(c); err != nil || code != http.StatusOK {
-				fail(fmt.Sprintf("click: %d %v", code, err))
-			}
+		for _, c := range r.cards(seen) {
+			wg.Add(1)
+			click(c)
 		}
-		queue = nil
 		reqs, err := r.st.List(ctx, store.Filter{States: []approvals.State{approvals.StatePending}})
 		if err != nil {
 			return nil, err
@@ -158,7 +168,7 @@ func runAck(ctx context.Context, log *slog.Logger, db string, rate float64, dura
 }
 
 func (rep *ackReport) print(w io.Writer) {
-	fmt.Fprintf(w, "ack phase: %.0f/s for %s: %d commands, %d clicks, %d errors", rep.rate, rep.duration, len(rep.commands), len(rep.clicks), rep.errors)
+	fmt.Fprintf(w, "ack phase: %.0f commands/s for %s, plus an Approve click per card: %d commands, %d clicks, %d errors", rep.rate, rep.duration, len(rep.commands), len(rep.clicks), rep.errors)
 	if rep.firstErr != "" {
 		fmt.Fprintf(w, " (first: %s)", rep.firstErr)
 	}
