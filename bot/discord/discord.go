@@ -87,6 +87,8 @@ type Adapter struct {
 	seen    Seen
 	people  map[string]string // Discord user id → people: name
 	members *memberCache
+	// inflight counts private follow-ups sent in the background.
+	inflight sync.WaitGroup
 }
 
 // New checks cfg and returns an adapter. It makes no network call.

@@ -34,9 +34,16 @@ func clickDenyFlow(t *testing.T, e *env, send func(*discordtest.Interaction) *di
 	e.h.submit = func(s bot.Submit) bot.Response {
 		return bot.Response{Message: &bot.Message{Text: "You denied request #42."}}
 	}
-	r := send(e.fake.NewClick(bob, h.ID, "approve:42:7f3a9c"))
-	if r == nil || r.Type != 4 || !r.Data.Ephemeral() || !strings.Contains(unescape(r.Data.Text()), "approved request #42") {
-		t.Fatalf("approve answer %+v", r)
+	// A click is answered as a (deferred) update of the card; what the
+	// clicker is told follows privately.
+	in := e.fake.NewClick(bob, h.ID, "approve:42:7f3a9c")
+	r := send(in)
+	if r == nil || r.Type != 6 {
+		t.Fatalf("approve answer %+v, want type 6 (deferred update of the card)", r)
+	}
+	msgs, err := e.fake.WaitFollowups(ctx, in, 1)
+	if err != nil || !msgs[0].Ephemeral() || !strings.Contains(unescape(msgs[0].Text()), "approved request #42") {
+		t.Fatalf("approve follow-up %+v, %v", msgs, err)
 	}
 	r = send(e.fake.NewClick(bob, h.ID, "deny:42:7f3a9c"))
 	if r == nil || r.Type != 9 || r.CustomID != "deny:42:7f3a9c" || r.Title != "Deny request #42" {

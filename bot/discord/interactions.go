@@ -209,6 +209,13 @@ func (a *Adapter) dispatch(ctx context.Context, h bot.Handler, i *discordgo.Inte
 		}
 		return ephemeral("Done.")
 	}
+	if i.Type == discordgo.InteractionMessageComponent {
+		// A click is answered as an update of the card (deferred: the bot
+		// re-renders the card from the stored state), and what the person
+		// needs to know follows privately.
+		a.later(ctx, &followups{a: a, interaction: i, answered: answered}, *resp.Message)
+		return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}
+	}
 	data, err := responseData(*resp.Message)
 	if err != nil {
 		log.ErrorContext(ctx, "discord response", "err", err)
@@ -216,6 +223,26 @@ func (a *Adapter) dispatch(ctx context.Context, h bot.Handler, i *discordgo.Inte
 	}
 	return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseChannelMessageWithSource, Data: data}
 }
+
+// laterTimeout bounds a private follow-up sent after the answer.
+const laterTimeout = 30 * time.Second
+
+// later sends m through r once the interaction is answered, in the
+// background; Wait waits for it.
+func (a *Adapter) later(ctx context.Context, r *followups, m bot.Message) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), laterTimeout)
+	a.inflight.Add(1)
+	go func() {
+		defer a.inflight.Done()
+		defer cancel()
+		if err := r.Respond(ctx, m); err != nil {
+			a.log.WarnContext(ctx, "discord private follow-up", "interaction_id", r.interaction.ID, "err", err)
+		}
+	}()
+}
+
+// Wait waits for private follow-ups still being sent.
+func (a *Adapter) Wait() { a.inflight.Wait() }
 
 // user is the neutral user behind a guild interaction.
 func user(m *discordgo.Member) bot.User {

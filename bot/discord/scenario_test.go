@@ -301,6 +301,7 @@ func start(t *testing.T, gateway bool) (*driver, *bottest.System) {
 	sys := bottest.Start(t, st, bottest.Options{
 		Chats: map[string]bot.Chat{bot.PlatformDiscord: a}, Access: map[string]bot.Access{bot.PlatformDiscord: a},
 	})
+	t.Cleanup(a.Wait)
 	d := &driver{fake: fake, signer: signer, adapter: a,
 		sent: map[string][]*discordtest.Interaction{}, modal: map[string][3]string{}, cards: map[int64]string{}}
 	if gateway {

@@ -89,7 +89,7 @@ func newDiscord(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, st *st
 	if err != nil {
 		return adapter{}, fmt.Errorf("configuring discord: %w", err)
 	}
-	out := adapter{name: bot.PlatformDiscord, chat: a, access: a, digest: d.DigestChannel, ready: a.Ready, start: a.Register}
+	out := adapter{name: bot.PlatformDiscord, chat: a, access: a, digest: d.DigestChannel, ready: a.Ready, start: a.Register, wait: a.Wait}
 	if d.PublicKey != "" {
 		out.mount = func(mux *http.ServeMux, h bot.Handler) { mux.Handle("POST /discord/interactions", a.Interactions(h)) }
 	} else {
