@@ -220,10 +220,21 @@ func tally(items []approvals.Item) (done, ok, failed, skipped int) {
 // counts, and the targets that failed so far.
 func renderProgress(r approvals.Request, items []approvals.Item) Message {
 	done, ok, failed, skipped := tally(items)
+	waiting := 0
+	for _, it := range items {
+		if it.Status == approvals.ItemPending {
+			waiting++
+		}
+	}
+	text := fmt.Sprintf("%d succeeded, %d failed, %d skipped, %d in progress.", ok, failed, skipped, len(items)-done)
+	if waiting > 0 {
+		// A large batch is sent in parts; say how far sending has got.
+		text += fmt.Sprintf(" %d of %d sent to %s so far.", len(items)-waiting, len(items), providerName(r.Spec.Provider))
+	}
 	m := Message{
 		Request: r.ID,
 		Title:   fmt.Sprintf("Progress of #%d: %d of %d done", r.ID, done, len(items)),
-		Text:    fmt.Sprintf("%d succeeded, %d failed, %d skipped, %d in progress.", ok, failed, skipped, len(items)-done),
+		Text:    text,
 		Tone:    ToneGood,
 	}
 	if failed > 0 {

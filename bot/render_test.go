@@ -40,6 +40,23 @@ func TestCardFitsWhateverTheBatch(t *testing.T) {
 	if m := renderProgress(r, items); m.Title != "Progress of #7: 2000 of 2000 done" || m.Text != "1980 succeeded, 20 failed, 0 skipped, 0 in progress." {
 		t.Errorf("progress counts: %q / %q", m.Title, m.Text)
 	}
+	// Part-way through sending, progress says how far sending has got.
+	for i := range items {
+		items[i].Status = approvals.ItemSubmitted
+		if i >= 1200 {
+			items[i].Status = approvals.ItemPending
+		}
+	}
+	if m := renderProgress(r, items); m.Title != "Progress of #7: 0 of 2000 done" ||
+		m.Text != "0 succeeded, 0 failed, 0 skipped, 2000 in progress. 1200 of 2000 sent to Microsoft Graph so far." {
+		t.Errorf("progress while sending: %q / %q", m.Title, m.Text)
+	}
+	for i := range items {
+		items[i].Status = approvals.ItemSucceeded
+		if i%100 == 0 {
+			items[i].Status = approvals.ItemFailed
+		}
+	}
 	// The summary lists failures first.
 	if m := renderSummary(r, items); m.Lines[0].Mark != MarkFailed || m.Lines[19].Mark != MarkFailed || m.Lines[20].Mark != MarkOK {
 		t.Errorf("summary order: %v %v %v", m.Lines[0].Mark, m.Lines[19].Mark, m.Lines[20].Mark)

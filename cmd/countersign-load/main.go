@@ -36,6 +36,9 @@ func main() {
 	batch := flag.Int("batch", 2000, "mailboxes of the batch phase's purge-mail (0 skips the phase)")
 	phase := flag.String("phase", "all", "ack, batch or all")
 	tmcasRPM := flag.Int("tmcas-rpm", 20, "TMCAS requests per minute in the batch phase (the fake enforces it; 20 is TMCAS's limit; 0 is unlimited)")
+	tmcasLatency := flag.Duration("tmcas-latency", 0, "latency the TMCAS fake adds to every answer in the batch phase")
+	tmcasPolls := flag.Int("tmcas-polls", 0, "polls a TMCAS batch reports Executing before it finishes, in the batch phase")
+	tmcasPerCall := flag.Int("tmcas-per-call", 0, "mailboxes per TMCAS mitigation call in the batch phase (0: the client's default, 100)")
 	verbose := flag.Bool("v", false, "log the bot's warnings to stderr")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -57,7 +60,7 @@ func main() {
 		r.print(os.Stdout)
 	}
 	if (*phase == "batch" || *phase == "all") && *batch > 0 {
-		r, err := runBatch(ctx, log, filepath.Join(dir, "batch.db"), *batch, *tmcasRPM)
+		r, err := runBatch(ctx, log, filepath.Join(dir, "batch.db"), *batch, tmcasLoad{perMinute: *tmcasRPM, latency: *tmcasLatency, polls: *tmcasPolls, perCall: *tmcasPerCall})
 		if err != nil {
 			fatal(err)
 		}

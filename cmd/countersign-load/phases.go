@@ -39,7 +39,7 @@ type ackReport struct {
 func runAck(ctx context.Context, log *slog.Logger, db string, rate float64, duration time.Duration, channels int) (*ackReport, error) {
 	r, err := newRig(ctx, log, db,
 		slacktest.Limits{PostPerChannel: 1, PostBurst: 3},
-		slackbot.Limits{PostPerChannel: slackbot.SlackLimits.PostPerChannel, PostBurst: slackbot.SlackLimits.PostBurst}, 200*time.Millisecond, 0)
+		slackbot.Limits{PostPerChannel: slackbot.SlackLimits.PostPerChannel, PostBurst: slackbot.SlackLimits.PostBurst}, 200*time.Millisecond, tmcasLoad{})
 	if err != nil {
 		return nil, err
 	}
@@ -200,8 +200,8 @@ type batchReport struct {
 
 // runBatch purges one message from mailboxes mailboxes with every Slack
 // limit enforced and counts the progress edits.
-func runBatch(ctx context.Context, log *slog.Logger, db string, mailboxes, tmcasPerMinute int) (*batchReport, error) {
-	r, err := newRig(ctx, log, db, slacktest.SlackLimits, slackbot.SlackLimits, time.Second, tmcasPerMinute)
+func runBatch(ctx context.Context, log *slog.Logger, db string, mailboxes int, tmcas tmcasLoad) (*batchReport, error) {
+	r, err := newRig(ctx, log, db, slacktest.SlackLimits, slackbot.SlackLimits, time.Second, tmcas)
 	if err != nil {
 		return nil, err
 	}

@@ -24,9 +24,18 @@ import (
 	"github.com/countersign/countersign/internal/bottest"
 	"github.com/countersign/countersign/internal/engine"
 	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/providers/tmcas/tmcastest"
 )
 
 const secret = "countersign-load-signing-secret"
+
+// tmcasLoad is how the TMCAS fake behaves in a phase.
+type tmcasLoad struct {
+	perMinute int           // requests per minute, enforced; 0: unlimited
+	latency   time.Duration // added to every answer
+	polls     int           // polls a batch reports Executing before it finishes
+	perCall   int           // items per mitigation call; 0: the client's default
+}
 
 // Slack accounts of the load: alice files, bob approves.
 const (
@@ -44,7 +53,7 @@ type rig struct {
 	close  func()
 }
 
-func newRig(ctx context.Context, log *slog.Logger, dbPath string, fakeLimits slacktest.Limits, limits slackbot.Limits, poll time.Duration, tmcasPerMinute int) (*rig, error) {
+func newRig(ctx context.Context, log *slog.Logger, dbPath string, fakeLimits slacktest.Limits, limits slackbot.Limits, poll time.Duration, tmcas tmcasLoad) (*rig, error) {
 	fake := slacktest.New(fakeLimits)
 	fake.AddUser(slacktest.User{ID: requester, Name: "alice", Email: "alice@contoso.com"})
 	fake.AddUser(slacktest.User{ID: approver, Name: "bob", Email: "bob@contoso.com"})
@@ -74,7 +83,8 @@ func newRig(ctx context.Context, log *slog.Logger, dbPath string, fakeLimits sla
 	sys, err := bottest.New(ctx, st, bottest.Options{
 		Chats:  map[string]bot.Chat{bot.PlatformSlack: a},
 		Access: map[string]bot.Access{bot.PlatformSlack: a},
-		Logger: log, PollInterval: poll, NotifyInterval: engine.DefaultNotifyInterval, TMCASLimit: tmcasPerMinute,
+		Logger: log, PollInterval: poll, NotifyInterval: engine.DefaultNotifyInterval, TMCASLimit: tmcas.perMinute,
+		TMCASFaults: tmcastest.Faults{Latency: tmcas.latency, ExecutingPolls: tmcas.polls}, MaxItemsPerCall: tmcas.perCall,
 	})
 	if err != nil {
 		fake.Close()

@@ -79,6 +79,8 @@ type Options struct {
 	TMCASLimit int
 	// MaxItemsPerCall caps targets per TMCAS call; 0 is the client default.
 	MaxItemsPerCall int
+	// TMCASFaults are the fake's switches (Failing always fails).
+	TMCASFaults tmcastest.Faults
 	// NotifyInterval is the engine's least time between two renders of one
 	// request; 0 is 100 ms, which keeps tests fast (production: 1 s).
 	NotifyInterval time.Duration
@@ -111,7 +113,9 @@ func New(ctx context.Context, st *store.Store, opts Options) (*System, error) {
 	if limit == 0 {
 		limit = -1
 	}
-	fake := tmcastest.New(tmcastest.Options{Limit: limit, Faults: tmcastest.Faults{FailTargets: []string{Failing}}})
+	faults := opts.TMCASFaults
+	faults.FailTargets = append(faults.FailTargets, Failing)
+	fake := tmcastest.New(tmcastest.Options{Limit: limit, Faults: faults})
 	for _, a := range append(Accounts, Failing) {
 		fake.AddAccount(a)
 	}
