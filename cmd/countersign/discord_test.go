@@ -3,10 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -49,32 +46,11 @@ func TestServeDiscord(t *testing.T) {
 	fake.AddMember(alice)
 	fake.AddMember(discordtest.User{ID: "4002", Name: "bob", Roles: []string{"900000000000000010"}})
 	tm := tmcastest.New(tmcastest.Options{Limit: -1})
-	defer tm.Close()
+	t.Cleanup(tm.Close)
 	tm.AddAccount("mallory@contoso.com")
 	signer := discordtest.NewSigner()
-	cfgPath := filepath.Join(t.TempDir(), "countersign.yaml")
-	yaml := fmt.Sprintf(discordConfig, testdb.SQLite(t), signer.PublicKey(), fake.APIURL(), tm.URL(), tm.Token())
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
-	done := make(chan error, 1)
-	e := env{stdin: strings.NewReader(""), stdout: logs, stderr: logs}
-	go func() {
-		done <- serve(ctx, e, []string{"--config", cfgPath}, func(string) (net.Listener, error) { return ln, nil })
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v\n%s", err, logs)
-		}
-	}()
-	base := "http://" + ln.Addr().String()
+	base, logs := serveConfig(t, fmt.Sprintf(discordConfig, testdb.SQLite(t), signer.PublicKey(), fake.APIURL(), tm.URL(), tm.Token()))
+	ctx := context.Background()
 	ready := getJSON(t, base+"/readyz", http.StatusOK)
 	if fmt.Sprint(ready) == "" || !strings.Contains(fmt.Sprint(ready), "discord") {
 		t.Fatalf("/readyz does not check discord: %v", ready)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -60,6 +62,35 @@ func startServe(t *testing.T, environ []string) (base string, stop func() error,
 	}
 	t.Cleanup(func() { cancel() })
 	return "http://" + ln.Addr().String(), stop, logs
+}
+
+// serveConfig runs serve with the configuration yaml until the test ends
+// (then checks it stopped cleanly) and returns its base URL and log. Close
+// fakes with t.Cleanup registered before it, so serve stops first.
+func serveConfig(t *testing.T, yaml string) (base string, logs *syncBuffer) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "countersign.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	logs = &syncBuffer{}
+	done := make(chan error, 1)
+	e := env{stdin: strings.NewReader(""), stdout: logs, stderr: logs}
+	go func() {
+		done <- serve(ctx, e, []string{"--config", path}, func(string) (net.Listener, error) { return ln, nil })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v\n%s", err, logs)
+		}
+	})
+	return "http://" + ln.Addr().String(), logs
 }
 
 // getJSON fetches url and checks its status. The listener is bound before

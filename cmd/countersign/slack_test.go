@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -50,36 +46,14 @@ digest: { schedule: "@every 2s", timezone: Europe/Berlin }
 // in /metrics.
 func TestServeSlack(t *testing.T) {
 	fake := slacktest.New(slacktest.SlackLimits)
-	defer fake.Close()
+	t.Cleanup(fake.Close)
 	for _, u := range []slacktest.User{{ID: "U01ALICE", Name: "alice", Email: "alice@contoso.com"}, {ID: "U02BOB", Name: "bob", Email: "bob@contoso.com"}} {
 		fake.AddUser(u)
 	}
 	tm := tmcastest.New(tmcastest.Options{Limit: -1})
-	defer tm.Close()
+	t.Cleanup(tm.Close)
 	tm.AddAccount("mallory@contoso.com")
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "countersign.yaml")
-	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(slackConfig, testdb.SQLite(t), slacktest.BotToken, fake.APIURL(), tm.URL(), tm.Token())), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
-	done := make(chan error, 1)
-	e := env{stdin: strings.NewReader(""), stdout: logs, stderr: logs}
-	go func() {
-		done <- serve(ctx, e, []string{"--config", cfgPath}, func(string) (net.Listener, error) { return ln, nil })
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v\n%s", err, logs)
-		}
-	}()
-	base := "http://" + ln.Addr().String()
+	base, logs := serveConfig(t, fmt.Sprintf(slackConfig, testdb.SQLite(t), slacktest.BotToken, fake.APIURL(), tm.URL(), tm.Token()))
 	post := func(path string, form url.Values) string {
 		t.Helper()
 		r := slacktest.NewRequest(base+path, "serve-slack-test-signing-secret", time.Now(), form.Encode())
