@@ -2,6 +2,7 @@ package slackbot
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
@@ -141,5 +142,23 @@ func TestRenderKeepsLimitsForHugeMessages(t *testing.T) {
 				t.Fatalf("field of %d characters", utf8.RuneCountInString(f.Text))
 			}
 		}
+	}
+}
+
+// TestRenderRandomInput renders 3,000 messages built from fragments of
+// Slack control syntax, entities, markdown, newlines and non-ASCII text,
+// as a fast companion to FuzzRender (whose coverage bookkeeping over
+// slack-go allows only some dozens of inputs a second).
+func TestRenderRandomInput(t *testing.T) {
+	frags := []string{"<", ">", "&", "&amp;", "&lt;", "<!channel>", "<!here>", "<@U02BOB>", "<#C0SOC|soc>",
+		"<https://evil.example|click>", "<!subteam^S0LEADS>", "<!date^1392734382^x|y>", "`", "```", "*", "_", "~",
+		"\n", "\t", "é", "日本", "\u202e", "\u200b", "@everyone", "a", "mallory@contoso.com", " "}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 3000; i++ {
+		var b strings.Builder
+		for j := rng.IntN(40); j > 0; j-- {
+			b.WriteString(frags[rng.IntN(len(frags))])
+		}
+		checkSafe(t, render(message(b.String(), rng.IntN(60))))
 	}
 }
