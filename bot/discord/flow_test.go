@@ -304,3 +304,22 @@ func unescape(s string) string {
 	}
 	return b.String()
 }
+
+// Discord unreachable at start-up (here: the gateway lookup answers 429
+// twice) does not leave serve without chat: Run keeps trying.
+func TestGatewayRetriesConnect(t *testing.T) {
+	e := newEnv(t, true)
+	e.fake.RateLimit("GET /gateway", 2, 10*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.a.Run(ctx, e.h) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	if err := e.fake.WaitConnected(e.ctx()); err != nil {
+		t.Fatalf("no gateway connection after two refused attempts: %v", err)
+	}
+}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/bwmarrin/discordgo"
+	"github.com/cenkalti/backoff/v5"
+	"github.com/gorilla/websocket"
 
 	"github.com/countersign/countersign/bot"
 )
@@ -23,7 +26,24 @@ func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
 		a.gatewayInteraction(ctx, h, ic.Interaction)
 	})
 	defer remove()
-	if err := a.s.Open(); err != nil {
+	// Discord may be unreachable when serve starts; keep trying (backing
+	// off to a minute) rather than run without chat until a restart.
+	open := func() (struct{}, error) {
+		err := a.s.Open()
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) && ce.Code >= 4004 && ce.Code != 4005 && ce.Code != 4007 && ce.Code != 4008 && ce.Code != 4009 {
+			// A wrong token, intents or version: retrying cannot help.
+			return struct{}{}, backoff.Permanent(err)
+		}
+		return struct{}{}, err
+	}
+	if _, err := backoff.Retry(ctx, open, backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(err error, next time.Duration) {
+			a.log.WarnContext(ctx, "discord gateway: cannot connect; retrying", "err", err, "retry_in", next)
+		})); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("discord gateway: %w", err)
 	}
 	a.log.InfoContext(ctx, "discord gateway connected")
