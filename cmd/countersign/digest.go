@@ -50,8 +50,17 @@ func digestJobs(cfg *config.Config, log *slog.Logger, st *store.Store, adapters 
 	}
 	return []engine.Periodic{{
 		Name: "digest", Schedule: cfg.Digest.Schedule, Location: loc,
-		Run: digest.Job(digest.JobConfig{Source: st, Post: post, Location: loc, Logger: log.With("periodic", "digest")}),
+		Run: digest.Job(digest.JobConfig{Source: st, Post: post, Location: loc, Logger: log.With("periodic", "digest"),
+			Posted: func(ctx context.Context, d digest.Digest) error { return auditDigest(ctx, st, d) }}),
 	}}, nil
+}
+
+// auditDigest records a posted digest in the audit log, so the auditor can
+// see which windows were reported and when.
+func auditDigest(ctx context.Context, st *store.Store, d digest.Digest) error {
+	return st.AppendAudit(ctx, time.Now(), 0, "digest_posted", "system", map[string]any{
+		"from": d.From, "to": d.To, "requests": d.Total, "problems": len(d.Problems), "pending": len(d.Pending),
+	})
 }
 
 // runDigest prints (or posts) the digest of the last --since.
@@ -100,6 +109,9 @@ func runDigest(ctx context.Context, e env, args []string) error {
 		}
 		if err := send(ctx, d.Message()); err != nil {
 			return err
+		}
+		if err := auditDigest(ctx, st, d); err != nil {
+			return fmt.Errorf("the digest was posted, but recording it in the audit log failed: %w", err)
 		}
 		fmt.Fprintf(e.stdout, "digest of %s – %s posted\n", d.From.In(loc).Format(time.RFC3339), d.To.In(loc).Format(time.RFC3339))
 		return nil

@@ -53,7 +53,8 @@ func TestServeSlack(t *testing.T) {
 	tm := tmcastest.New(tmcastest.Options{Limit: -1})
 	t.Cleanup(tm.Close)
 	tm.AddAccount("mallory@contoso.com")
-	base, logs := serveConfig(t, fmt.Sprintf(slackConfig, testdb.SQLite(t), slacktest.BotToken, fake.APIURL(), tm.URL(), tm.Token()))
+	db := testdb.SQLite(t)
+	base, logs := serveConfig(t, fmt.Sprintf(slackConfig, db, slacktest.BotToken, fake.APIURL(), tm.URL(), tm.Token()))
 	post := func(path string, form url.Values) string {
 		t.Helper()
 		r := slacktest.NewRequest(base+path, "serve-slack-test-signing-secret", time.Now(), form.Encode())
@@ -120,6 +121,14 @@ func TestServeSlack(t *testing.T) {
 		}
 		return false
 	})
+	// Each posted digest is in the audit log, and the chain verifies.
+	environ := []string{"COUNTERSIGN_STORE_URL=" + db, "COUNTERSIGN_AUDIT_KEY=serve-slack-test-audit-key-0123456789"}
+	if code, out, errOut := runCLI(t, environ, "audit", "export"); code != 0 || !strings.Contains(out, `"digest_posted"`) {
+		t.Fatalf("audit export: code %d, no digest_posted entry\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, environ, "audit", "verify"); code != 0 {
+		t.Fatalf("audit verify: code %d\n%s\n%s", code, out, errOut)
+	}
 	metrics := getText(t, base+"/metrics")
 	if !regexp.MustCompile(`countersign_outbound_requests_total\{code="200",host="[^"]+",kind="chat",name="slack"\} [1-9]`).MatchString(metrics) {
 		t.Fatalf("no Slack calls in /metrics:\n%s", grepLines(metrics, "outbound"))

@@ -24,6 +24,9 @@ type JobConfig struct {
 	Location *time.Location
 	// Logger receives one line per run; nil discards.
 	Logger *slog.Logger
+	// Posted, when set, is told of each digest after it was posted, to
+	// record it in the audit log; its error fails the run.
+	Posted func(ctx context.Context, d Digest) error
 }
 
 // settleTime is how long after its end a window is read: River starts a
@@ -72,6 +75,11 @@ func Job(cfg JobConfig) func(ctx context.Context, slot, previous time.Time) erro
 		}
 		log.InfoContext(ctx, "digest posted", "from", previous, "to", slot, "requests", d.Total,
 			"problems", len(d.Problems), "pending", len(d.Pending))
+		if cfg.Posted != nil {
+			if err := cfg.Posted(ctx, d); err != nil {
+				return fmt.Errorf("recording the digest of %s – %s: %w", previous.Format(time.RFC3339), slot.Format(time.RFC3339), err)
+			}
+		}
 		return nil
 	}
 }
