@@ -20,6 +20,10 @@ const (
 	maxButtonText = 75
 	maxFallback   = 3000 // the notification text; Slack recommends < 4,000
 	maxViewTitle  = 24
+	// maxTextBlocks and maxFieldBlocks bound the blocks of Message.Text and
+	// Message.Fields, leaving the rest of the 50 to lines and controls.
+	maxTextBlocks  = 8
+	maxFieldBlocks = 4
 )
 
 // escape makes s safe inside mrkdwn: Slack's control sequences (<@U…>,
@@ -87,10 +91,17 @@ func render(m bot.Message) rendered {
 	if m.Title != "" {
 		add(slack.NewSectionBlock(mrkdwn(toneIcons[m.Tone]+"*"+escape(cut(oneLine(m.Title), 200))+"*"), nil, nil))
 	}
-	for _, chunk := range chunks(escape(m.Text), maxText) {
+	// Text and fields get at most maxTextBlocks and maxFieldBlocks blocks,
+	// so every message stays under Slack's 50 whatever its parts.
+	text := chunks(escape(m.Text), maxText)
+	if len(text) > maxTextBlocks {
+		text = text[:maxTextBlocks]
+		text[maxTextBlocks-1] = clip(text[maxTextBlocks-1], maxText-len("…")) + "…"
+	}
+	for _, chunk := range text {
 		add(slack.NewSectionBlock(mrkdwn(chunk), nil, nil))
 	}
-	for i := 0; i < len(m.Fields); i += maxFields {
+	for i := 0; i < len(m.Fields) && i < maxFieldBlocks*maxFields; i += maxFields {
 		var fs []*slack.TextBlockObject
 		for _, f := range m.Fields[i:min(i+maxFields, len(m.Fields))] {
 			v := escape(cut(f.Value, 300))

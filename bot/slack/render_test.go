@@ -111,10 +111,11 @@ func TestRenderEscapesMentions(t *testing.T) {
 
 func TestRenderKeepsLimitsForHugeMessages(t *testing.T) {
 	m := message(strings.Repeat("x", 4000), 59)
+	m.Text = strings.Repeat("<!channel> & more text\n", 20000)
 	for i := 0; i < 500; i++ {
 		m.Lines = append(m.Lines, bot.Line{Mark: bot.MarkOK, Text: strings.Repeat("y", 400), Detail: "done"})
 	}
-	for i := 0; i < 30; i++ {
+	for i := 0; i < 300; i++ {
 		m.Fields = append(m.Fields, bot.Field{Label: "f", Value: strings.Repeat("v", 3000)})
 	}
 	r := render(m)
