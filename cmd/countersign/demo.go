@@ -16,6 +16,7 @@ import (
 	"github.com/countersign/countersign/bot"
 	"github.com/countersign/countersign/bot/console"
 	"github.com/countersign/countersign/internal/config"
+	"github.com/countersign/countersign/internal/digest"
 	"github.com/countersign/countersign/internal/engine"
 	"github.com/countersign/countersign/internal/metrics"
 	"github.com/countersign/countersign/internal/store"
@@ -78,7 +79,7 @@ Try:
   /countersign explain disable ceo@contoso.com --reason test
   /countersign help
 /as NAME switches person, /approve ID and /deny ID REASON press a card's buttons,
-/wait 2h moves the clock forward, /quit ends the demo.`
+/wait 2h moves the clock forward, /digest shows the digest of the last day, /quit ends the demo.`
 
 // clock is the demo's adjustable clock: /wait moves it forward.
 type clock struct {
@@ -306,17 +307,46 @@ func (d *demo) busy(ctx context.Context) (bool, error) {
 }
 
 // extra handles the demo's own commands.
-func (d *demo) extra(_ context.Context, name, args string) (bool, error) {
-	if name != "wait" {
-		return false, nil
+func (d *demo) extra(ctx context.Context, name, args string) (bool, error) {
+	switch name {
+	case "wait":
+		d.wait(args)
+		return true, nil
+	case "digest":
+		return true, d.digest(ctx, args)
 	}
+	return false, nil
+}
+
+// digest posts the digest of the last DURATION (default 24h) in the
+// console, as serve posts it to the digest channel on its schedule.
+func (d *demo) digest(ctx context.Context, args string) error {
+	since := 24 * time.Hour
+	if args != "" {
+		dur, err := time.ParseDuration(args)
+		if err != nil || dur <= 0 {
+			fmt.Fprintln(d.out, "Usage: /digest [DURATION], such as /digest 24h")
+			return nil
+		}
+		since = dur
+	}
+	now := d.clock.Now()
+	dg, err := digest.Build(ctx, d.store, now.Add(-since), now, time.UTC)
+	if err != nil {
+		return err
+	}
+	_, err = d.console.Post(ctx, console.Channel, dg.Message())
+	return err
+}
+
+// wait moves the demo clock forward.
+func (d *demo) wait(args string) {
 	dur, err := time.ParseDuration(args)
 	if err != nil || dur <= 0 {
 		fmt.Fprintln(d.out, "Usage: /wait DURATION, such as /wait 2h")
-		return true, nil
+		return
 	}
 	d.clock.advance(dur)
-	return true, nil
 }
 
 func (d *demo) close() {
