@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackutilsx"
 
 	"github.com/countersign/countersign/bot"
 )
@@ -29,13 +30,7 @@ const (
 // escape makes s safe inside mrkdwn: Slack's control sequences (<@U…>,
 // <!here>, <#C…>, <url|label>) all start with <, so escaping & < > is what
 // keeps user text from becoming a mention or a link (chat.md §11).
-func escape(s string) string {
-	if !strings.ContainsAny(s, "&<>") {
-		return s
-	}
-	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-	return r.Replace(s)
-}
+func escape(s string) string { return slackutilsx.EscapeMessage(s) }
 
 // code shows s in a code span: escaped, with backticks that would end the
 // span replaced.
