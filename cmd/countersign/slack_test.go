@@ -123,9 +123,14 @@ func TestServeSlack(t *testing.T) {
 	})
 	// Each posted digest is in the audit log, and the chain verifies.
 	environ := []string{"COUNTERSIGN_STORE_URL=" + db, "COUNTERSIGN_AUDIT_KEY=serve-slack-test-audit-key-0123456789"}
-	if code, out, errOut := runCLI(t, environ, "audit", "export"); code != 0 || !strings.Contains(out, `"digest_posted"`) {
-		t.Fatalf("audit export: code %d, no digest_posted entry\n%s\n%s", code, out, errOut)
-	}
+	// (The entry is appended right after the post, so it may trail it.)
+	bottest.Eventually(t, 20*time.Second, "a digest_posted audit entry", func() bool {
+		code, out, errOut := runCLI(t, environ, "audit", "export")
+		if code != 0 {
+			t.Fatalf("audit export: code %d\n%s", code, errOut)
+		}
+		return strings.Contains(out, `"digest_posted"`)
+	})
 	if code, out, errOut := runCLI(t, environ, "audit", "verify"); code != 0 {
 		t.Fatalf("audit verify: code %d\n%s\n%s", code, out, errOut)
 	}
