@@ -34,6 +34,8 @@ var (
 	errSignature = errors.New("signature does not match")
 	errReplayed  = errors.New("request already seen")
 	errQuery     = errors.New("query parameters are not signed")
+	// errForm is a signed body that is not a form: 400.
+	errForm = errors.New("the body is not a form")
 )
 
 // Signature returns the v0 signature Slack sends for body at ts.
@@ -77,7 +79,7 @@ func (a *Adapter) verify(r *http.Request, body []byte) (url.Values, error) {
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return nil, fmt.Errorf("reading the form: %w", err)
+		return nil, fmt.Errorf("%w: %v", errForm, err)
 	}
 	return form, nil
 }
@@ -103,6 +105,8 @@ func (a *Adapter) read(w http.ResponseWriter, r *http.Request) (url.Values, bool
 		errors.Is(err, errReplayed), errors.Is(err, errQuery):
 		a.log.WarnContext(r.Context(), "refused a Slack request", "path", r.URL.Path, "reason", err.Error())
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
+	case errors.Is(err, errForm):
+		http.Error(w, "the body is not a form", http.StatusBadRequest)
 	default:
 		a.log.ErrorContext(r.Context(), "verifying a Slack request", "path", r.URL.Path, "err", err)
 		http.Error(w, "could not verify the request", http.StatusServiceUnavailable)
