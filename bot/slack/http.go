@@ -94,7 +94,12 @@ func (a *Adapter) Mount(mux *http.ServeMux, h bot.Handler) {
 func (a *Adapter) read(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		} else {
+			http.Error(w, "could not read the request body", http.StatusBadRequest)
+		}
 		return nil, false
 	}
 	form, err := a.verify(r, body)
