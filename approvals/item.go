@@ -24,14 +24,17 @@ func (s ItemStatus) Terminal() bool {
 // account, or one recipient's copy of a message. Progress is stored as the
 // status of each item, and cards are rendered from it.
 type Item struct {
-	Key     string // unique within the request: an address, or "messageId/recipient"
-	Target  string // the spec target it came from
-	Display string // what a human recognises: display name and address, or subject
-	Before  string // state when previewed, in the provider's words ("enabled", "inbox_folder")
-	Status  ItemStatus
-	Detail  string // the provider's message or the cause of failure, for humans
-	Ref     string // the provider's reference id for this item
-	Updated time.Time
+	Key    string // unique within the request: an address, or "messageId/recipient"
+	Target string // the spec target it came from
+	// Identity is what the target resolved to when the request was filed;
+	// only this identity is ever acted on.
+	Identity Identity
+	Display  string // what a human recognises: display name and address, or subject
+	Before   string // state when previewed, in the provider's words ("enabled", "inbox_folder")
+	Status   ItemStatus
+	Detail   string // the provider's message or the cause of failure, for humans
+	Ref      string // the provider's reference id for this item
+	Updated  time.Time
 }
 
 // Outcome returns the final state of a request whose items are all

@@ -105,17 +105,23 @@ func (p Policy) eligibleApprovers(requester string) []string {
 	return out
 }
 
-// File checks spec and returns the pending request to store. The spec is
-// stored in canonical form and the request records, at filing time, how many
-// approvals it needs and who may give them.
-func (p Policy) File(spec Spec, requester Actor, now time.Time) (Request, error) {
+// File checks spec and the items its targets resolved to and returns the
+// pending request to store. The spec is stored in canonical form, the hash
+// binds it to the items' identities, and the request records, at filing
+// time, how many approvals it needs and who may give them.
+func (p Policy) File(spec Spec, items []Item, requester Actor, now time.Time) (Request, error) {
 	spec = spec.Canonical()
 	if err := p.Check(spec, requester); err != nil {
 		return Request{}, err
 	}
+	for _, it := range items {
+		if pat, ok := p.ProtectsIdentity(it.Identity); ok {
+			return Request{}, &TargetError{Target: it.Key, Err: fmt.Errorf("%w (%s)", ErrProtectedTarget, pat)}
+		}
+	}
 	return Request{
 		Spec:              spec,
-		Hash:              spec.Hash(),
+		Hash:              ContentHash(spec, items),
 		Requester:         requester,
 		State:             StatePending,
 		ApprovalsRequired: p.Required(spec),

@@ -72,7 +72,7 @@ type Decision struct {
 type Request struct {
 	ID        int64
 	Spec      Spec
-	Hash      string // Spec.Hash() at filing time
+	Hash      string // ContentHash of the spec and the items at filing time
 	Requester Actor
 	State     State
 	Phase     Phase

@@ -1,16 +1,12 @@
 package approvals
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 )
 
 // Spec is what a request asks for. It is immutable once filed: approvals are
-// bound to its Hash, so a change to any field is a different request.
+// bound to its ContentHash, so a change to any field is a different request.
 type Spec struct {
 	Action   Action       `json:"action"`
 	Provider string       `json:"provider"` // "tmcas" or "graph", chosen by routes or --provider
@@ -66,17 +62,6 @@ func canonicalList(in []string, lower bool) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-// Hash returns the hex SHA-256 of the canonical JSON encoding of the spec.
-func (s Spec) Hash() string {
-	b, err := json.Marshal(s.Canonical())
-	if err != nil {
-		// A Spec holds only strings, bools and slices of strings.
-		panic(fmt.Sprintf("approvals: encoding spec: %v", err))
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 // ShortHashLen is the number of hex digits of the hash shown on cards and

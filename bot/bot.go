@@ -275,26 +275,19 @@ func (b *Bot) resolve(ctx context.Context, spec approvals.Spec, provider provide
 		if r.Mailbox != "" {
 			display = r.Mailbox + " (" + r.Subject + ")"
 		}
-		if pat, ok := protected(policy, r.Account, r.Mailbox); ok {
+		if !r.Identity.Known() {
+			// Fail closed: nothing can be bound to the approval.
+			problems = append(problems, Line{Mark: MarkProblem, Text: display, Detail: providerName(spec.Provider) + " did not say what this target is"})
+			continue
+		}
+		if pat, ok := policy.ProtectsIdentity(r.Identity); ok {
 			problems = append(problems, Line{Mark: MarkProblem, Text: display, Detail: "protected (" + pat + ")"})
 			continue
 		}
-		items = append(items, approvals.Item{Key: r.Key, Target: r.Target, Display: display, Before: r.State, Status: approvals.ItemPending, Updated: now})
+		items = append(items, approvals.Item{Key: r.Key, Target: r.Target, Identity: r.Identity, Display: display,
+			Before: r.State, Status: approvals.ItemPending, Updated: now})
 	}
 	return items, problems, nil
-}
-
-// protected returns the policy pattern protecting any of addrs.
-func protected(policy approvals.Policy, addrs ...string) (string, bool) {
-	for _, a := range addrs {
-		if a == "" {
-			continue
-		}
-		if pat, ok := policy.Protects(strings.ToLower(a)); ok {
-			return pat, true
-		}
-	}
-	return "", false
 }
 
 // preview answers --dry-run and explain privately: what the targets resolve
@@ -326,7 +319,7 @@ func (b *Bot) file(ctx context.Context, c Command, spec approvals.Spec, provider
 		return
 	}
 	now := b.cfg.Now()
-	req, err := policy.File(spec, actor, now)
+	req, err := policy.File(spec, items, actor, now)
 	if err != nil {
 		b.reply(ctx, c, b.failMessage(ctx, err, "file", string(spec.Action)))
 		return

@@ -56,6 +56,10 @@ type Resolved struct {
 	Account string `json:"account,omitempty"` // provider account acted on
 	Mailbox string `json:"mailbox,omitempty"` // mail: the recipient mailbox
 	Subject string `json:"subject,omitempty"` // mail: the subject
+	// Identity is what the target resolves to: the provider's id for it,
+	// its account ids and every address the provider returned. The
+	// request is bound to it; execution acts only on the same identity.
+	Identity approvals.Identity `json:"identity"`
 	// Problem, when set, says why this target cannot be acted on ("no such
 	// user", "disable is not available for this account"). It blocks filing.
 	Problem string `json:"problem,omitempty"`

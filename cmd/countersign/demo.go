@@ -233,7 +233,7 @@ func startDemo(ctx context.Context, e env, clk *clock, live bool) (_ *demo, err 
 		PollInterval: cfg.Engine.PollInterval, PollDeadline: cfg.Engine.PollDeadline,
 		ExpirySweep: cfg.Engine.ExpirySweep, Workers: 4,
 		FetchPollInterval: 50 * time.Millisecond, NotifyInterval: 100 * time.Millisecond,
-		Metrics: d.metrics,
+		Metrics: d.metrics, Protected: cfg.Policy().Protected,
 	})
 	if err != nil {
 		return nil, err

@@ -28,7 +28,7 @@ func TestDigestCommand(t *testing.T) {
 	alice := approvals.Actor{Person: "alice", Platform: "slack", Account: "U01ALICE", Name: "alice"}
 	spec := approvals.Spec{Action: approvals.ActionDisable, Provider: "tmcas", Targets: []string{"mallory@contoso.com"}, Reason: "phish"}
 	r, err := st.Create(ctx, approvals.Request{
-		Spec: spec, Hash: spec.Hash(),
+		Spec: spec, Hash: approvals.ContentHash(spec, nil),
 		Requester: alice, State: approvals.StatePending, ApprovalsRequired: 1, Approvers: []string{"bob"},
 		CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour), UpdatedAt: now.Add(-time.Hour),
 	}, nil)

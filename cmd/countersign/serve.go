@@ -103,7 +103,7 @@ func serve(ctx context.Context, e env, args []string, listen func(addr string) (
 		Store: st, Providers: router, Notifier: notifier, Logger: log,
 		PollInterval: cfg.Engine.PollInterval, PollDeadline: cfg.Engine.PollDeadline,
 		Workers: cfg.Engine.Workers, ExpirySweep: cfg.Engine.ExpirySweep,
-		Metrics: m, ID: replicaID(st), Periodic: periodic,
+		Metrics: m, ID: replicaID(st), Periodic: periodic, Protected: cfg.Policy().Protected,
 	})
 	if err != nil {
 		return fmt.Errorf("configuring the engine: %w", err)

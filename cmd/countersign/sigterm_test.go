@@ -90,9 +90,10 @@ func TestSIGTERMDuringBatch(t *testing.T) {
 		addr := fmt.Sprintf("user%d@contoso.com", i)
 		fake.AddAccount(addr)
 		targets = append(targets, addr)
-		items = append(items, approvals.Item{Key: addr, Target: addr, Display: addr, Before: "enabled", Status: approvals.ItemPending})
+		items = append(items, approvals.Item{Key: addr, Target: addr, Display: addr, Before: "enabled", Status: approvals.ItemPending,
+			Identity: approvals.Identity{ID: addr, Addresses: []string{addr}}})
 	}
-	req, err := policy.File(approvals.Spec{Action: approvals.ActionDisable, Provider: "tmcas", Targets: targets, Reason: "test"}, approvals.Actor{Person: "alice"}, time.Now())
+	req, err := policy.File(approvals.Spec{Action: approvals.ActionDisable, Provider: "tmcas", Targets: targets, Reason: "test"}, items, approvals.Actor{Person: "alice"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

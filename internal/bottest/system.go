@@ -151,6 +151,7 @@ func New(ctx context.Context, st *store.Store, opts Options) (*System, error) {
 		Store: st, Providers: router, Notifier: b, Logger: log,
 		PollInterval: poll, Workers: 4,
 		FetchPollInterval: 20 * time.Millisecond, NotifyInterval: cmp.Or(opts.NotifyInterval, 100*time.Millisecond),
+		Protected: Policy.Protected,
 	})
 	if err != nil {
 		return fail(err)

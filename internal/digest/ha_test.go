@@ -129,7 +129,7 @@ func TestOneDigestPerSlotAcrossFailover(t *testing.T) {
 	var created []time.Time
 	file := func() {
 		now := time.Now().UTC().Truncate(time.Microsecond) // as stored
-		r, err := policy.File(spec(approvals.ActionDisable, "tmcas", fmt.Sprintf("u%d@contoso.com", len(created))), actor("alice"), now)
+		r, err := policy.File(spec(approvals.ActionDisable, "tmcas", fmt.Sprintf("u%d@contoso.com", len(created))), nil, actor("alice"), now)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -57,13 +57,13 @@ func (h history) file(requester string, spec approvals.Spec, required int, ttl t
 	h.t.Helper()
 	p := approvals.Policy{ApprovalsRequired: required, RequestTTL: ttl, MaxTargets: 100, RequireReason: true,
 		Approvers: []string{"bob", "carol", "dave"}}
-	r, err := p.File(spec, actor(requester), h.at(at))
+	var items []approvals.Item
+	for _, tg := range spec.Canonical().Targets {
+		items = append(items, approvals.Item{Key: tg, Target: tg, Display: tg, Before: "enabled", Identity: approvals.Identity{ID: tg}})
+	}
+	r, err := p.File(spec, items, actor(requester), h.at(at))
 	if err != nil {
 		h.t.Fatalf("File: %v", err)
-	}
-	var items []approvals.Item
-	for _, tg := range r.Spec.Targets {
-		items = append(items, approvals.Item{Key: tg, Target: tg, Display: tg, Before: "enabled"})
 	}
 	r, err = h.s.Create(context.Background(), r, items)
 	if err != nil {

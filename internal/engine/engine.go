@@ -105,6 +105,11 @@ type Config struct {
 
 	// Metrics, when set, is told how long each request ran.
 	Metrics ExecutionObserver
+
+	// Protected are policy.protected_targets. They were checked when the
+	// request was filed and are checked again, against each target's fresh
+	// identity, right before it is acted on.
+	Protected []string
 }
 
 // Engine executes approved requests and runs periodic jobs.

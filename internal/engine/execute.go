@@ -133,40 +133,13 @@ func (a *attempt) submit(ctx context.Context, items []approvals.Item) error {
 		a.log.WarnContext(ctx, "resolving targets again failed; trying again later", "error", err)
 		return river.JobSnooze(a.e.cfg.PollInterval)
 	}
-	// Act on the approved preview only: what the provider finds now decides
-	// whether a previewed item can still be acted on, never what is acted on.
-	found := make(map[string]providers.Resolved, len(resolved))
-	for _, r := range resolved {
-		found[r.Key] = r
-	}
-	approved := make(map[string]bool, len(items))
-	var skips []store.ItemUpdate
-	var todo []providers.Resolved
-	for _, it := range items {
-		approved[it.Key] = true
-		if it.Status != approvals.ItemPending {
-			continue
-		}
-		r, ok := found[it.Key]
-		switch {
-		case !ok:
-			skips = append(skips, store.ItemUpdate{Key: it.Key, Status: approvals.ItemSkipped,
-				Detail: fmt.Sprintf("%s no longer finds this target", spec.Provider)})
-		case r.Problem != "":
-			skips = append(skips, store.ItemUpdate{Key: it.Key, Status: approvals.ItemSkipped, Detail: r.Problem})
-		default:
-			todo = append(todo, r)
-		}
-	}
-	ignored := 0
-	for _, r := range resolved {
-		if !approved[r.Key] {
-			ignored++
-		}
-	}
+	todo, skips, ignored := plan(items, resolved, approvals.Policy{Protected: a.e.cfg.Protected})
 	if ignored > 0 {
 		// Counted, not named: target keys are personal data.
 		a.log.InfoContext(ctx, "the provider now finds targets that were not in the approved preview; they are not acted on", "ignored", ignored)
+	}
+	if len(skips) > 0 {
+		a.log.WarnContext(ctx, "approved items not acted on: they no longer resolve to the approved identity, or are protected", "skipped", len(skips))
 	}
 	if err := a.update(ctx, skips); err != nil {
 		return err
@@ -186,6 +159,62 @@ func (a *attempt) submit(ctx context.Context, items []approvals.Item) error {
 		}
 	}
 	return nil
+}
+
+// Why an approved item is not acted on.
+const (
+	skipGone      = "no longer resolves to the account or mailbox that was approved; nothing was sent"
+	skipOther     = "now resolves to a different account than the one approved; nothing was sent"
+	skipUnbound   = "was filed without a recorded identity, so what was approved cannot be verified; nothing was sent"
+	skipProtected = "is protected (%s); nothing was sent"
+)
+
+// plan decides, for the items still pending, which fresh resolutions to
+// send: only an item whose target resolves now to the very identity that
+// was approved, and that no protected entry matches, either as approved or
+// as it is now. Every other pending item is skipped with the reason. What
+// the provider finds beyond the approved items is never acted on; ignored
+// counts it.
+func plan(items []approvals.Item, fresh []providers.Resolved, policy approvals.Policy) (todo []providers.Resolved, skips []store.ItemUpdate, ignored int) {
+	found := make(map[string]providers.Resolved, len(fresh))
+	for _, r := range fresh {
+		found[r.Key] = r
+	}
+	approved := make(map[string]bool, len(items))
+	for _, it := range items {
+		approved[it.Key] = true
+		if it.Status != approvals.ItemPending {
+			continue
+		}
+		skip := func(detail string) {
+			skips = append(skips, store.ItemUpdate{Key: it.Key, Status: approvals.ItemSkipped, Detail: detail})
+		}
+		r, ok := found[it.Key]
+		pat, protectedNow := policy.ProtectsIdentity(r.Identity)
+		if p, ok := policy.ProtectsIdentity(it.Identity); ok {
+			pat, protectedNow = p, true
+		}
+		switch {
+		case !it.Identity.Known():
+			skip(skipUnbound)
+		case !ok || !r.Identity.Known():
+			skip(skipGone)
+		case !it.Identity.Same(r.Identity):
+			skip(skipOther)
+		case protectedNow:
+			skip(fmt.Sprintf(skipProtected, pat))
+		case r.Problem != "":
+			skip(r.Problem)
+		default:
+			todo = append(todo, r)
+		}
+	}
+	for _, r := range fresh {
+		if !approved[r.Key] {
+			ignored++
+		}
+	}
+	return todo, skips, ignored
 }
 
 // step sends one chunk as the fenced step at the cursor: marked in flight

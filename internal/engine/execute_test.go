@@ -99,7 +99,7 @@ func TestExecuteOutcomes(t *testing.T) {
 		},
 		wantAttempts: []string{"snooze 15s", "done"},
 		wantState:    approvals.StatePartiallyFailed,
-		wantItems:    map[string]string{a: "succeeded", b: "skipped: fake no longer finds this target", c: "succeeded"},
+		wantItems:    map[string]string{a: "succeeded", b: "skipped: " + skipGone + "", c: "succeeded"},
 		wantSubmits:  [][]string{{a, c}},
 	}, {
 		name:         "target now has a problem",
@@ -113,8 +113,8 @@ func TestExecuteOutcomes(t *testing.T) {
 		setup:        func(f *fakeProvider) { f.missing = map[string]bool{a: true, b: true, c: true} },
 		wantAttempts: []string{"done"},
 		wantState:    approvals.StateFailed,
-		wantItems: map[string]string{a: "skipped: fake no longer finds this target", b: "skipped: fake no longer finds this target",
-			c: "skipped: fake no longer finds this target"},
+		wantItems: map[string]string{a: "skipped: " + skipGone + "", b: "skipped: " + skipGone + "",
+			c: "skipped: " + skipGone + ""},
 	}, {
 		name: "one chunk refused outright",
 		setup: func(f *fakeProvider) {

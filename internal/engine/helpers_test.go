@@ -53,19 +53,26 @@ func testPolicy() approvals.Policy {
 func fileRequest(t testing.TB, s *store.Store, provider string, now time.Time, targets ...string) approvals.Request {
 	t.Helper()
 	spec := approvals.Spec{Action: approvals.ActionDisable, Provider: provider, Targets: targets, Reason: "phish"}
-	r, err := testPolicy().File(spec, actor("alice"), now)
+	var items []approvals.Item
+	for _, tg := range spec.Canonical().Targets {
+		key := strings.ToLower(tg)
+		items = append(items, approvals.Item{Key: key, Target: tg, Display: tg, Before: "enabled", Identity: addrIdentity(key)})
+	}
+	r, err := testPolicy().File(spec, items, actor("alice"), now)
 	if err != nil {
 		t.Fatalf("File: %v", err)
-	}
-	var items []approvals.Item
-	for _, tg := range r.Spec.Targets {
-		items = append(items, approvals.Item{Key: strings.ToLower(tg), Target: tg, Display: tg, Before: "enabled"})
 	}
 	r, err = s.Create(context.Background(), r, items)
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}
 	return r
+}
+
+// addrIdentity is the identity of a target that stands for itself, as a
+// TMCAS mailbox does.
+func addrIdentity(key string) approvals.Identity {
+	return approvals.Identity{ID: key, Addresses: []string{key}}
 }
 
 // approvedRequest files a request and has bob approve it, which enqueues
@@ -185,6 +192,7 @@ type fakeProvider struct {
 	missing       map[string]bool   // keys Resolve no longer finds
 	problems      map[string]string // key → Problem at execution
 	extra         []string          // keys Resolve finds beyond the preview
+	moved         map[string]string // key → the other identity it now resolves to
 	resolveErr    error
 	submitErrs    []error // consumed one per Submit
 	pollErrs      int     // the next polls fail with ErrTemporary
@@ -226,7 +234,12 @@ func (f *fakeProvider) Resolve(_ context.Context, spec approvals.Spec) ([]provid
 		if f.missing[key] {
 			continue
 		}
-		out = append(out, providers.Resolved{Key: key, Target: tg, Display: tg, State: "enabled", Problem: f.problems[key], Data: json.RawMessage(`{"id":"` + key + `"}`)})
+		id := addrIdentity(key)
+		if other, ok := f.moved[key]; ok {
+			id.ID = other
+		}
+		out = append(out, providers.Resolved{Key: key, Target: tg, Display: tg, State: "enabled", Problem: f.problems[key],
+			Identity: id, Data: json.RawMessage(`{"id":"` + id.ID + `"}`)})
 	}
 	return out, nil
 }

@@ -175,11 +175,12 @@ func TestStoreGaugesFromDatabase(t *testing.T) {
 		}
 		var first approvals.Request
 		for i, target := range []string{"a@contoso.com", "b@contoso.com"} {
-			r, err := p.File(approvals.Spec{Action: approvals.ActionDisable, Provider: "tmcas", Targets: []string{target}, Reason: "phish"}, actor("alice"), now)
+			items := []approvals.Item{{Key: target, Target: target, Display: target, Before: "enabled", Identity: approvals.Identity{ID: target}}}
+			r, err := p.File(approvals.Spec{Action: approvals.ActionDisable, Provider: "tmcas", Targets: []string{target}, Reason: "phish"}, items, actor("alice"), now)
 			if err != nil {
 				t.Fatalf("File: %v", err)
 			}
-			r, err = st.Create(ctx, r, []approvals.Item{{Key: target, Target: target, Display: target, Before: "enabled"}})
+			r, err = st.Create(ctx, r, items)
 			if err != nil {
 				t.Fatalf("Create: %v", err)
 			}

@@ -221,13 +221,13 @@ func TestSubmissionSteps(t *testing.T) {
 		ctx := context.Background()
 		s := open(t, url)
 		spec := approvals.Spec{Action: approvals.ActionDisable, Provider: "graph", Targets: []string{"a@x.io", "b@x.io", "c@x.io"}, Reason: "r"}
-		r, err := testPolicy(1).File(spec, actor("alice"), t0)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var items []approvals.Item
 		for _, k := range spec.Targets {
-			items = append(items, approvals.Item{Key: k, Target: k})
+			items = append(items, approvals.Item{Key: k, Target: k, Identity: approvals.Identity{ID: k}})
+		}
+		r, err := testPolicy(1).File(spec, items, actor("alice"), t0)
+		if err != nil {
+			t.Fatal(err)
 		}
 		if r, err = s.Create(ctx, r, items); err != nil {
 			t.Fatal(err)

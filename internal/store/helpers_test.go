@@ -45,11 +45,11 @@ func testPolicy(required int) approvals.Policy {
 func file(t testing.TB, s *store.Store, p approvals.Policy, target string, now time.Time) approvals.Request {
 	t.Helper()
 	spec := approvals.Spec{Action: approvals.ActionDisable, Provider: "tmcas", Targets: []string{target}, Reason: "phish"}
-	r, err := p.File(spec, actor("alice"), now)
+	items := []approvals.Item{{Key: target, Target: target, Display: target, Before: "enabled", Identity: approvals.Identity{ID: target}}}
+	r, err := p.File(spec, items, actor("alice"), now)
 	if err != nil {
 		t.Fatalf("File: %v", err)
 	}
-	items := []approvals.Item{{Key: target, Target: target, Display: target, Before: "enabled"}}
 	r, err = s.Create(context.Background(), r, items)
 	if err != nil {
 		t.Fatalf("Create: %v", err)

@@ -172,7 +172,7 @@ func runSequence(ctx context.Context, s1, s2 *store.Store, rng *rand.Rand) error
 	}
 	now := t0
 	spec := approvals.Spec{Action: approvals.ActionDisable, Provider: "graph", Targets: []string{fmt.Sprintf("u%d@contoso.com", rng.IntN(1e6))}}
-	r, err := pol.File(spec, actor(requester), now)
+	r, err := pol.File(spec, nil, actor(requester), now)
 	if err != nil {
 		// Filing must fail closed exactly when too few eligible approvers remain.
 		others := slices.DeleteFunc(slices.Clone(eligible), func(p string) bool { return p == requester })

@@ -96,8 +96,8 @@ func (s *Store) Create(ctx context.Context, r approvals.Request, items []approva
 	if r.State != approvals.StatePending {
 		return r, fmt.Errorf("%w: a new request must be pending, not %s", approvals.ErrInvalidTransition, r.State)
 	}
-	if r.Hash != r.Spec.Hash() {
-		return r, fmt.Errorf("%w: hash is not the spec's", approvals.ErrHashMismatch)
+	if r.Hash != approvals.ContentHash(r.Spec, items) {
+		return r, fmt.Errorf("%w: hash does not cover the spec and these items", approvals.ErrHashMismatch)
 	}
 	err := s.inTx(ctx, func(t txn) error {
 		err := t.queryRow(ctx, `INSERT INTO requests (action, provider, spec, hash, requester, requester_person, state,
@@ -113,9 +113,10 @@ func (s *Store) Create(ctx context.Context, r approvals.Request, items []approva
 			if it.Status == "" {
 				it.Status = approvals.ItemPending
 			}
-			if _, err := t.exec(ctx, `INSERT INTO items (request_id, idx, key, target, display, before, status, detail, ref, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-				r.ID, i, it.Key, it.Target, it.Display, it.Before, string(it.Status), it.Detail, it.Ref, micros(r.CreatedAt)); err != nil {
+			if _, err := t.exec(ctx, `INSERT INTO items (request_id, idx, key, target, display, before, status, detail, ref, updated_at, identity)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+				r.ID, i, it.Key, it.Target, it.Display, it.Before, string(it.Status), it.Detail, it.Ref, micros(r.CreatedAt),
+				mustJSON(it.Identity.Normalize())); err != nil {
 				return fmt.Errorf("inserting item %q: %w", it.Key, err)
 			}
 		}
@@ -123,11 +124,21 @@ func (s *Store) Create(ctx context.Context, r approvals.Request, items []approva
 			At: r.CreatedAt, RequestID: r.ID, Kind: "requested", Actor: r.Requester.Person,
 			Detail: detail(map[string]any{
 				"spec": r.Spec, "hash": r.Hash, "requester": r.Requester, "approvals_required": r.ApprovalsRequired,
-				"approvers": r.Approvers, "expires_at": r.ExpiresAt, "items": len(items),
+				"approvers": r.Approvers, "expires_at": r.ExpiresAt, "items": len(items), "identities": identities(items),
 			}),
 		})
 	})
 	return r, err
+}
+
+// identities lists, for the audit log, the identity each item is bound to.
+func identities(items []approvals.Item) []map[string]any {
+	out := make([]map[string]any, 0, len(items))
+	for _, it := range items {
+		id := it.Identity.Normalize()
+		out = append(out, map[string]any{"key": it.Key, "id": id.ID, "accounts": id.Accounts})
+	}
+	return out
 }
 
 // Get returns a request with its approvals.
@@ -301,7 +312,7 @@ func (s *Store) Items(ctx context.Context, id int64) ([]approvals.Item, error) {
 }
 
 func (s *Store) items(ctx context.Context, q querier, id int64) ([]approvals.Item, error) {
-	rows, err := q.query(ctx, `SELECT key, target, display, before, status, detail, ref, updated_at
+	rows, err := q.query(ctx, `SELECT key, target, display, before, status, detail, ref, updated_at, identity
 		FROM items WHERE request_id = $1 ORDER BY idx`, id)
 	if err != nil {
 		return nil, fmt.Errorf("reading items of request %d: %w", id, err)
@@ -312,8 +323,12 @@ func (s *Store) items(ctx context.Context, q querier, id int64) ([]approvals.Ite
 		var it approvals.Item
 		var status string
 		var updated int64
-		if err := rows.Scan(&it.Key, &it.Target, &it.Display, &it.Before, &status, &it.Detail, &it.Ref, &updated); err != nil {
+		var identity string
+		if err := rows.Scan(&it.Key, &it.Target, &it.Display, &it.Before, &status, &it.Detail, &it.Ref, &updated, &identity); err != nil {
 			return nil, fmt.Errorf("reading items of request %d: %w", id, err)
+		}
+		if err := json.Unmarshal([]byte(identity), &it.Identity); err != nil {
+			return nil, fmt.Errorf("decoding identity of item %d of request %d: %w", len(out), id, err)
 		}
 		it.Status, it.Updated = approvals.ItemStatus(status), fromMicros(updated)
 		out = append(out, it)

@@ -47,23 +47,16 @@ func validAddress(s string) bool {
 	return err == nil && a.Name == "" && a.Address == s && len(s) <= 320
 }
 
-// resolveAccounts finds the identity account of every target (§3.3). The
-// derived-type filter on userPrincipalName is tried first; Graph does not
-// document it, so on a 400 (and for addresses it does not find, which may
-// be an emailAddress rather than the UPN) the whole list is paged once and
-// matched case-insensitively on userPrincipalName, then emailAddress.
+// resolveAccounts finds the identity account of every target (§3.3).
 // Nothing is cached between calls: an account's state and actions change.
 func (c *Client) resolveAccounts(ctx context.Context, spec approvals.Spec) ([]providers.Resolved, error) {
 	action, ok := graphAction(spec.Action)
 	if !ok {
 		return nil, unsupported(spec.Action)
 	}
-	type target struct {
-		raw, addr, key string
-		found          *identityAccount
-		problem        string
-	}
-	var ts []*target
+	type target struct{ raw, addr, key, problem string }
+	var ts []target
+	var addrs []string
 	seen := map[string]bool{}
 	for _, raw := range spec.Targets {
 		addr := strings.TrimSpace(raw)
@@ -72,86 +65,111 @@ func (c *Client) resolveAccounts(ctx context.Context, spec approvals.Spec) ([]pr
 			continue
 		}
 		seen[key] = true
-		t := &target{raw: raw, addr: addr, key: key}
+		t := target{raw: raw, addr: addr, key: key}
 		if !validAddress(addr) {
 			t.problem = "not a valid e-mail address or user principal name"
+		} else {
+			addrs = append(addrs, addr)
 		}
 		ts = append(ts, t)
 	}
-	derived := true
-	var scan []*target
+	found, err := c.lookupAccounts(ctx, addrs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]providers.Resolved, 0, len(ts))
 	for _, t := range ts {
-		if t.problem != "" {
+		r := providers.Resolved{Key: t.key, Target: t.raw, Display: t.addr, Problem: t.problem}
+		if t.problem == "" {
+			switch hits := found[t.key]; len(hits) {
+			case 0:
+				r.Problem = "no identity account with this user principal name or e-mail address in Defender for Identity"
+			case 1:
+				r = c.resolvedAccount(r, hits[0], action)
+			default:
+				r.Problem = fmt.Sprintf("matches %d identity accounts; act on it in the Defender portal", len(hits))
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// lookupAccounts returns, by lower-cased address, the identity accounts
+// each address names. The derived-type filter on userPrincipalName is tried
+// first; Graph does not document it, so on a 400 (and for addresses it does
+// not find, which may be an emailAddress rather than the UPN) the whole list
+// is paged once and matched case-insensitively on userPrincipalName, then
+// emailAddress: a UPN match outranks an e-mail match of another identity.
+func (c *Client) lookupAccounts(ctx context.Context, addrs []string) (map[string][]identityAccount, error) {
+	out := make(map[string][]identityAccount, len(addrs))
+	derived := true
+	var scan []string
+	for _, addr := range addrs {
+		key := strings.ToLower(addr)
+		if _, done := out[key]; done || slices.Contains(scan, key) {
 			continue
 		}
 		if derived {
-			hits, err := c.findByUPN(ctx, t.addr)
+			hits, err := c.findByUPN(ctx, addr)
 			var ge *Error
 			switch {
 			case errors.As(err, &ge) && ge.Status == http.StatusBadRequest:
 				derived = false // undocumented filter refused; page instead
 			case err != nil:
-				return nil, fmt.Errorf("graph: looking up %s: %w", t.addr, err)
-			case len(hits) == 1:
-				t.found = &hits[0]
-				continue
-			case len(hits) > 1:
-				t.problem = fmt.Sprintf("matches %d identity accounts; act on it in the Defender portal", len(hits))
+				return nil, fmt.Errorf("graph: looking up %s: %w", addr, err)
+			case len(hits) > 0:
+				out[key] = hits
 				continue
 			}
 		}
-		scan = append(scan, t)
+		scan = append(scan, key)
 	}
-	if len(scan) > 0 {
-		byKey := map[string][]identityAccount{}
-		err := c.list(ctx, c.endpoint("v1.0", accountsPath, ""), permAccountsRead, func(b []byte) (string, error) {
-			p, err := decodeAccountsPage(b)
-			if err != nil {
-				return "", err
-			}
-			for _, ia := range p.Value {
-				for _, k := range []string{strings.ToLower(ia.UserPrincipalName), strings.ToLower(ia.EmailAddress)} {
-					if k != "" && seen[k] && !slices.ContainsFunc(byKey[k], func(x identityAccount) bool { return x.ID == ia.ID }) {
-						byKey[k] = append(byKey[k], ia)
-					}
-				}
-			}
-			return p.NextLink, nil
-		})
+	if len(scan) == 0 {
+		return out, nil
+	}
+	byKey := map[string][]identityAccount{}
+	err := c.list(ctx, c.endpoint("v1.0", accountsPath, ""), permAccountsRead, func(b []byte) (string, error) {
+		p, err := decodeAccountsPage(b)
 		if err != nil {
-			return nil, fmt.Errorf("graph: listing identity accounts: %w", err)
+			return "", err
 		}
-		for _, t := range scan {
-			hits := byKey[t.key]
-			// A UPN match outranks an e-mail match of another identity.
-			var upn []identityAccount
-			for _, h := range hits {
-				if strings.EqualFold(h.UserPrincipalName, t.addr) {
-					upn = append(upn, h)
+		for _, ia := range p.Value {
+			for _, k := range []string{strings.ToLower(ia.UserPrincipalName), strings.ToLower(ia.EmailAddress)} {
+				if k != "" && slices.Contains(scan, k) && !slices.ContainsFunc(byKey[k], func(x identityAccount) bool { return x.ID == ia.ID }) {
+					byKey[k] = append(byKey[k], ia)
 				}
 			}
-			if len(upn) > 0 {
-				hits = upn
-			}
-			switch len(hits) {
-			case 0:
-				t.problem = "no identity account with this user principal name or e-mail address in Defender for Identity"
-			case 1:
-				t.found = &hits[0]
-			default:
-				t.problem = fmt.Sprintf("matches %d identity accounts; act on it in the Defender portal", len(hits))
-			}
 		}
+		return p.NextLink, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("graph: listing identity accounts: %w", err)
 	}
-	out := make([]providers.Resolved, 0, len(ts))
-	for _, t := range ts {
-		r := providers.Resolved{Key: t.key, Target: t.raw, Display: t.addr, Problem: t.problem}
-		if t.found != nil {
-			r = c.resolvedAccount(r, *t.found, action)
+	for _, key := range scan {
+		hits := byKey[key]
+		var upn []identityAccount
+		for _, h := range hits {
+			if strings.EqualFold(h.UserPrincipalName, key) {
+				upn = append(upn, h)
+			}
 		}
-		out = append(out, r)
+		if len(upn) > 0 {
+			hits = upn
+		}
+		out[key] = hits
 	}
 	return out, nil
+}
+
+// identity is what an identity account is, for binding and protection: its
+// id, the identifiers of its provider accounts and both its addresses.
+func identity(ia identityAccount, typed ...string) approvals.Identity {
+	id := approvals.Identity{ID: ia.ID, Addresses: append([]string{ia.UserPrincipalName, ia.EmailAddress}, typed...)}
+	for _, a := range ia.Accounts {
+		id.Accounts = append(id.Accounts, a.Identifier)
+	}
+	return id.Normalize()
 }
 
 // findByUPN tries the derived-property filter on userPrincipalName.
@@ -190,6 +208,7 @@ func (c *Client) resolvedAccount(r providers.Resolved, ia identityAccount, actio
 		r.Display = name + " <" + upn + ">"
 	}
 	r.Account = ia.ID
+	r.Identity = identity(ia, r.Key)
 	r.State = enabledState(ia.IsEnabled)
 	if ia.ID == "" {
 		r.Problem = "Graph returned the identity account without an id"

@@ -71,17 +71,24 @@ func TestResolveAccounts(t *testing.T) {
 				t.Fatalf("Resolve: %v", err)
 			}
 			m, a, d, o := users["mallory"], users["alice"], users["dora"], users["oscar"]
+			ident := func(u graphtest.User) approvals.Identity {
+				id := approvals.Identity{ID: u.ID, Addresses: []string{u.UPN, u.Email}}
+				for _, acct := range u.Accounts {
+					id.Accounts = append(id.Accounts, acct.Identifier)
+				}
+				return id.Normalize()
+			}
 			want := []providers.Resolved{
 				{Key: "mallory@contoso.com", Target: "MALLORY@contoso.com", Display: "Mallory Example <mallory@contoso.com>",
-					State: "enabled", Account: m.ID, Data: data(m, 0)},
+					State: "enabled", Account: m.ID, Data: data(m, 0), Identity: ident(m)},
 				{Key: "alice@contoso.com", Target: "alice@contoso.com", Display: "Alice Lias <a.lias@contoso.onmicrosoft.com>",
-					State: "enabled", Account: a.ID, Data: data(a, 0)},
+					State: "enabled", Account: a.ID, Data: data(a, 0), Identity: ident(a)},
 				{Key: "dora@contoso.com", Target: "dora@contoso.com", Display: "Dora Disabled <dora@contoso.com>",
-					State: "disabled", Account: d.ID, Data: data(d, 0),
+					State: "disabled", Account: d.ID, Data: data(d, 0), Identity: ident(d),
 					Problem: fmt.Sprintf("disable is not available for this activeDirectory account now (available: %s, %s; the account is disabled)",
 						spell("enable"), spell("forcePasswordReset"))},
 				{Key: "oscar@contoso.com", Target: "oscar@contoso.com", Display: "Oscar Okta <oscar@contoso.com>",
-					State: "enabled", Account: o.ID,
+					State: "enabled", Account: o.ID, Identity: ident(o),
 					Problem: fmt.Sprintf("no activeDirectory account (it has: %s); providers.graph.identity_provider selects the provider", spell("okta"))},
 				{Key: "nobody@contoso.com", Target: "nobody@contoso.com", Display: "nobody@contoso.com",
 					Problem: "no identity account with this user principal name or e-mail address in Defender for Identity"},

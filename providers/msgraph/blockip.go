@@ -45,7 +45,8 @@ func resolveIPs(targets []string) []providers.Resolved {
 			continue
 		}
 		seen[key] = true
-		r := providers.Resolved{Key: key, Target: t, Display: key, State: StateNotChecked}
+		r := providers.Resolved{Key: key, Target: t, Display: key, State: StateNotChecked,
+			Identity: approvals.Identity{ID: key, Addresses: []string{key}}}
 		if addr.IsUnspecified() || addr.IsLoopback() || addr.IsMulticast() {
 			r.Problem = "an unspecified, loopback or multicast address cannot be blocked"
 		}

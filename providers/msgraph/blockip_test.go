@@ -45,9 +45,9 @@ func TestResolveIPs(t *testing.T) {
 		t.Fatalf("Resolve: %v", err)
 	}
 	want := []providers.Resolved{
-		{Key: "203.0.113.7", Target: "203.0.113.7", Display: "203.0.113.7", State: StateNotChecked},
-		{Key: "2001:db8::1", Target: "2001:db8::1", Display: "2001:db8::1", State: StateNotChecked},
-		{Key: "127.0.0.1", Target: "127.0.0.1", Display: "127.0.0.1", State: StateNotChecked, Problem: "an unspecified, loopback or multicast address cannot be blocked"},
+		{Key: "203.0.113.7", Target: "203.0.113.7", Display: "203.0.113.7", State: StateNotChecked, Identity: approvals.Identity{ID: "203.0.113.7", Addresses: []string{"203.0.113.7"}}},
+		{Key: "2001:db8::1", Target: "2001:db8::1", Display: "2001:db8::1", State: StateNotChecked, Identity: approvals.Identity{ID: "2001:db8::1", Addresses: []string{"2001:db8::1"}}},
+		{Key: "127.0.0.1", Target: "127.0.0.1", Display: "127.0.0.1", State: StateNotChecked, Identity: approvals.Identity{ID: "127.0.0.1", Addresses: []string{"127.0.0.1"}}, Problem: "an unspecified, loopback or multicast address cannot be blocked"},
 		{Key: "1.2.3", Target: "1.2.3", Display: "1.2.3", Problem: "not an IPv4 or IPv6 address"},
 	}
 	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {

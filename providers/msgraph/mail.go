@@ -174,7 +174,37 @@ func (c *Client) resolveMail(ctx context.Context, spec approvals.Spec) ([]provid
 			out = append(out, mailResolved(t, nmid, r, e, start))
 		}
 	}
-	return out, nil
+	return out, c.recipientIdentities(ctx, out)
+}
+
+// recipientIdentities binds each copy to its recipient's identity: the
+// recipient address and, for every identity account the address names, its
+// id and addresses. A protected person is then recognised under any alias
+// the message reached; an address no account claims stands for itself.
+func (c *Client) recipientIdentities(ctx context.Context, items []providers.Resolved) error {
+	var rcpts []string
+	for _, it := range items {
+		if it.Problem == "" && !slices.Contains(rcpts, it.Mailbox) {
+			rcpts = append(rcpts, it.Mailbox)
+		}
+	}
+	found, err := c.lookupAccounts(ctx, rcpts)
+	if err != nil {
+		return fmt.Errorf("graph: looking up the recipients' identities: %w", err)
+	}
+	for i, it := range items {
+		if it.Problem != "" {
+			continue
+		}
+		id := approvals.Identity{ID: it.Key, Addresses: []string{it.Mailbox}}
+		for _, ia := range found[it.Mailbox] {
+			acct := identity(ia)
+			id.Accounts = append(id.Accounts, acct.ID)
+			id.Addresses = append(id.Addresses, acct.Addresses...)
+		}
+		items[i].Identity = id.Normalize()
+	}
+	return nil
 }
 
 func mailResolved(target, nmid, rcpt string, e analyzedEmail, since string) providers.Resolved {

@@ -72,7 +72,8 @@ func TestResolveMail(t *testing.T) {
 			e := emails[nmidA+"/"+r]
 			data, _ := json.Marshal(mailData{ID: e.ID, NetworkMessageID: nmidA, RecipientEmailAddress: r, Location: "inbox_folder", Since: "2026-02-08"})
 			want = append(want, providers.Resolved{Key: nmidA + "/" + r, Target: strings.ToUpper(nmidA), Display: "Invoice overdue",
-				State: "inbox_folder", Mailbox: r, Subject: "Invoice overdue", Data: data})
+				State: "inbox_folder", Mailbox: r, Subject: "Invoice overdue", Data: data,
+				Identity: approvals.Identity{ID: nmidA + "/" + r, Addresses: []string{r}}})
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("Resolve (-want +got):\n%s", diff)

@@ -103,7 +103,8 @@ func TestResolveAccounts(t *testing.T) {
 		t.Fatalf("Resolve: %v", err)
 	}
 	want := []providers.Resolved{
-		{Key: "mallory@contoso.com", Target: "Mallory@Contoso.com", Display: "Mallory@Contoso.com", Account: "Mallory@Contoso.com", State: tmcas.StateUnknownAccount},
+		{Key: "mallory@contoso.com", Target: "Mallory@Contoso.com", Display: "Mallory@Contoso.com", Account: "Mallory@Contoso.com", State: tmcas.StateUnknownAccount,
+			Identity: approvals.Identity{ID: "mallory@contoso.com", Addresses: []string{"mallory@contoso.com"}}},
 		{Key: "not an address", Target: "not an address", Display: "not an address", Account: "not an address", Problem: "not a valid e-mail address"},
 		{Key: "a@b", Target: "a@b", Display: "a@b", Account: "a@b", Problem: "not a valid e-mail address"},
 	}
@@ -154,9 +155,11 @@ func TestResolveMail(t *testing.T) {
 	}
 	state := "delivered " + delivered.Format(time.RFC3339)
 	hannah := providers.Resolved{Key: id + "/hannah@contoso.com", Target: id, Display: "Invoice overdue", State: state + " (2 copies)",
-		Account: "hannah@contoso.com", Mailbox: "hannah@contoso.com", Subject: "Invoice overdue", Data: data(seeded[0], second)}
+		Account: "hannah@contoso.com", Mailbox: "hannah@contoso.com", Subject: "Invoice overdue", Data: data(seeded[0], second),
+		Identity: approvals.Identity{ID: id + "/hannah@contoso.com", Addresses: []string{"hannah@contoso.com"}}}
 	preston := providers.Resolved{Key: id + "/preston@contoso.com", Target: id, Display: "Invoice overdue", State: state,
-		Account: "preston@contoso.com", Mailbox: "preston@contoso.com", Subject: "Invoice overdue", Data: data(seeded[1])}
+		Account: "preston@contoso.com", Mailbox: "preston@contoso.com", Subject: "Invoice overdue", Data: data(seeded[1]),
+		Identity: approvals.Identity{ID: id + "/preston@contoso.com", Addresses: []string{"preston@contoso.com"}}}
 
 	tests := []struct {
 		name       string

@@ -59,9 +59,10 @@ func resolveAccounts(targets []string) []providers.Resolved {
 			continue
 		}
 		seen[key] = true
-		r := providers.Resolved{Key: key, Target: t, Display: addr, Account: addr, State: StateUnknownAccount}
+		r := providers.Resolved{Key: key, Target: t, Display: addr, Account: addr, State: StateUnknownAccount,
+			Identity: approvals.Identity{ID: key, Addresses: []string{key}}}
 		if !validAddress(addr) {
-			r.State, r.Problem = "", "not a valid e-mail address"
+			r.State, r.Problem, r.Identity = "", "not a valid e-mail address", approvals.Identity{}
 		}
 		out = append(out, r)
 	}
@@ -181,7 +182,8 @@ func resolvedMail(target, id, box string, copies []sweepItem) providers.Resolved
 		display = id
 	}
 	return providers.Resolved{Key: id + "/" + box, Target: target, Display: display, State: state,
-		Account: box, Mailbox: box, Subject: subject, Data: data}
+		Account: box, Mailbox: box, Subject: subject, Data: data,
+		Identity: approvals.Identity{ID: id + "/" + box, Addresses: []string{box}}}
 }
 
 // sweep returns every mail with the Internet Message-ID id delivered in the

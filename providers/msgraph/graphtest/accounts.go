@@ -118,6 +118,34 @@ func (s *Server) Users() []User {
 	return out
 }
 
+// SetAddresses changes the userPrincipalName and emailAddress of the user
+// with this id, as an administrator renaming an account or moving an alias
+// would. It reports whether the user exists.
+func (s *Server) SetAddresses(id, upn, email string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range s.users {
+		if u.ID == id {
+			u.UPN, u.Email = upn, email
+			if _, d, ok := strings.Cut(upn, "@"); ok {
+				u.Domain = d
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// RemoveUser deletes the user with this id from the directory. It reports
+// whether the user existed.
+func (s *Server) RemoveUser(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.users)
+	s.users = slices.DeleteFunc(s.users, func(u *userState) bool { return u.ID == id })
+	return len(s.users) < n
+}
+
 // Invocations returns every accepted invokeAction call.
 func (s *Server) Invocations() []Invocation {
 	s.mu.Lock()
