@@ -78,6 +78,7 @@ func (c *Client) resolveAccounts(ctx context.Context, spec approvals.Spec) ([]pr
 		return nil, err
 	}
 	out := make([]providers.Resolved, 0, len(ts))
+	first := map[string]string{} // identity account id → the target that named it first
 	for _, t := range ts {
 		r := providers.Resolved{Key: t.key, Target: t.raw, Display: t.addr, Problem: t.problem}
 		if t.problem == "" {
@@ -86,6 +87,12 @@ func (c *Client) resolveAccounts(ctx context.Context, spec approvals.Spec) ([]pr
 				r.Problem = "no identity account with this user principal name or e-mail address in Defender for Identity"
 			case 1:
 				r = c.resolvedAccount(r, hits[0], action)
+				// Two addresses of one person would act on it twice.
+				if other, dup := first[hits[0].ID]; dup {
+					r.Problem = fmt.Sprintf("the same identity account as %s; name it once", other)
+				} else {
+					first[hits[0].ID] = t.addr
+				}
 			default:
 				r.Problem = fmt.Sprintf("matches %d identity accounts; act on it in the Defender portal", len(hits))
 			}

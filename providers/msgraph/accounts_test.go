@@ -376,3 +376,20 @@ func TestSupports(t *testing.T) {
 		}
 	}
 }
+
+// Two addresses of one person in one request would act on the person
+// twice and show them twice on the card; the second is refused by name.
+func TestResolveAccountsSameIdentityTwice(t *testing.T) {
+	f := newFixture(t, graphtest.Options{Seed: 3}, nil)
+	users := seedDirectory(f.srv)
+	got, err := f.c.Resolve(testCtx(t), accountSpec(approvals.ActionDisable, "a.lias@contoso.onmicrosoft.com", "alice@contoso.com"))
+	if err != nil {
+		t.Fatalf("Resolve: %v", err)
+	}
+	if len(got) != 2 || got[0].Problem != "" || got[0].Identity.ID != users["alice"].ID {
+		t.Fatalf("first address = %+v, want alice's identity without a problem", got)
+	}
+	if want := "the same identity account as a.lias@contoso.onmicrosoft.com; name it once"; got[1].Problem != want {
+		t.Fatalf("second address problem = %q, want %q", got[1].Problem, want)
+	}
+}

@@ -1,0 +1,6 @@
+//go:build long
+
+package engine
+
+// propertyRuns is how many random requests each property is tried on.
+const propertyRuns = 10_000
