@@ -147,7 +147,9 @@ type Slack struct {
 	// AppToken is the app-level token, xapp-…; set, Slack is used in Socket
 	// Mode instead of HTTP endpoints.
 	AppToken string `koanf:"app_token" secret:"true"`
-	// APIURL is the Web API base URL, ending in "/"; tests point it at a fake.
+	// APIURL is the Web API base URL, ending in "/"; tests point it at a
+	// fake. It receives the bot token: https, or http only to a loopback
+	// host.
 	APIURL string `koanf:"api_url"`
 	// Channels are the channel ids (C… or G…) where commands are accepted;
 	// empty means anywhere.
@@ -176,7 +178,8 @@ type Discord struct {
 	PublicKey string `koanf:"public_key"`
 	// GuildID is the server (guild) the bot serves and registers commands in.
 	GuildID string `koanf:"guild_id"`
-	// APIURL is the REST API base URL; tests point it at a fake.
+	// APIURL is the REST API base URL; tests point it at a fake. It
+	// receives the bot token: https, or http only to a loopback host.
 	APIURL string `koanf:"api_url"`
 	// Channels are the channel ids where commands are accepted; empty means
 	// anywhere in the guild.
@@ -205,7 +208,8 @@ type TMCAS struct {
 	// Region selects the service URL: us, eu, uk, ca, jp, sg, au (Australia
 	// and New Zealand) or in (India).
 	Region string `koanf:"region"`
-	// BaseURL overrides the region's service URL (fakes, new regions).
+	// BaseURL overrides the region's service URL (fakes, new regions):
+	// https, or http only to a loopback host.
 	BaseURL string `koanf:"base_url"`
 	// Token is the Integration API token (Bearer).
 	Token string `koanf:"token" secret:"true"`
@@ -231,9 +235,11 @@ type Graph struct {
 	ClientID string `koanf:"client_id"`
 	// ClientSecret is the app registration's client secret.
 	ClientSecret string `koanf:"client_secret" secret:"true"`
-	// BaseURL overrides the cloud's Graph root, e.g. a test server.
+	// BaseURL overrides the cloud's Graph root, e.g. a test server: https,
+	// or http only to a loopback host.
 	BaseURL string `koanf:"base_url"`
-	// TokenURL overrides the cloud's OAuth token endpoint.
+	// TokenURL overrides the cloud's OAuth token endpoint: https, or http
+	// only to a loopback host.
 	TokenURL string `koanf:"token_url"`
 	// IdentityProvider is the default identityProvider of account actions:
 	// entraID, activeDirectory or okta.

@@ -19,6 +19,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/providers"
 	"github.com/countersign/countersign/providers/tmcas"
 )
@@ -88,14 +89,28 @@ func (v *checker) oneOf(key, got string, want []string) {
 	}
 }
 
-// absURL checks an optional http(s) URL.
-func (v *checker) absURL(key, raw string) {
+// absURL checks an optional http(s) URL and returns it parsed, or nil when
+// it is empty or refused.
+func (v *checker) absURL(key, raw string) *url.URL {
 	if raw == "" {
-		return
+		return nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		v.add(key, "%q is not an absolute http:// or https:// URL", raw)
+		return nil
+	}
+	return u
+}
+
+// endpoint checks an optional URL that is sent a credential (a provider
+// or chat API): absolute, and https or http to a loopback host, by the rule
+// the provider clients apply (httpx.CheckScheme).
+func (v *checker) endpoint(key, raw string) {
+	if u := v.absURL(key, raw); u != nil {
+		if err := httpx.CheckScheme(u); err != nil {
+			v.add(key, "%q: %v; use https", raw, err)
+		}
 	}
 }
 
@@ -331,7 +346,7 @@ func isSnowflake(s string) bool {
 
 func (c *Config) validateSlack(v *checker) {
 	s := c.Slack
-	v.absURL("slack.api_url", s.APIURL)
+	v.endpoint("slack.api_url", s.APIURL)
 	if s.APIURL != "" && !strings.HasSuffix(s.APIURL, "/") {
 		v.add("slack.api_url", "must end with /, as slack-go appends method names to it")
 	}
@@ -361,7 +376,7 @@ func (c *Config) validateSlack(v *checker) {
 
 func (c *Config) validateDiscord(v *checker) {
 	d := c.Discord
-	v.absURL("discord.api_url", d.APIURL)
+	v.endpoint("discord.api_url", d.APIURL)
 	if !c.DiscordEnabled() {
 		return
 	}
@@ -389,7 +404,7 @@ func (c *Config) validateDiscord(v *checker) {
 func (c *Config) validateProviders(v *checker) {
 	t := c.Providers.TMCAS
 	v.oneOf("providers.tmcas.region", t.Region, tmcas.Regions())
-	v.absURL("providers.tmcas.base_url", t.BaseURL)
+	v.endpoint("providers.tmcas.base_url", t.BaseURL)
 	v.atLeast("providers.tmcas.requests_per_minute", t.RequestsPerMinute, 1)
 	v.atLeast("providers.tmcas.max_items_per_call", t.MaxItemsPerCall, 1)
 	v.between("providers.tmcas.sweep_days", t.SweepDays, 1, MaxSweepDays)
@@ -397,8 +412,8 @@ func (c *Config) validateProviders(v *checker) {
 	g := c.Providers.Graph
 	v.oneOf("providers.graph.cloud", g.Cloud, GraphClouds())
 	v.oneOf("providers.graph.identity_provider", g.IdentityProvider, []string{"entraID", "activeDirectory", "okta"})
-	v.absURL("providers.graph.base_url", g.BaseURL)
-	v.absURL("providers.graph.token_url", g.TokenURL)
+	v.endpoint("providers.graph.base_url", g.BaseURL)
+	v.endpoint("providers.graph.token_url", g.TokenURL)
 	v.atLeast("providers.graph.requests_per_second", g.RequestsPerSecond, 1)
 	v.positive("providers.graph.mail_lookback", g.MailLookback)
 	creds := []struct{ key, value string }{

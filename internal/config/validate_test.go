@@ -122,6 +122,19 @@ slack:
 			[]string{`slack.api_url: must end with /, as slack-go appends method names to it`}},
 		{"slack api url not a url", withKey(`slack: {api_url: "slack/"}`),
 			[]string{`slack.api_url: "slack/" is not an absolute http:// or https:// URL`}},
+		// The bot token travels to the API URLs: plain http only where it
+		// cannot cross a network.
+		{"chat api urls over plain http", withKey(`
+slack: {api_url: "http://slack.example/api/"}
+discord: {api_url: "http://10.0.0.7/api/v10"}`), []string{
+			`slack.api_url: "http://slack.example/api/": plain http is allowed only for loopback hosts; use https`,
+			`discord.api_url: "http://10.0.0.7/api/v10": plain http is allowed only for loopback hosts; use https`}},
+		{"chat api urls on loopback", withKey(`
+slack: {api_url: "http://127.0.0.1:8080/api/"}
+discord: {api_url: "http://localhost:9000/api/v10"}`), nil},
+		{"chat api urls ipv6 loopback and https", withKey(`
+slack: {api_url: "http://[::1]:8080/api/"}
+discord: {api_url: "https://discord.example/api/v10"}`), nil},
 
 		// discord
 		{"discord partial", withKey("discord: {bot_token: t}"), []string{
@@ -169,6 +182,17 @@ providers:
 			`providers.graph.token_url: "http://" is not an absolute http:// or https:// URL`,
 			`providers.graph.requests_per_second: must be at least 1, got 0`,
 			`providers.graph.mail_lookback: must be greater than 0, got 0s`}},
+		{"provider urls over plain http", withKey(`
+providers:
+  tmcas: {base_url: "http://tmcas.example"}
+  graph: {base_url: "http://graph.example", token_url: "http://login.example/t/oauth2/v2.0/token"}`), []string{
+			`providers.tmcas.base_url: "http://tmcas.example": plain http is allowed only for loopback hosts; use https`,
+			`providers.graph.base_url: "http://graph.example": plain http is allowed only for loopback hosts; use https`,
+			`providers.graph.token_url: "http://login.example/t/oauth2/v2.0/token": plain http is allowed only for loopback hosts; use https`}},
+		{"provider urls on loopback", withKey(`
+providers:
+  tmcas: {base_url: "http://127.0.0.1:1"}
+  graph: {base_url: "http://localhost:2", token_url: "http://127.0.0.1:3/t/oauth2/v2.0/token"}`), nil},
 		{"graph partial credentials", withKey("providers: {graph: {client_secret: hunter2}}"), []string{
 			`providers.graph.tenant_id: is required because providers.graph.client_secret is set: graph needs tenant_id, client_id and client_secret together`,
 			`providers.graph.client_id: is required because providers.graph.client_secret is set: graph needs tenant_id, client_id and client_secret together`}},
