@@ -79,7 +79,8 @@ type Store struct {
 
 // Audit configures the tamper-evident audit log.
 type Audit struct {
-	// Key is the HMAC key of the audit hash chain, at least 32 bytes.
+	// Key is the HMAC key of the audit hash chain: at least 32 bytes and
+	// 128 bits (openssl rand -base64 32 gives both).
 	Key string `koanf:"key" secret:"true"`
 }
 
@@ -142,7 +143,8 @@ type Slack struct {
 	// BotToken is the bot user OAuth token, xoxb-….
 	BotToken string `koanf:"bot_token" secret:"true"`
 	// SigningSecret verifies requests to the HTTP endpoints; required
-	// unless app_token selects Socket Mode.
+	// unless app_token selects Socket Mode. At least 128 bits: Slack's are
+	// 32 hex digits.
 	SigningSecret string `koanf:"signing_secret" secret:"true"`
 	// AppToken is the app-level token, xapp-…; set, Slack is used in Socket
 	// Mode instead of HTTP endpoints.

@@ -181,7 +181,7 @@ slack: {api_url: "http://127.0.0.1:1/api/"}
 discord: {api_url: "http://127.0.0.1:1/api"}
 providers: {tmcas: {base_url: "http://127.0.0.1:2"}, graph: {base_url: "http://127.0.0.1:3"}}`},
 		{name: "slack http mode", slack: true, doc: `
-slack: {bot_token: xoxb-1, signing_secret: s, approvers: [S0LEADS]}`},
+slack: {bot_token: xoxb-1, signing_secret: "` + strongSigningSecret + `", approvers: [S0LEADS]}`},
 		{name: "slack socket mode", slack: true, doc: `
 slack: {bot_token: xoxb-1, app_token: xapp-1, approvers: [U02BOB]}`},
 		{name: "discord", discord: true, doc: `

@@ -109,7 +109,7 @@ policy:
 		{"slack ids", withKey(`
 slack:
   bot_token: xoxb-1
-  signing_secret: s
+  signing_secret: ` + strongSigningSecret + `
   channels: [C0SOC, G0PRIV, U02BOB]
   requesters: [S0RESP, c0soc]
   approvers: [S0LEADS, bob]
@@ -326,5 +326,75 @@ func TestErrorsNeverShowSecrets(t *testing.T) {
 		if strings.Contains(err.Error(), marker) {
 			t.Errorf("Parse(%q) error shows the secret:\n%v", doc, err)
 		}
+	}
+}
+
+// strongSigningSecret has the shape of Slack's signing secrets: 32 hex
+// digits, 128 bits.
+const strongSigningSecret = "8f14e45fceea167a5a36dedd4bea2543"
+
+// TestValidateSecrets: placeholders in any secret and weak keys are
+// refused, each problem naming its key and never the value.
+func TestValidateSecrets(t *testing.T) {
+	slack := func(secret string) string {
+		return withKey(`slack: {bot_token: xoxb-1, signing_secret: "` + secret + `", approvers: [U02BOB]}`)
+	}
+	for _, tc := range []struct {
+		name    string
+		doc     string
+		environ []string
+		want    []string
+	}{
+		{"placeholders everywhere", `
+store: {url: "postgres://cs:CHANGE-ME@db.example.com/cs?sslmode=require"}
+audit: {key: "CHANGE-ME-the-output-of-openssl-rand-base64-32"}
+slack: {bot_token: xoxb-CHANGE-ME, signing_secret: change_me, app_token: xapp-your-token-placeholder, approvers: [U02BOB]}
+discord: {bot_token: "ChangeMe", application_id: "1", guild_id: "2", approver_roles: ["3"]}
+providers:
+  tmcas: {token: "<example token>"}
+  graph: {tenant_id: t, client_id: c, client_secret: REPLACE-ME}`, nil, []string{
+			`store.url: the password is a placeholder ("change-me"); set the real value`,
+			`audit.key: is a placeholder ("change-me"); set the real value`,
+			`slack.bot_token: is a placeholder ("change-me"); set the real value`,
+			`slack.signing_secret: is a placeholder ("change-me"); set the real value`,
+			`slack.app_token: is a placeholder ("placeholder"); set the real value`,
+			`discord.bot_token: is a placeholder ("change-me"); set the real value`,
+			`providers.tmcas.token: is a placeholder ("example"); set the real value`,
+			`providers.graph.client_secret: is a placeholder ("replace-me"); set the real value`}},
+		{"placeholder from the environment", withKey(""),
+			[]string{"COUNTERSIGN_PROVIDERS_TMCAS_TOKEN=CHANGEME"},
+			[]string{`providers.tmcas.token: is a placeholder ("change-me"); set the real value`}},
+		{"placeholder in the store url's password parameter", withKey(`store: {url: "postgres://cs@db/cs?password=Placeholder"}`), nil,
+			[]string{`store.url: the password is a placeholder ("placeholder"); set the real value`}},
+		// Only the password of store.url is secret: an example host is
+		// someone's naming, not a placeholder left in.
+		{"example host in the store url", withKey(`store: {url: "postgres://cs:Xq7v9RkM2wT4@db.example.com/cs"}`), nil, nil},
+		{"placeholder with a wrong shape is reported once", withKey(`slack: {bot_token: CHANGE-ME, signing_secret: "` +
+			strongSigningSecret + `", approvers: [U02BOB]}`), nil,
+			[]string{`slack.bot_token: is a placeholder ("change-me"); set the real value`}},
+
+		{"audit key of few characters", "audit: {key: " + strings.Repeat("ab", 20) + "}", nil, []string{
+			`audit.key: is too weak: fewer than 8 different characters; use random bytes, such as the output of openssl rand -base64 32`}},
+		{"signing secret under 128 bits", slack("0123456789abcdef0123456789abcde"), nil, []string{
+			`slack.signing_secret: is too weak: under 128 bits (hex counts 4 bits a digit, base64 6 a character, other text 8 a byte); copy the Signing Secret from the Slack app's Basic Information page`}},
+		{"signing secret short text", slack("s3cret"), nil, []string{
+			`slack.signing_secret: is too weak: under 128 bits (hex counts 4 bits a digit, base64 6 a character, other text 8 a byte); copy the Signing Secret from the Slack app's Basic Information page`}},
+		{"signing secret of one character", slack(strings.Repeat("a", 40)), nil, []string{
+			`slack.signing_secret: is too weak: fewer than 8 different characters; copy the Signing Secret from the Slack app's Basic Information page`}},
+		{"signing secret of 32 hex digits", slack(strongSigningSecret), nil, nil},
+		{"signing secret of 22 base64 characters", slack("q83vEjRWeJq8Xy+/Tm9AbC"), nil, nil},
+		{"signing secret of 16 other bytes", slack("p@ss w0rd!#%&*()"), nil, nil},
+		// The tokens are issued by Slack, Discord, Trend Micro and Entra:
+		// their strength is the issuer's, only placeholders are refused.
+		{"issued tokens are not measured", withKey(`
+slack: {bot_token: xoxb-1, app_token: xapp-1, approvers: [U02BOB]}
+providers: {tmcas: {token: t}}`), nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.doc), tc.environ)
+			if diff := cmp.Diff(tc.want, problems(t, err)); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
