@@ -111,8 +111,11 @@ type PolicySettings struct {
 	// by others.
 	Admins []string `koanf:"admins"`
 	// Actions overrides policy per action ("disable") or per action and
-	// purge-mail variant ("purge-mail:hard-delete"); the more specific key
-	// wins.
+	// purge-mail variant ("purge-mail:soft-delete"); the more specific key
+	// wins. "purge-mail:permanent" is the quorum of permanent mail deletion
+	// with any provider (graph hard-delete, tmcas delete); a provider's own
+	// key for it (purge-mail:hard-delete, purge-mail:delete) is refused
+	// unless it asks the same.
 	Actions map[string]ActionPolicy `koanf:"actions" keys:"policy-actions"`
 }
 

@@ -18,7 +18,7 @@ policy:
   require_reason: true
   protected_targets: ["ceo@contoso.com", "*@breakglass.contoso.com"]
   admins: [bob]
-  actions: { "purge-mail:hard-delete": { approvals_required: 2 } }
+  actions: { "purge-mail:permanent": { approvals_required: 2 } }
 people: [ { name: bob, email: bob@contoso.com, slack: U02BOB, discord: "4242" }, {name: alice} ]
 slack:
   bot_token: xoxb-1

@@ -264,6 +264,44 @@ func (c *Config) validatePolicy(v *checker) {
 		}
 		v.atLeast(key+".approvals_required", p.Actions[k].ApprovalsRequired, 1)
 	}
+	c.validatePermanentPurge(v)
+}
+
+// validatePermanentPurge refuses a provider's permanent purge-mail variant
+// (purge-mail:hard-delete, purge-mail:delete) whose quorum differs from
+// that of permanent deletion as a whole: purge-mail:permanent, else what
+// purge-mail or the default gives. Otherwise the same effect would need
+// fewer approvals through one provider than through the other.
+func (c *Config) validatePermanentPurge(v *checker) {
+	p := c.PolicySettings
+	want, from := p.ApprovalsRequired, ""
+	if a, ok := p.Actions[string(approvals.ActionPurgeMail)]; ok {
+		want = a.ApprovalsRequired
+	}
+	if a, ok := p.Actions[approvals.PermanentPurgeKey]; ok {
+		want, from = a.ApprovalsRequired, approvals.PermanentPurgeKey
+	}
+	perm := approvals.PermanentMailActions()
+	var variants []string
+	for _, provider := range slices.Sorted(maps.Keys(perm)) {
+		variants = append(variants, provider+" "+perm[provider])
+	}
+	why := strings.Join(variants, " and ") + " need one quorum"
+	for _, provider := range slices.Sorted(maps.Keys(perm)) {
+		k := string(approvals.ActionPurgeMail) + ":" + perm[provider]
+		a, ok := p.Actions[k]
+		// A quorum under 1 is reported as such, not as a conflict too.
+		if !ok || a.ApprovalsRequired == want || a.ApprovalsRequired < 1 || want < 1 {
+			continue
+		}
+		if from != "" {
+			v.add("policy.actions."+k, "approvals_required %d differs from %s's %d (%s); remove this key",
+				a.ApprovalsRequired, from, want, why)
+		} else {
+			v.add("policy.actions."+k, "approvals_required %d differs from permanent mail deletion's %d (%s); set %q: {approvals_required: %d} instead",
+				a.ApprovalsRequired, want, why, approvals.PermanentPurgeKey, a.ApprovalsRequired)
+		}
+	}
 }
 
 // checkPolicyKey returns what is wrong with a policy.actions key, or "".
@@ -278,8 +316,8 @@ func checkPolicyKey(k string) string {
 	if approvals.Action(action) != approvals.ActionPurgeMail {
 		return fmt.Sprintf("only purge-mail takes a variant, not %s", action)
 	}
-	if !slices.Contains(mailVariants(), variant) {
-		return fmt.Sprintf("unknown purge-mail action %q (want one of %s)", variant, strings.Join(mailVariants(), ", "))
+	if !slices.Contains(policyVariants(), variant) {
+		return fmt.Sprintf("unknown purge-mail action %q (want one of %s)", variant, strings.Join(policyVariants(), ", "))
 	}
 	return ""
 }

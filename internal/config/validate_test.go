@@ -1,10 +1,14 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/providers"
 )
 
 // Credentials that make providers configured, for cases about routes.
@@ -84,7 +88,7 @@ policy:
 			`policy.actions.disable:x: only purge-mail takes a variant, not disable`,
 			`policy.actions.frobnicate: unknown action "frobnicate" (want one of disable, enable, reset-password, enable-mfa, revoke-sessions, require-signin, mark-compromised, purge-mail, block-ip)`,
 			`policy.actions.purge-mail:hard-delete.approvals_required: must be at least 1, got 0`,
-			`policy.actions.purge-mail:shred: unknown purge-mail action "shred" (want one of soft-delete, hard-delete, junk, deleted-items, inbox, quarantine, delete)`}},
+			`policy.actions.purge-mail:shred: unknown purge-mail action "shred" (want one of soft-delete, hard-delete, junk, deleted-items, inbox, quarantine, delete, permanent)`}},
 
 		// people
 		{"duplicate email", withKey("people: [{name: bob, email: b@x.com}, {name: rob, email: B@X.com}]"),
@@ -396,5 +400,83 @@ providers: {tmcas: {token: t}}`), nil, nil},
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestValidatePermanentPurge: Graph's hard-delete and TMCAS's delete both
+// delete mail permanently, so they need one quorum, purge-mail:permanent;
+// a provider variant that would give another is refused.
+func TestValidatePermanentPurge(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		actions string
+		want    []string
+	}{
+		{"permanent alone", `"purge-mail:permanent": {approvals_required: 2}`, nil},
+		{"variants agreeing with permanent", `
+    "purge-mail:permanent": {approvals_required: 2}
+    "purge-mail:hard-delete": {approvals_required: 2}
+    "purge-mail:delete": {approvals_required: 2}`, nil},
+		{"variants agreeing with the action's quorum", `
+    "purge-mail": {approvals_required: 2}
+    "purge-mail:hard-delete": {approvals_required: 2}`, nil},
+		{"other variants are free", `
+    "purge-mail:permanent": {approvals_required: 3}
+    "purge-mail:soft-delete": {approvals_required: 2}
+    "purge-mail:quarantine": {approvals_required: 1}`, nil},
+		{"hard-delete alone", `"purge-mail:hard-delete": {approvals_required: 2}`, []string{
+			`policy.actions.purge-mail:hard-delete: approvals_required 2 differs from permanent mail deletion's 1 (graph hard-delete and tmcas delete need one quorum); set "purge-mail:permanent": {approvals_required: 2} instead`}},
+		{"tmcas delete alone", `"purge-mail:delete": {approvals_required: 3}`, []string{
+			`policy.actions.purge-mail:delete: approvals_required 3 differs from permanent mail deletion's 1 (graph hard-delete and tmcas delete need one quorum); set "purge-mail:permanent": {approvals_required: 3} instead`}},
+		{"variant against permanent", `
+    "purge-mail:permanent": {approvals_required: 3}
+    "purge-mail:hard-delete": {approvals_required: 2}
+    "purge-mail:delete": {approvals_required: 3}`, []string{
+			`policy.actions.purge-mail:hard-delete: approvals_required 2 differs from purge-mail:permanent's 3 (graph hard-delete and tmcas delete need one quorum); remove this key`}},
+		{"variant against the action", `
+    "purge-mail": {approvals_required: 2}
+    "purge-mail:delete": {approvals_required: 1}`, []string{
+			`policy.actions.purge-mail:delete: approvals_required 1 differs from permanent mail deletion's 2 (graph hard-delete and tmcas delete need one quorum); set "purge-mail:permanent": {approvals_required: 1} instead`}},
+		{"permanent below 1", `"purge-mail:permanent": {approvals_required: 0}`, []string{
+			`policy.actions.purge-mail:permanent.approvals_required: must be at least 1, got 0`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(withKey("policy:\n  actions:\n    "+strings.TrimSpace(tc.actions)+"\n")), nil)
+			if diff := cmp.Diff(tc.want, problems(t, err)); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestPermanentPurgeFromTheEnvironment: the key has a variable like every
+// policy.actions key, and Policy passes it on.
+func TestPermanentPurgeFromTheEnvironment(t *testing.T) {
+	c, err := Parse([]byte(withKey("")), []string{"COUNTERSIGN_POLICY_ACTIONS_PURGE_MAIL_PERMANENT_APPROVALS_REQUIRED=2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Policy().Overrides["purge-mail:permanent"]; got != 2 {
+		t.Errorf("Overrides[purge-mail:permanent]: got %d, want 2", got)
+	}
+}
+
+// TestPermanentMailActionsExist: every permanent purge-mail action the
+// policy knows is an --action its provider accepts, so that the quorum of
+// purge-mail:permanent cannot silently miss a provider's delete.
+func TestPermanentMailActionsExist(t *testing.T) {
+	perm := approvals.PermanentMailActions()
+	for _, p := range []string{providers.Graph, providers.TMCAS} {
+		a, ok := perm[p]
+		if !ok {
+			t.Errorf("provider %s has no permanent purge-mail action", p)
+			continue
+		}
+		if !slices.Contains(providers.MailActions(p), a) {
+			t.Errorf("permanent action %q of %s is not one of its --action values %v", a, p, providers.MailActions(p))
+		}
+	}
+	if len(perm) != 2 {
+		t.Errorf("PermanentMailActions: got %v, want one action for each of graph and tmcas", perm)
 	}
 }
