@@ -282,12 +282,13 @@ func (c *Config) validatePermanentPurge(v *checker) {
 		want, from = a.ApprovalsRequired, approvals.PermanentPurgeKey
 	}
 	perm := approvals.PermanentMailActions()
+	names := slices.Sorted(maps.Keys(perm))
 	var variants []string
-	for _, provider := range slices.Sorted(maps.Keys(perm)) {
+	for _, provider := range names {
 		variants = append(variants, provider+" "+perm[provider])
 	}
 	why := strings.Join(variants, " and ") + " need one quorum"
-	for _, provider := range slices.Sorted(maps.Keys(perm)) {
+	for _, provider := range names {
 		k := string(approvals.ActionPurgeMail) + ":" + perm[provider]
 		a, ok := p.Actions[k]
 		// A quorum under 1 is reported as such, not as a conflict too.
