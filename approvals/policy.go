@@ -24,9 +24,12 @@ type Policy struct {
 }
 
 // Required returns how many distinct approvals spec needs: the override for
-// its policy key ("purge-mail:hard-delete"), else for its action, else the
-// default.
+// PermanentPurgeKey when it deletes mail permanently, else for its policy
+// key ("purge-mail:hard-delete"), else for its action, else the default.
 func (p Policy) Required(spec Spec) int {
+	if n, ok := p.Overrides[PermanentPurgeKey]; ok && spec.DeletesPermanently() {
+		return n
+	}
 	if n, ok := p.Overrides[spec.PolicyKey()]; ok {
 		return n
 	}

@@ -34,6 +34,34 @@ func (s Spec) PolicyKey() string {
 	return string(s.Action)
 }
 
+// PermanentPurgeKey is the policy key of every purge-mail that deletes mail
+// permanently, whichever provider does it, so that the same effect never
+// needs fewer approvals through the other provider.
+const PermanentPurgeKey = "purge-mail:permanent"
+
+// PermanentMailActions maps each provider to its purge-mail --action that
+// deletes mail beyond recovery: Graph's hardDelete and TMCAS's MAIL_DELETE.
+// (Graph's soft-delete and deleted-items and TMCAS's quarantine can be
+// undone.)
+func PermanentMailActions() map[string]string {
+	return map[string]string{"graph": "hard-delete", "tmcas": "delete"}
+}
+
+// DeletesPermanently reports whether the spec purges mail beyond recovery.
+// A spec not yet routed to a provider counts when its --action is any
+// provider's permanent one: doubt needs the larger quorum.
+func (s Spec) DeletesPermanently() bool {
+	if s.Action != ActionPurgeMail || s.Mail == nil {
+		return false
+	}
+	for provider, action := range PermanentMailActions() {
+		if s.Mail.Action == action && (s.Provider == "" || s.Provider == provider) {
+			return true
+		}
+	}
+	return false
+}
+
 // Canonical returns the spec in canonical form: targets and recipients
 // lower-cased where they are addresses, de-duplicated and sorted. Two specs
 // that mean the same thing have the same canonical form and hash.

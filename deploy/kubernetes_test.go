@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"maps"
@@ -378,11 +380,14 @@ func subset(sel, labels map[string]string) bool {
 	return true
 }
 
-// TestConfigIsValidWithTheSecret loads the ConfigMap's countersign.yaml
-// with the example Secret's keys as the environment, as the pods do: the
-// configuration must validate, every Secret key must be a variable
-// Countersign knows, and the ConfigMap must hold no secret.
-func TestConfigIsValidWithTheSecret(t *testing.T) {
+// placeholderMark is what the example Secret holds where a real value
+// goes.
+const placeholderMark = "CHANGE-ME"
+
+// secretEnviron returns the example Secret's keys as the environment the
+// pods get, each value passed through fill.
+func secretEnviron(t *testing.T, fill func(string) string) (doc string, environ []string) {
+	t.Helper()
 	all := manifests(t)
 	cm := one(t, all, "ConfigMap")
 	doc, ok := cm.Data["countersign.yaml"]
@@ -390,13 +395,85 @@ func TestConfigIsValidWithTheSecret(t *testing.T) {
 		t.Fatalf("ConfigMap %s has no countersign.yaml", cm.Metadata.Name)
 	}
 	secret := one(t, all, "Secret")
-	var environ []string
 	for _, k := range slices.Sorted(maps.Keys(secret.StringData)) {
-		environ = append(environ, k+"="+secret.StringData[k])
+		environ = append(environ, k+"="+fill(secret.StringData[k]))
 	}
-	for _, want := range []string{"COUNTERSIGN_STORE_URL", "COUNTERSIGN_AUDIT_KEY"} {
-		if _, ok := secret.StringData[want]; !ok {
-			t.Errorf("the Secret has no %s", want)
+	return doc, environ
+}
+
+// TestExampleSecretIsRefused loads the ConfigMap with the example Secret
+// as written: every placeholder must be refused, by the key it sets, so
+// that applying the example unchanged cannot start a server.
+func TestExampleSecretIsRefused(t *testing.T) {
+	secret := one(t, manifests(t), "Secret")
+	// The Secret's variables and the keys they set.
+	vars := map[string]string{
+		"COUNTERSIGN_STORE_URL":                     "store.url",
+		"COUNTERSIGN_AUDIT_KEY":                     "audit.key",
+		"COUNTERSIGN_SLACK_BOT_TOKEN":               "slack.bot_token",
+		"COUNTERSIGN_SLACK_SIGNING_SECRET":          "slack.signing_secret",
+		"COUNTERSIGN_PROVIDERS_TMCAS_TOKEN":         "providers.tmcas.token",
+		"COUNTERSIGN_PROVIDERS_GRAPH_CLIENT_SECRET": "providers.graph.client_secret",
+	}
+	if diff := cmp.Diff(slices.Sorted(maps.Keys(vars)), slices.Sorted(maps.Keys(secret.StringData))); diff != "" {
+		t.Fatalf("the Secret's variables changed; update this test (-want +got):\n%s", diff)
+	}
+	var want []string
+	for name, key := range vars {
+		if config.EnvName(key) != name {
+			t.Fatalf("%s sets %s, not %s", name, config.EnvName(key), key)
+		}
+		if !strings.Contains(secret.StringData[name], placeholderMark) {
+			t.Errorf("%s holds no %s placeholder", name, placeholderMark)
+		}
+		want = append(want, key)
+	}
+
+	doc, environ := secretEnviron(t, func(v string) string { return v })
+	_, err := config.Parse([]byte(doc), environ)
+	var got []string
+	for _, e := range unjoin(err) {
+		var ke *config.KeyError
+		if !errors.As(e, &ke) || !strings.Contains(ke.Msg, "placeholder") {
+			t.Errorf("problem %q: want only placeholder problems", e)
+			continue
+		}
+		got = append(got, ke.Key)
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("keys refused as placeholders (-want +got):\n%s", diff)
+	}
+}
+
+// unjoin returns the problems errors.Join put together.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	if err != nil {
+		return []error{err}
+	}
+	return nil
+}
+
+// TestConfigIsValidWithTheSecret loads the ConfigMap's countersign.yaml
+// with the example Secret's keys as the environment, placeholders filled
+// with strong values, as the pods do: the configuration must validate,
+// every Secret key must be a variable Countersign knows, and the ConfigMap
+// must hold no secret.
+func TestConfigIsValidWithTheSecret(t *testing.T) {
+	doc, environ := secretEnviron(t, func(v string) string {
+		b := make([]byte, 16)
+		if _, err := rand.Read(b); err != nil {
+			t.Fatal(err)
+		}
+		return strings.ReplaceAll(v, placeholderMark, hex.EncodeToString(b))
+	})
+	for _, want := range []string{"COUNTERSIGN_STORE_URL=", "COUNTERSIGN_AUDIT_KEY="} {
+		if !slices.ContainsFunc(environ, func(e string) bool { return strings.HasPrefix(e, want) }) {
+			t.Errorf("the Secret has no %s", strings.TrimSuffix(want, "="))
 		}
 	}
 	cfg, err := config.Parse([]byte(doc), environ)

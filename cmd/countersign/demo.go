@@ -37,7 +37,7 @@ policy:
   require_reason: true
   protected_targets: ["ceo@contoso.com", "*@breakglass.contoso.com"]
   admins: [carol]
-  actions: { "purge-mail:hard-delete": { approvals_required: 2 } }
+  actions: { "purge-mail:permanent": { approvals_required: 2 } }
 people:
   - { name: alice, email: alice@contoso.com }
   - { name: bob, email: bob@contoso.com }
@@ -54,8 +54,9 @@ var demoPeople = []console.Person{{Name: "alice"}, {Name: "bob", Approver: true}
 
 // Seeded directory and mail of the fake providers.
 const (
-	demoMessageID = "7a3c4f10-2b9e-4d1a-9c55-0e6f1a2b3c4d"
-	demoFailing   = "trent@contoso.com" // every TMCAS action on it fails
+	demoMessageID  = "7a3c4f10-2b9e-4d1a-9c55-0e6f1a2b3c4d"
+	demoInternetID = "<invoice-4711@billing.example.net>" // the same message's Internet Message-ID
+	demoFailing    = "trent@contoso.com"                  // every TMCAS action on it fails
 )
 
 var demoUsers = []struct{ email, name string }{
@@ -188,8 +189,11 @@ func startDemo(ctx context.Context, e env, clk *clock, live bool) (_ *demo, err 
 		}}})
 	}
 	for _, to := range []string{"dave@contoso.com", "erin@contoso.com", "frank@contoso.com"} {
-		d.graph.AddEmail(graphtest.Email{NetworkMessageID: demoMessageID, InternetMessageID: "<invoice-4711@billing.example.net>",
+		d.graph.AddEmail(graphtest.Email{NetworkMessageID: demoMessageID, InternetMessageID: demoInternetID,
 			Recipient: to, Subject: "Overdue invoice 4711", Sender: "billing@example.net", Logged: clk.Now().Add(-2 * time.Hour)})
+		// The same message as TMCAS sees it, for purge-mail --provider tmcas.
+		d.tmcas.AddMail(tmcastest.Mail{Mailbox: to, MessageID: demoInternetID, Subject: "Overdue invoice 4711",
+			Sender: "billing@example.net", Delivered: clk.Now().Add(-2 * time.Hour)})
 	}
 	tenant, client, secret := d.graph.Credentials()
 	yaml := fmt.Sprintf(demoConfig, filepath.ToSlash(filepath.Join(dir, "demo.db")), d.tmcas.URL(), d.tmcas.Token(),

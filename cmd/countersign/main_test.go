@@ -74,6 +74,29 @@ func TestConfigCheckRedactsSecrets(t *testing.T) {
 	}
 }
 
+// TestPlaceholdersRefusedAtStart: config check and serve both refuse a
+// placeholder secret and a chat API URL over plain http, naming the keys,
+// before anything else happens.
+func TestPlaceholdersRefusedAtStart(t *testing.T) {
+	environ := []string{
+		"COUNTERSIGN_AUDIT_KEY=CHANGE-ME-the-output-of-openssl-rand-base64-32",
+		"COUNTERSIGN_STORE_URL=sqlite:" + t.TempDir() + "/cs.db",
+		"COUNTERSIGN_DISCORD_API_URL=http://discord.example/api/v10",
+	}
+	for _, args := range [][]string{{"config", "check"}, {"serve", "--migrate=false"}} {
+		code, _, stderr := runCLI(t, environ, args...)
+		if code != 1 {
+			t.Errorf("%s: code %d, want 1; stderr %q", args[0], code, stderr)
+		}
+		for _, want := range []string{`audit.key: is a placeholder ("change-me")`,
+			`discord.api_url: "http://discord.example/api/v10": plain http is allowed only for loopback hosts`} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("%s: stderr %q does not say %q", args[0], stderr, want)
+			}
+		}
+	}
+}
+
 // TestAuditCommands migrates a database, writes audit entries, verifies and
 // exports them, then tampers with one row and expects verify to name it.
 func TestAuditCommands(t *testing.T) {

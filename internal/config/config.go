@@ -79,7 +79,8 @@ type Store struct {
 
 // Audit configures the tamper-evident audit log.
 type Audit struct {
-	// Key is the HMAC key of the audit hash chain, at least 32 bytes.
+	// Key is the HMAC key of the audit hash chain: at least 32 bytes and
+	// 128 bits (openssl rand -base64 32 gives both).
 	Key string `koanf:"key" secret:"true"`
 }
 
@@ -110,8 +111,11 @@ type PolicySettings struct {
 	// by others.
 	Admins []string `koanf:"admins"`
 	// Actions overrides policy per action ("disable") or per action and
-	// purge-mail variant ("purge-mail:hard-delete"); the more specific key
-	// wins.
+	// purge-mail variant ("purge-mail:soft-delete"); the more specific key
+	// wins. "purge-mail:permanent" is the quorum of permanent mail deletion
+	// with any provider (graph hard-delete, tmcas delete); a provider's own
+	// key for it (purge-mail:hard-delete, purge-mail:delete) is refused
+	// unless it asks the same.
 	Actions map[string]ActionPolicy `koanf:"actions" keys:"policy-actions"`
 }
 
@@ -142,12 +146,15 @@ type Slack struct {
 	// BotToken is the bot user OAuth token, xoxb-….
 	BotToken string `koanf:"bot_token" secret:"true"`
 	// SigningSecret verifies requests to the HTTP endpoints; required
-	// unless app_token selects Socket Mode.
+	// unless app_token selects Socket Mode. At least 128 bits: Slack's are
+	// 32 hex digits.
 	SigningSecret string `koanf:"signing_secret" secret:"true"`
 	// AppToken is the app-level token, xapp-…; set, Slack is used in Socket
 	// Mode instead of HTTP endpoints.
 	AppToken string `koanf:"app_token" secret:"true"`
-	// APIURL is the Web API base URL, ending in "/"; tests point it at a fake.
+	// APIURL is the Web API base URL, ending in "/"; tests point it at a
+	// fake. It receives the bot token: https, or http only to a loopback
+	// host.
 	APIURL string `koanf:"api_url"`
 	// Channels are the channel ids (C… or G…) where commands are accepted;
 	// empty means anywhere.
@@ -176,7 +183,8 @@ type Discord struct {
 	PublicKey string `koanf:"public_key"`
 	// GuildID is the server (guild) the bot serves and registers commands in.
 	GuildID string `koanf:"guild_id"`
-	// APIURL is the REST API base URL; tests point it at a fake.
+	// APIURL is the REST API base URL; tests point it at a fake. It
+	// receives the bot token: https, or http only to a loopback host.
 	APIURL string `koanf:"api_url"`
 	// Channels are the channel ids where commands are accepted; empty means
 	// anywhere in the guild.
@@ -205,7 +213,8 @@ type TMCAS struct {
 	// Region selects the service URL: us, eu, uk, ca, jp, sg, au (Australia
 	// and New Zealand) or in (India).
 	Region string `koanf:"region"`
-	// BaseURL overrides the region's service URL (fakes, new regions).
+	// BaseURL overrides the region's service URL (fakes, new regions):
+	// https, or http only to a loopback host.
 	BaseURL string `koanf:"base_url"`
 	// Token is the Integration API token (Bearer).
 	Token string `koanf:"token" secret:"true"`
@@ -231,9 +240,11 @@ type Graph struct {
 	ClientID string `koanf:"client_id"`
 	// ClientSecret is the app registration's client secret.
 	ClientSecret string `koanf:"client_secret" secret:"true"`
-	// BaseURL overrides the cloud's Graph root, e.g. a test server.
+	// BaseURL overrides the cloud's Graph root, e.g. a test server: https,
+	// or http only to a loopback host.
 	BaseURL string `koanf:"base_url"`
-	// TokenURL overrides the cloud's OAuth token endpoint.
+	// TokenURL overrides the cloud's OAuth token endpoint: https, or http
+	// only to a loopback host.
 	TokenURL string `koanf:"token_url"`
 	// IdentityProvider is the default identityProvider of account actions:
 	// entraID, activeDirectory or okta.

@@ -94,7 +94,7 @@ policy:
   require_reason: false
   protected_targets: ["ceo@contoso.com", "*@breakglass.contoso.com"]
   actions:
-    purge-mail:hard-delete: {approvals_required: 3}
+    purge-mail:permanent: {approvals_required: 3}
     disable: {approvals_required: 1}
 `)), nil)
 	if err != nil {
@@ -103,7 +103,7 @@ policy:
 	got := c.Policy()
 	want := approvals.Policy{
 		ApprovalsRequired: 2,
-		Overrides:         map[string]int{"purge-mail:hard-delete": 3, "disable": 1},
+		Overrides:         map[string]int{"purge-mail:permanent": 3, "disable": 1},
 		RequestTTL:        30 * time.Minute,
 		MaxTargets:        7,
 		RequireReason:     false,
@@ -117,8 +117,10 @@ policy:
 		spec approvals.Spec
 		want int
 	}{
-		{approvals.Spec{Action: approvals.ActionPurgeMail, Mail: &approvals.MailOptions{Action: "hard-delete"}}, 3},
-		{approvals.Spec{Action: approvals.ActionPurgeMail, Mail: &approvals.MailOptions{Action: "soft-delete"}}, 2},
+		{approvals.Spec{Action: approvals.ActionPurgeMail, Provider: "graph", Mail: &approvals.MailOptions{Action: "hard-delete"}}, 3},
+		{approvals.Spec{Action: approvals.ActionPurgeMail, Provider: "tmcas", Mail: &approvals.MailOptions{Action: "delete"}}, 3},
+		{approvals.Spec{Action: approvals.ActionPurgeMail, Provider: "graph", Mail: &approvals.MailOptions{Action: "soft-delete"}}, 2},
+		{approvals.Spec{Action: approvals.ActionPurgeMail, Provider: "tmcas", Mail: &approvals.MailOptions{Action: "quarantine"}}, 2},
 		{approvals.Spec{Action: approvals.ActionDisable}, 1},
 		{approvals.Spec{Action: approvals.ActionEnable}, 2},
 	} {
@@ -181,7 +183,7 @@ slack: {api_url: "http://127.0.0.1:1/api/"}
 discord: {api_url: "http://127.0.0.1:1/api"}
 providers: {tmcas: {base_url: "http://127.0.0.1:2"}, graph: {base_url: "http://127.0.0.1:3"}}`},
 		{name: "slack http mode", slack: true, doc: `
-slack: {bot_token: xoxb-1, signing_secret: s, approvers: [S0LEADS]}`},
+slack: {bot_token: xoxb-1, signing_secret: "` + strongSigningSecret + `", approvers: [S0LEADS]}`},
 		{name: "slack socket mode", slack: true, doc: `
 slack: {bot_token: xoxb-1, app_token: xapp-1, approvers: [U02BOB]}`},
 		{name: "discord", discord: true, doc: `

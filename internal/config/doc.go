@@ -11,8 +11,8 @@
 //     upper case with dots, and the hyphens and colons of action names, as
 //     "_": slack.bot_token is COUNTERSIGN_SLACK_BOT_TOKEN,
 //     routes.reset-password is COUNTERSIGN_ROUTES_RESET_PASSWORD,
-//     policy.actions.purge-mail:hard-delete.approvals_required is
-//     COUNTERSIGN_POLICY_ACTIONS_PURGE_MAIL_HARD_DELETE_APPROVALS_REQUIRED.
+//     policy.actions.purge-mail:permanent.approvals_required is
+//     COUNTERSIGN_POLICY_ACTIONS_PURGE_MAIL_PERMANENT_APPROVALS_REQUIRED.
 //     Because "_" is also a separator inside key names, a variable is never
 //     split by guessing: it is looked up in a table of every key, derived
 //     from the Config struct (and the action names for routes and

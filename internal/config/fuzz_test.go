@@ -18,11 +18,11 @@ policy:
   require_reason: true
   protected_targets: ["ceo@contoso.com", "*@breakglass.contoso.com"]
   admins: [bob]
-  actions: { "purge-mail:hard-delete": { approvals_required: 2 } }
+  actions: { "purge-mail:permanent": { approvals_required: 2 } }
 people: [ { name: bob, email: bob@contoso.com, slack: U02BOB, discord: "4242" }, {name: alice} ]
 slack:
   bot_token: xoxb-1
-  signing_secret: s
+  signing_secret: 8f14e45fceea167a5a36dedd4bea2543
   channels: [C0SOC]
   requesters: [S0RESPONDERS]
   approvers: [S0LEADS, U02BOB]
@@ -35,6 +35,14 @@ routes: { disable: tmcas, reset-password: graph, purge-mail: graph }
 digest: { schedule: "0 9 * * 1-5", timezone: "UTC" }
 engine: {poll_interval: 1m30s, expiry_sweep: "@hourly"}
 `
+
+// TestSeedConfigIsValid keeps the fuzz seed a document Parse accepts, so
+// that the fuzzer starts from the accepting paths.
+func TestSeedConfigIsValid(t *testing.T) {
+	if _, err := Parse([]byte(seedConfig), nil); err != nil {
+		t.Errorf("seedConfig: %v", err)
+	}
+}
 
 // FuzzParse: Parse never panics, and whatever it accepts prints (Redacted)
 // and re-loads to the same configuration apart from the secrets.

@@ -25,7 +25,8 @@ type options struct {
 	insecureAuditKey bool
 }
 
-// AllowInsecureAuditKey lets audit.key be empty or shorter than 32 bytes.
+// AllowInsecureAuditKey lets audit.key be empty, shorter than 32 bytes,
+// weak or a placeholder.
 // It exists for countersign demo, which has no secrets to load and signs its
 // throwaway audit log with a key it generates for the run; serve must never
 // use it, because a weak key lets anyone with database access rewrite the

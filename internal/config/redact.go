@@ -95,7 +95,7 @@ func RedactURL(raw string) string {
 		}
 		changed := false
 		for k := range q {
-			if strings.EqualFold(k, "password") || strings.EqualFold(k, "sslpassword") {
+			if isPasswordParam(k) {
 				q[k] = []string{redactedValue}
 				changed = true
 			}

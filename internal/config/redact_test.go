@@ -45,7 +45,7 @@ policy:
   protected_targets: ["ceo@contoso.com", "*@breakglass.contoso.com"]
   admins: [alice]
   actions:
-    purge-mail:hard-delete: {approvals_required: 3}
+    purge-mail:permanent: {approvals_required: 3}
     disable: {approvals_required: 1}
 people:
   - {name: alice, email: alice@contoso.com, slack: U01ALICE, discord: "1001"}

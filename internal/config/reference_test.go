@@ -62,6 +62,11 @@ below can be set in the file; the environment overrides it.
   removed. Setting a secret and its file in the same place is an error; the
   environment replaces what the file set, in either form. Secrets never appear in
   errors or in ` + "`countersign config check`" + `, which prints them as ` + "`REDACTED`" + `.
+  A secret (for ` + "`store.url`" + `, its password) that contains ` + "`change-me`" + `, ` + "`replace-me`" + `,
+  ` + "`placeholder`" + ` or ` + "`example`" + ` (any case, with or without ` + "`-`" + `, ` + "`_`" + ` or spaces) is
+  refused as a placeholder left in. ` + "`audit.key`" + ` and ` + "`slack.signing_secret`" + ` must
+  carry at least 128 bits, counted from their decoded length: a hex digit is 4 bits, a base64
+  character 6, any other byte 8; and use at least 8 different characters.
 - **Unknown keys** in the file are errors, and every problem is reported at once, one a line.
 - **Durations** are Go durations: ` + "`90s`, `15m`, `1h30m`, `720h`" + `.
 `)

@@ -64,7 +64,7 @@ func mapKeys(tag string) []string {
 		for _, a := range approvals.Actions() {
 			out = append(out, string(a))
 		}
-		for _, v := range mailVariants() {
+		for _, v := range policyVariants() {
 			out = append(out, string(approvals.ActionPurgeMail)+":"+v)
 		}
 	}
@@ -79,14 +79,17 @@ func mapPlaceholder(tag string) string {
 	return "<action>"
 }
 
-// mailVariants returns the purge-mail --action values of every provider,
-// the variants policy.actions may name.
-func mailVariants() []string {
+// policyVariants returns the purge-mail variants policy.actions may name:
+// every provider's --action values, then "permanent"
+// (approvals.PermanentPurgeKey), which covers the permanent ones of all
+// providers.
+func policyVariants() []string {
 	var out []string
 	for _, p := range []string{providers.Graph, providers.TMCAS} {
 		out = append(out, providers.MailActions(p)...)
 	}
-	return out
+	_, permanent, _ := strings.Cut(approvals.PermanentPurgeKey, ":")
+	return append(out, permanent)
 }
 
 // leaves walks the Config type and calls fn for every settable key. With

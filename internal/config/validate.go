@@ -19,6 +19,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/providers"
 	"github.com/countersign/countersign/providers/tmcas"
 )
@@ -88,14 +89,28 @@ func (v *checker) oneOf(key, got string, want []string) {
 	}
 }
 
-// absURL checks an optional http(s) URL.
-func (v *checker) absURL(key, raw string) {
+// absURL checks an optional http(s) URL and returns it parsed, or nil when
+// it is empty or refused.
+func (v *checker) absURL(key, raw string) *url.URL {
 	if raw == "" {
-		return
+		return nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		v.add(key, "%q is not an absolute http:// or https:// URL", raw)
+		return nil
+	}
+	return u
+}
+
+// endpoint checks an optional URL that is sent a credential (a provider
+// or chat API): absolute, and https or http to a loopback host, by the rule
+// the provider clients apply (httpx.CheckScheme).
+func (v *checker) endpoint(key, raw string) {
+	if u := v.absURL(key, raw); u != nil {
+		if err := httpx.CheckScheme(u); err != nil {
+			v.add(key, "%q: %v; use https", raw, err)
+		}
 	}
 }
 
@@ -133,15 +148,11 @@ func (c *Config) validate(o options, failed []string) []error {
 	v := &checker{failed: failed}
 	c.validateHTTP(v)
 	c.validateStore(v)
-	if !o.insecureAuditKey {
-		switch {
-		case c.Audit.Key == "":
-			v.add("audit.key", "is required: an HMAC key of at least %d bytes (set audit.key, audit.key_file or %s)",
-				MinAuditKeyBytes, EnvName("audit.key"))
-		case len(c.Audit.Key) < MinAuditKeyBytes:
-			v.add("audit.key", "must be at least %d bytes (e.g. the output of openssl rand -base64 32)", MinAuditKeyBytes)
-		}
+	if !o.insecureAuditKey && c.Audit.Key == "" {
+		v.add("audit.key", "is required: an HMAC key of at least %d bytes (set audit.key, audit.key_file or %s)",
+			MinAuditKeyBytes, EnvName("audit.key"))
 	}
+	c.validateSecrets(v, o)
 	v.oneOf("log.level", c.Log.Level, []string{"debug", "info", "warn", "error"})
 	v.oneOf("log.format", c.Log.Format, []string{"json", "text"})
 	c.validatePolicy(v)
@@ -253,6 +264,45 @@ func (c *Config) validatePolicy(v *checker) {
 		}
 		v.atLeast(key+".approvals_required", p.Actions[k].ApprovalsRequired, 1)
 	}
+	c.validatePermanentPurge(v)
+}
+
+// validatePermanentPurge refuses a provider's permanent purge-mail variant
+// (purge-mail:hard-delete, purge-mail:delete) whose quorum differs from
+// that of permanent deletion as a whole: purge-mail:permanent, else what
+// purge-mail or the default gives. Otherwise the same effect would need
+// fewer approvals through one provider than through the other.
+func (c *Config) validatePermanentPurge(v *checker) {
+	p := c.PolicySettings
+	want, from := p.ApprovalsRequired, ""
+	if a, ok := p.Actions[string(approvals.ActionPurgeMail)]; ok {
+		want = a.ApprovalsRequired
+	}
+	if a, ok := p.Actions[approvals.PermanentPurgeKey]; ok {
+		want, from = a.ApprovalsRequired, approvals.PermanentPurgeKey
+	}
+	perm := approvals.PermanentMailActions()
+	names := slices.Sorted(maps.Keys(perm))
+	var variants []string
+	for _, provider := range names {
+		variants = append(variants, provider+" "+perm[provider])
+	}
+	why := strings.Join(variants, " and ") + " need one quorum"
+	for _, provider := range names {
+		k := string(approvals.ActionPurgeMail) + ":" + perm[provider]
+		a, ok := p.Actions[k]
+		// A quorum under 1 is reported as such, not as a conflict too.
+		if !ok || a.ApprovalsRequired == want || a.ApprovalsRequired < 1 || want < 1 {
+			continue
+		}
+		if from != "" {
+			v.add("policy.actions."+k, "approvals_required %d differs from %s's %d (%s); remove this key",
+				a.ApprovalsRequired, from, want, why)
+		} else {
+			v.add("policy.actions."+k, "approvals_required %d differs from permanent mail deletion's %d (%s); set %q: {approvals_required: %d} instead",
+				a.ApprovalsRequired, want, why, approvals.PermanentPurgeKey, a.ApprovalsRequired)
+		}
+	}
 }
 
 // checkPolicyKey returns what is wrong with a policy.actions key, or "".
@@ -267,8 +317,8 @@ func checkPolicyKey(k string) string {
 	if approvals.Action(action) != approvals.ActionPurgeMail {
 		return fmt.Sprintf("only purge-mail takes a variant, not %s", action)
 	}
-	if !slices.Contains(mailVariants(), variant) {
-		return fmt.Sprintf("unknown purge-mail action %q (want one of %s)", variant, strings.Join(mailVariants(), ", "))
+	if !slices.Contains(policyVariants(), variant) {
+		return fmt.Sprintf("unknown purge-mail action %q (want one of %s)", variant, strings.Join(policyVariants(), ", "))
 	}
 	return ""
 }
@@ -331,7 +381,7 @@ func isSnowflake(s string) bool {
 
 func (c *Config) validateSlack(v *checker) {
 	s := c.Slack
-	v.absURL("slack.api_url", s.APIURL)
+	v.endpoint("slack.api_url", s.APIURL)
 	if s.APIURL != "" && !strings.HasSuffix(s.APIURL, "/") {
 		v.add("slack.api_url", "must end with /, as slack-go appends method names to it")
 	}
@@ -361,7 +411,7 @@ func (c *Config) validateSlack(v *checker) {
 
 func (c *Config) validateDiscord(v *checker) {
 	d := c.Discord
-	v.absURL("discord.api_url", d.APIURL)
+	v.endpoint("discord.api_url", d.APIURL)
 	if !c.DiscordEnabled() {
 		return
 	}
@@ -389,7 +439,7 @@ func (c *Config) validateDiscord(v *checker) {
 func (c *Config) validateProviders(v *checker) {
 	t := c.Providers.TMCAS
 	v.oneOf("providers.tmcas.region", t.Region, tmcas.Regions())
-	v.absURL("providers.tmcas.base_url", t.BaseURL)
+	v.endpoint("providers.tmcas.base_url", t.BaseURL)
 	v.atLeast("providers.tmcas.requests_per_minute", t.RequestsPerMinute, 1)
 	v.atLeast("providers.tmcas.max_items_per_call", t.MaxItemsPerCall, 1)
 	v.between("providers.tmcas.sweep_days", t.SweepDays, 1, MaxSweepDays)
@@ -397,8 +447,8 @@ func (c *Config) validateProviders(v *checker) {
 	g := c.Providers.Graph
 	v.oneOf("providers.graph.cloud", g.Cloud, GraphClouds())
 	v.oneOf("providers.graph.identity_provider", g.IdentityProvider, []string{"entraID", "activeDirectory", "okta"})
-	v.absURL("providers.graph.base_url", g.BaseURL)
-	v.absURL("providers.graph.token_url", g.TokenURL)
+	v.endpoint("providers.graph.base_url", g.BaseURL)
+	v.endpoint("providers.graph.token_url", g.TokenURL)
 	v.atLeast("providers.graph.requests_per_second", g.RequestsPerSecond, 1)
 	v.positive("providers.graph.mail_lookback", g.MailLookback)
 	creds := []struct{ key, value string }{

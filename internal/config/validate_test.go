@@ -1,10 +1,14 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/providers"
 )
 
 // Credentials that make providers configured, for cases about routes.
@@ -84,7 +88,7 @@ policy:
 			`policy.actions.disable:x: only purge-mail takes a variant, not disable`,
 			`policy.actions.frobnicate: unknown action "frobnicate" (want one of disable, enable, reset-password, enable-mfa, revoke-sessions, require-signin, mark-compromised, purge-mail, block-ip)`,
 			`policy.actions.purge-mail:hard-delete.approvals_required: must be at least 1, got 0`,
-			`policy.actions.purge-mail:shred: unknown purge-mail action "shred" (want one of soft-delete, hard-delete, junk, deleted-items, inbox, quarantine, delete)`}},
+			`policy.actions.purge-mail:shred: unknown purge-mail action "shred" (want one of soft-delete, hard-delete, junk, deleted-items, inbox, quarantine, delete, permanent)`}},
 
 		// people
 		{"duplicate email", withKey("people: [{name: bob, email: b@x.com}, {name: rob, email: B@X.com}]"),
@@ -109,7 +113,7 @@ policy:
 		{"slack ids", withKey(`
 slack:
   bot_token: xoxb-1
-  signing_secret: s
+  signing_secret: ` + strongSigningSecret + `
   channels: [C0SOC, G0PRIV, U02BOB]
   requesters: [S0RESP, c0soc]
   approvers: [S0LEADS, bob]
@@ -122,6 +126,19 @@ slack:
 			[]string{`slack.api_url: must end with /, as slack-go appends method names to it`}},
 		{"slack api url not a url", withKey(`slack: {api_url: "slack/"}`),
 			[]string{`slack.api_url: "slack/" is not an absolute http:// or https:// URL`}},
+		// The bot token travels to the API URLs: plain http only where it
+		// cannot cross a network.
+		{"chat api urls over plain http", withKey(`
+slack: {api_url: "http://slack.example/api/"}
+discord: {api_url: "http://10.0.0.7/api/v10"}`), []string{
+			`slack.api_url: "http://slack.example/api/": plain http is allowed only for loopback hosts; use https`,
+			`discord.api_url: "http://10.0.0.7/api/v10": plain http is allowed only for loopback hosts; use https`}},
+		{"chat api urls on loopback", withKey(`
+slack: {api_url: "http://127.0.0.1:8080/api/"}
+discord: {api_url: "http://localhost:9000/api/v10"}`), nil},
+		{"chat api urls ipv6 loopback and https", withKey(`
+slack: {api_url: "http://[::1]:8080/api/"}
+discord: {api_url: "https://discord.example/api/v10"}`), nil},
 
 		// discord
 		{"discord partial", withKey("discord: {bot_token: t}"), []string{
@@ -169,6 +186,17 @@ providers:
 			`providers.graph.token_url: "http://" is not an absolute http:// or https:// URL`,
 			`providers.graph.requests_per_second: must be at least 1, got 0`,
 			`providers.graph.mail_lookback: must be greater than 0, got 0s`}},
+		{"provider urls over plain http", withKey(`
+providers:
+  tmcas: {base_url: "http://tmcas.example"}
+  graph: {base_url: "http://graph.example", token_url: "http://login.example/t/oauth2/v2.0/token"}`), []string{
+			`providers.tmcas.base_url: "http://tmcas.example": plain http is allowed only for loopback hosts; use https`,
+			`providers.graph.base_url: "http://graph.example": plain http is allowed only for loopback hosts; use https`,
+			`providers.graph.token_url: "http://login.example/t/oauth2/v2.0/token": plain http is allowed only for loopback hosts; use https`}},
+		{"provider urls on loopback", withKey(`
+providers:
+  tmcas: {base_url: "http://127.0.0.1:1"}
+  graph: {base_url: "http://localhost:2", token_url: "http://127.0.0.1:3/t/oauth2/v2.0/token"}`), nil},
 		{"graph partial credentials", withKey("providers: {graph: {client_secret: hunter2}}"), []string{
 			`providers.graph.tenant_id: is required because providers.graph.client_secret is set: graph needs tenant_id, client_id and client_secret together`,
 			`providers.graph.client_id: is required because providers.graph.client_secret is set: graph needs tenant_id, client_id and client_secret together`}},
@@ -302,5 +330,153 @@ func TestErrorsNeverShowSecrets(t *testing.T) {
 		if strings.Contains(err.Error(), marker) {
 			t.Errorf("Parse(%q) error shows the secret:\n%v", doc, err)
 		}
+	}
+}
+
+// strongSigningSecret has the shape of Slack's signing secrets: 32 hex
+// digits, 128 bits.
+const strongSigningSecret = "8f14e45fceea167a5a36dedd4bea2543"
+
+// TestValidateSecrets: placeholders in any secret and weak keys are
+// refused, each problem naming its key and never the value.
+func TestValidateSecrets(t *testing.T) {
+	slack := func(secret string) string {
+		return withKey(`slack: {bot_token: xoxb-1, signing_secret: "` + secret + `", approvers: [U02BOB]}`)
+	}
+	for _, tc := range []struct {
+		name    string
+		doc     string
+		environ []string
+		want    []string
+	}{
+		{"placeholders everywhere", `
+store: {url: "postgres://cs:CHANGE-ME@db.example.com/cs?sslmode=require"}
+audit: {key: "CHANGE-ME-the-output-of-openssl-rand-base64-32"}
+slack: {bot_token: xoxb-CHANGE-ME, signing_secret: change_me, app_token: xapp-your-token-placeholder, approvers: [U02BOB]}
+discord: {bot_token: "ChangeMe", application_id: "1", guild_id: "2", approver_roles: ["3"]}
+providers:
+  tmcas: {token: "<example token>"}
+  graph: {tenant_id: t, client_id: c, client_secret: REPLACE-ME}`, nil, []string{
+			`store.url: the password is a placeholder ("change-me"); set the real value`,
+			`audit.key: is a placeholder ("change-me"); set the real value`,
+			`slack.bot_token: is a placeholder ("change-me"); set the real value`,
+			`slack.signing_secret: is a placeholder ("change-me"); set the real value`,
+			`slack.app_token: is a placeholder ("placeholder"); set the real value`,
+			`discord.bot_token: is a placeholder ("change-me"); set the real value`,
+			`providers.tmcas.token: is a placeholder ("example"); set the real value`,
+			`providers.graph.client_secret: is a placeholder ("replace-me"); set the real value`}},
+		{"placeholder from the environment", withKey(""),
+			[]string{"COUNTERSIGN_PROVIDERS_TMCAS_TOKEN=CHANGEME"},
+			[]string{`providers.tmcas.token: is a placeholder ("change-me"); set the real value`}},
+		{"placeholder in the store url's password parameter", withKey(`store: {url: "postgres://cs@db/cs?password=Placeholder"}`), nil,
+			[]string{`store.url: the password is a placeholder ("placeholder"); set the real value`}},
+		// Only the password of store.url is secret: an example host is
+		// someone's naming, not a placeholder left in.
+		{"example host in the store url", withKey(`store: {url: "postgres://cs:Xq7v9RkM2wT4@db.example.com/cs"}`), nil, nil},
+		{"placeholder with a wrong shape is reported once", withKey(`slack: {bot_token: CHANGE-ME, signing_secret: "` +
+			strongSigningSecret + `", approvers: [U02BOB]}`), nil,
+			[]string{`slack.bot_token: is a placeholder ("change-me"); set the real value`}},
+
+		{"audit key of few characters", "audit: {key: " + strings.Repeat("ab", 20) + "}", nil, []string{
+			`audit.key: is too weak: fewer than 8 different characters; use random bytes, such as the output of openssl rand -base64 32`}},
+		{"signing secret under 128 bits", slack("0123456789abcdef0123456789abcde"), nil, []string{
+			`slack.signing_secret: is too weak: under 128 bits (hex counts 4 bits a digit, base64 6 a character, other text 8 a byte); copy the Signing Secret from the Slack app's Basic Information page`}},
+		{"signing secret short text", slack("s3cret"), nil, []string{
+			`slack.signing_secret: is too weak: under 128 bits (hex counts 4 bits a digit, base64 6 a character, other text 8 a byte); copy the Signing Secret from the Slack app's Basic Information page`}},
+		{"signing secret of one character", slack(strings.Repeat("a", 40)), nil, []string{
+			`slack.signing_secret: is too weak: fewer than 8 different characters; copy the Signing Secret from the Slack app's Basic Information page`}},
+		{"signing secret of 32 hex digits", slack(strongSigningSecret), nil, nil},
+		{"signing secret of 22 base64 characters", slack("q83vEjRWeJq8Xy+/Tm9AbC"), nil, nil},
+		{"signing secret of 16 other bytes", slack("p@ss w0rd!#%&*()"), nil, nil},
+		// The tokens are issued by Slack, Discord, Trend Micro and Entra:
+		// their strength is the issuer's, only placeholders are refused.
+		{"issued tokens are not measured", withKey(`
+slack: {bot_token: xoxb-1, app_token: xapp-1, approvers: [U02BOB]}
+providers: {tmcas: {token: t}}`), nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.doc), tc.environ)
+			if diff := cmp.Diff(tc.want, problems(t, err)); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestValidatePermanentPurge: Graph's hard-delete and TMCAS's delete both
+// delete mail permanently, so they need one quorum, purge-mail:permanent;
+// a provider variant that would give another is refused.
+func TestValidatePermanentPurge(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		actions string
+		want    []string
+	}{
+		{"permanent alone", `"purge-mail:permanent": {approvals_required: 2}`, nil},
+		{"variants agreeing with permanent", `
+    "purge-mail:permanent": {approvals_required: 2}
+    "purge-mail:hard-delete": {approvals_required: 2}
+    "purge-mail:delete": {approvals_required: 2}`, nil},
+		{"variants agreeing with the action's quorum", `
+    "purge-mail": {approvals_required: 2}
+    "purge-mail:hard-delete": {approvals_required: 2}`, nil},
+		{"other variants are free", `
+    "purge-mail:permanent": {approvals_required: 3}
+    "purge-mail:soft-delete": {approvals_required: 2}
+    "purge-mail:quarantine": {approvals_required: 1}`, nil},
+		{"hard-delete alone", `"purge-mail:hard-delete": {approvals_required: 2}`, []string{
+			`policy.actions.purge-mail:hard-delete: approvals_required 2 differs from permanent mail deletion's 1 (graph hard-delete and tmcas delete need one quorum); set "purge-mail:permanent": {approvals_required: 2} instead`}},
+		{"tmcas delete alone", `"purge-mail:delete": {approvals_required: 3}`, []string{
+			`policy.actions.purge-mail:delete: approvals_required 3 differs from permanent mail deletion's 1 (graph hard-delete and tmcas delete need one quorum); set "purge-mail:permanent": {approvals_required: 3} instead`}},
+		{"variant against permanent", `
+    "purge-mail:permanent": {approvals_required: 3}
+    "purge-mail:hard-delete": {approvals_required: 2}
+    "purge-mail:delete": {approvals_required: 3}`, []string{
+			`policy.actions.purge-mail:hard-delete: approvals_required 2 differs from purge-mail:permanent's 3 (graph hard-delete and tmcas delete need one quorum); remove this key`}},
+		{"variant against the action", `
+    "purge-mail": {approvals_required: 2}
+    "purge-mail:delete": {approvals_required: 1}`, []string{
+			`policy.actions.purge-mail:delete: approvals_required 1 differs from permanent mail deletion's 2 (graph hard-delete and tmcas delete need one quorum); set "purge-mail:permanent": {approvals_required: 1} instead`}},
+		{"permanent below 1", `"purge-mail:permanent": {approvals_required: 0}`, []string{
+			`policy.actions.purge-mail:permanent.approvals_required: must be at least 1, got 0`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(withKey("policy:\n  actions:\n    "+strings.TrimSpace(tc.actions)+"\n")), nil)
+			if diff := cmp.Diff(tc.want, problems(t, err)); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestPermanentPurgeFromTheEnvironment: the key has a variable like every
+// policy.actions key, and Policy passes it on.
+func TestPermanentPurgeFromTheEnvironment(t *testing.T) {
+	c, err := Parse([]byte(withKey("")), []string{"COUNTERSIGN_POLICY_ACTIONS_PURGE_MAIL_PERMANENT_APPROVALS_REQUIRED=2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Policy().Overrides["purge-mail:permanent"]; got != 2 {
+		t.Errorf("Overrides[purge-mail:permanent]: got %d, want 2", got)
+	}
+}
+
+// TestPermanentMailActionsExist: every permanent purge-mail action the
+// policy knows is an --action its provider accepts, so that the quorum of
+// purge-mail:permanent cannot silently miss a provider's delete.
+func TestPermanentMailActionsExist(t *testing.T) {
+	perm := approvals.PermanentMailActions()
+	for _, p := range []string{providers.Graph, providers.TMCAS} {
+		a, ok := perm[p]
+		if !ok {
+			t.Errorf("provider %s has no permanent purge-mail action", p)
+			continue
+		}
+		if !slices.Contains(providers.MailActions(p), a) {
+			t.Errorf("permanent action %q of %s is not one of its --action values %v", a, p, providers.MailActions(p))
+		}
+	}
+	if len(perm) != 2 {
+		t.Errorf("PermanentMailActions: got %v, want one action for each of graph and tmcas", perm)
 	}
 }

@@ -267,14 +267,8 @@ func checkURL(what, raw string) (*url.URL, error) {
 	if u.Host == "" || u.User != nil || u.Fragment != "" {
 		return nil, fmt.Errorf("graph: %s %q must be scheme://host[/path] without user or fragment", what, raw)
 	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !httpx.Loopback(u.Hostname()) {
-			return nil, fmt.Errorf("graph: %s %q: plain http is allowed only for loopback hosts", what, raw)
-		}
-	default:
-		return nil, fmt.Errorf("graph: %s %q: scheme must be https", what, raw)
+	if err := httpx.CheckScheme(u); err != nil {
+		return nil, fmt.Errorf("graph: %s %q: %w", what, raw, err)
 	}
 	return u, nil
 }

@@ -244,14 +244,8 @@ func baseURL(region, override string) (*url.URL, error) {
 	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("tmcas: base URL %q must be scheme://host[/path] without user, query or fragment", override)
 	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !httpx.Loopback(u.Hostname()) {
-			return nil, fmt.Errorf("tmcas: base URL %q: plain http is allowed only for loopback hosts", override)
-		}
-	default:
-		return nil, fmt.Errorf("tmcas: base URL %q: scheme must be https", override)
+	if err := httpx.CheckScheme(u); err != nil {
+		return nil, fmt.Errorf("tmcas: base URL %q: %w", override, err)
 	}
 	return u, nil
 }
