@@ -13,8 +13,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/commands"
@@ -500,9 +498,9 @@ func (b *Bot) Submit(ctx context.Context, s Submit) Response {
 		}
 		return b.fail(ctx, err, verb, strconv.FormatInt(id, 10))
 	}
-	reason := strings.TrimSpace(s.Value)
-	if reason == "" || utf8.RuneCountInString(reason) > commands.MaxReason || strings.IndexFunc(reason, unicode.IsControl) >= 0 {
-		return b.fail(ctx, errBadReason, verb, strconv.FormatInt(id, 10))
+	reason, err := commands.Reason("the reason", s.Value) // exactly what --reason accepts
+	if err != nil {
+		return b.fail(ctx, err, verb, strconv.FormatInt(id, 10))
 	}
 	if _, err := b.cfg.Store.Apply(ctx, id, approvals.Event{Kind: approvals.EventDeny, Actor: actor, Hash: hash, Reason: reason}, b.cfg.Now()); err != nil {
 		return b.fail(ctx, err, verb, strconv.FormatInt(id, 10))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/commands"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
 	"github.com/countersign/countersign/providers"
@@ -255,7 +256,7 @@ func TestDenyNeedsReasonDialog(t *testing.T) {
 		t.Fatalf("deny click answered %+v, want a dialog", r)
 	}
 	bad := f.bot.Submit(context.Background(), bot.Submit{User: user("carol"), Dialog: r.Dialog.ID, Value: "  \x07 "})
-	if bad.Message == nil || !strings.Contains(bad.Message.Text, "Give a reason") {
+	if bad.Message == nil || bad.Message.Text != "The reason contains the control character U+0007. Type the reason again rather than pasting it" {
 		t.Errorf("empty reason answered %+v", bad.Message)
 	}
 	ok := f.bot.Submit(context.Background(), bot.Submit{User: user("carol"), Dialog: r.Dialog.ID, Value: "known traveller"})
@@ -347,5 +348,59 @@ func TestStatusPendingCancel(t *testing.T) {
 	}
 	if r := f.command(t, "bob", "countersign", "status 99"); r.Message == nil || r.Message.Text != "There is no such request." {
 		t.Errorf("status of a missing request = %+v", r.Message)
+	}
+}
+
+// TestDenyDialogAcceptsWhatReasonAccepts reproduces issue 15: the deny
+// dialog took reasons that --reason refuses. Each value is tried as
+// --reason and in the dialog; both must agree with want.
+func TestDenyDialogAcceptsWhatReasonAccepts(t *testing.T) {
+	tests := []struct {
+		name, value string
+		want        bool // accepted
+	}{
+		{"blank", "   ", false},
+		{"bell", "a\x07b", false},
+		{"line break", "known\ntraveller", false},
+		{"line separator", "known\u2028traveller", false},
+		{"bidi override", "abc\u202edcba", false},
+		{"bidi isolate", "abc\u2067dcba", false},
+		{"right-to-left mark", "abc\u200fdcba", false},
+		{"too long", strings.Repeat("x", commands.MaxReason+1), false},
+		{"longest", strings.Repeat("x", commands.MaxReason), true},
+		{"plain", "known traveller", true},
+		{"emoji", "false positive ⚠️ 🧑‍💻", true},
+	}
+	f := newFixture(t)
+	f.command(t, "bob", "disable", `eve@contoso.com --reason "odd"`)
+	deny := buttonValue(t, f.chat.card("1"), "Deny")
+	r := f.click(t, "carol", deny)
+	if r.Dialog == nil {
+		t.Fatalf("deny click answered %+v, want a dialog", r)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := commands.Parse("disable", "eve@contoso.com --reason "+commands.Quote(tt.value))
+			if got := err == nil; got != tt.want {
+				t.Fatalf("--reason %q accepted = %v (%v), want %v", tt.value, got, err, tt.want)
+			}
+			if tt.want {
+				return // accepting one would deny the request; see below
+			}
+			resp := f.bot.Submit(context.Background(), bot.Submit{User: user("carol"), Dialog: r.Dialog.ID, Value: tt.value})
+			f.bot.Wait()
+			req, err := f.store.Get(context.Background(), 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if req.State != approvals.StatePending || resp.Message == nil || resp.Message.Tone != bot.ToneBad {
+				t.Errorf("dialog %q: request %s, answered %+v; want it refused", tt.value, req.State, resp.Message)
+			}
+		})
+	}
+	ok := f.bot.Submit(context.Background(), bot.Submit{User: user("carol"), Dialog: r.Dialog.ID, Value: "false positive ⚠️ 🧑‍💻"})
+	f.bot.Wait()
+	if req, _ := f.store.Get(context.Background(), 1); req.State != approvals.StateDenied || ok.Message == nil || ok.Message.Text != "You denied request #1." {
+		t.Errorf("dialog with an accepted reason: request %s, answered %+v", req.State, ok.Message)
 	}
 }

@@ -3,9 +3,12 @@
 // and store changes, and renders requests as neutral messages that the
 // platform adapters (bot/slack, bot/discord, bot/console) draw.
 //
-// Every string in a Message is plain text. Adapters escape all of it for
-// their platform; the core never writes platform markup, so user input can
-// never become a mention or a link.
+// Every string in a Message is plain text. Each adapter passes all of it
+// through its one neutralising function, which removes invisible and
+// control characters (internal/safetext) and escapes or defuses the
+// platform's markup; the core never writes platform markup, so user input
+// can never become a mention, a link or formatting. Only Text and Pre keep
+// line breaks; every other string is shown as one line.
 package bot
 
 import (

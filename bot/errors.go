@@ -16,7 +16,6 @@ var (
 	errRestricted = errors.New("restricted account")
 	errNoChannel  = errors.New("command outside a channel")
 	errBadButton  = errors.New("malformed button value")
-	errBadReason  = errors.New("bad denial reason")
 )
 
 // friendly returns the text a person sees for err, and whether err is an
@@ -75,8 +74,6 @@ func friendly(err error) (string, bool) {
 		return "Use Countersign in a channel, not in a direct message, so approvers see the request.", true
 	case errors.Is(err, errBadButton):
 		return "That button is not one of Countersign's.", true
-	case errors.Is(err, errBadReason):
-		return fmt.Sprintf("Give a reason of 1 to %d characters, without control characters.", commands.MaxReason), true
 	}
 	return "", false
 }

@@ -74,7 +74,7 @@ func TestEveryRefusalHasText(t *testing.T) {
 		&approvals.TargetError{Target: "ceo@contoso.com", Err: approvals.ErrProtectedTarget},
 		&approvals.CountError{Got: 11, Limit: 10, Err: approvals.ErrTooManyTargets},
 		&approvals.CountError{Got: 0, Limit: 1, Err: approvals.ErrNotEnoughApprovers},
-		errRestricted, errNoChannel, errBadButton, errBadReason,
+		errRestricted, errNoChannel, errBadButton,
 	} {
 		text, expected := friendly(fmt.Errorf("wrapped: %w", err))
 		if !expected || text == "" {

@@ -88,7 +88,7 @@ func checkCommand(t *testing.T, cmd Command) {
 		checkTarget(t, s, tg)
 	}
 	if utf8.RuneCountInString(s.Reason) > MaxReason || s.Reason != strings.TrimSpace(s.Reason) ||
-		strings.ContainsFunc(s.Reason, func(r rune) bool { return unicode.IsControl(r) || isBidiControl(r) }) {
+		strings.ContainsFunc(s.Reason, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }) {
 		t.Fatalf("reason %q in %+v", s.Reason, cmd)
 	}
 	if (s.Action == approvals.ActionPurgeMail) != (s.Mail != nil) {

@@ -545,3 +545,40 @@ func TestParseRequestID(t *testing.T) {
 		}
 	}
 }
+
+// TestReason checks the validator the deny dialog shares with --reason.
+func TestReason(t *testing.T) {
+	tests := []struct {
+		name, in        string
+		want, msg, hint string
+	}{
+		{"trimmed", "  known traveller ", "known traveller", "", ""},
+		{"longest", strings.Repeat("é", MaxReason), strings.Repeat("é", MaxReason), "", ""},
+		{"emoji with joiner and variation selector", "⚠️ 🧑‍💻", "⚠️ 🧑‍💻", "", ""},
+		{"markup is text", "*APPROVED* <!channel>", "*APPROVED* <!channel>", "", ""},
+		{"blank", " \t ", "", "the reason is empty", "say in a few words why"},
+		{"too long", strings.Repeat("x", MaxReason+1), "", "the reason is 501 characters long; the limit is 500", "keep the details in the ticket and give its number"},
+		{"line break", "a\nb", "", "the reason has a line break", "write the reason on one line"},
+		{"next line", "a\u0085b", "", "the reason has a line break", "write the reason on one line"},
+		{"paragraph separator", "a\u2029b", "", "the reason has a line break", "write the reason on one line"},
+		{"escape", "a\x1b[31m", "", "the reason contains the control character U+001B", "type the reason again rather than pasting it"},
+		{"arabic letter mark", "a\u061cb", "", "the reason contains the text-direction character U+061C, which can disguise text", "type the reason again rather than pasting it"},
+		{"first strong isolate", "a\u2068b", "", "the reason contains the text-direction character U+2068, which can disguise text", "type the reason again rather than pasting it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Reason("the reason", tt.in)
+			var e *Error
+			switch {
+			case tt.msg == "" && err != nil:
+				t.Fatalf("Reason(%q) = %v, want %q", tt.in, err, tt.want)
+			case tt.msg == "" && got != tt.want:
+				t.Errorf("Reason(%q) = %q, want %q", tt.in, got, tt.want)
+			case tt.msg != "" && !errors.As(err, &e):
+				t.Fatalf("Reason(%q) = %q, %v; want an *Error", tt.in, got, err)
+			case tt.msg != "" && (e.Msg != tt.msg || e.Hint != tt.hint):
+				t.Errorf("Reason(%q):\n got  %q (hint %q)\n want %q (hint %q)", tt.in, e.Msg, e.Hint, tt.msg, tt.hint)
+			}
+		})
+	}
+}

@@ -283,27 +283,36 @@ const reasonHint = `quote it: --reason "phishing, INC-4711"`
 func parseReason(raw string) (string, error) {
 	r := strings.TrimSpace(expand(raw).text)
 	if r == "" {
+		// Typed as a flag, an empty reason is mostly a value lost to quoting.
 		return "", &Error{Msg: "--reason is empty", Hint: reasonHint}
 	}
+	return Reason("--reason", r)
+}
+
+// Reason checks a reason as --reason and the deny dialog both accept it,
+// and returns it trimmed: not empty, at most MaxReason characters, on one
+// line, without control characters, and without the characters that
+// change the direction text is shown in (Unicode Bidi_Control), which can
+// make a card read differently from what is stored. field names the
+// reason in the *Error it returns: "--reason", "the reason".
+func Reason(field, s string) (string, error) {
+	r := strings.TrimSpace(s)
+	if r == "" {
+		return "", &Error{Msg: field + " is empty", Hint: "say in a few words why"}
+	}
 	if n := utf8.RuneCountInString(r); n > MaxReason {
-		return "", &Error{Msg: fmt.Sprintf("--reason is %d characters long; the limit is %d", n, MaxReason), Hint: "keep the details in the ticket and give its number"}
+		return "", &Error{Msg: fmt.Sprintf("%s is %d characters long; the limit is %d", field, n, MaxReason), Hint: "keep the details in the ticket and give its number"}
 	}
 	for _, c := range r {
 		switch {
 		case c == '\n' || c == '\r' || c == '\u2028' || c == '\u2029' || c == '\u0085':
-			return "", &Error{Msg: "--reason has a line break", Hint: "write the reason on one line"}
+			return "", &Error{Msg: field + " has a line break", Hint: "write the reason on one line"}
 		case unicode.IsControl(c):
-			return "", &Error{Msg: fmt.Sprintf("--reason contains the control character %U", c), Hint: "type the reason again rather than pasting it"}
-		case isBidiControl(c):
-			return "", &Error{Msg: fmt.Sprintf("--reason contains the text-direction character %U, which can disguise text", c),
+			return "", &Error{Msg: fmt.Sprintf("%s contains the control character %U", field, c), Hint: "type the reason again rather than pasting it"}
+		case unicode.Is(unicode.Bidi_Control, c):
+			return "", &Error{Msg: fmt.Sprintf("%s contains the text-direction character %U, which can disguise text", field, c),
 				Hint: "type the reason again rather than pasting it"}
 		}
 	}
 	return r, nil
-}
-
-// isBidiControl reports whether r changes the direction text is shown in:
-// it can make a card read differently from what is stored.
-func isBidiControl(r rune) bool {
-	return r == '\u061c' || r == '\u200e' || r == '\u200f' || r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069'
 }

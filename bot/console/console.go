@@ -17,6 +17,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/internal/safetext"
 )
 
 // Channel is the one channel of the console.
@@ -328,13 +329,15 @@ var marks = map[bot.Mark]string{
 	bot.MarkFailed: "✗", bot.MarkSkipped: "–", bot.MarkProblem: "!",
 }
 
-// render draws m as plain text in a box.
+// render draws m as plain text in a box. Every line passes through
+// safetext.Clean, so no text can move the cursor, recolour the terminal
+// or reorder what it shows.
 func render(label string, m bot.Message) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "┌─ %s\n", label)
 	line := func(s string) {
 		for l := range strings.SplitSeq(s, "\n") {
-			fmt.Fprintf(&b, "│ %s\n", l)
+			fmt.Fprintf(&b, "│ %s\n", safetext.Clean(l))
 		}
 	}
 	if m.Title != "" {
@@ -371,7 +374,7 @@ func render(label string, m bot.Message) string {
 		line(strings.Join(bs, " ") + hint)
 	}
 	if m.Footer != "" {
-		fmt.Fprintf(&b, "└─ %s\n", m.Footer)
+		fmt.Fprintf(&b, "└─ %s\n", safetext.Clean(m.Footer))
 	} else {
 		b.WriteString("└─\n")
 	}

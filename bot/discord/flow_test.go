@@ -50,7 +50,8 @@ func clickDenyFlow(t *testing.T, e *env, send func(*discordtest.Interaction) *di
 		t.Fatalf("deny answer %+v", r)
 	}
 	input := r.Data.Components[0].Components[0]
-	if input.Type != 4 || input.Style != 2 || input.Required == nil || !*input.Required || input.MaxLength != 500 {
+	if input.Type != 4 || input.Style != 1 || // short: a reason is one line
+		input.Required == nil || !*input.Required || input.MaxLength != 500 {
 		t.Errorf("modal input %+v", input)
 	}
 	r = send(e.fake.NewSubmit(bob, h.ID, r.CustomID, input.CustomID, "not our tenant"))

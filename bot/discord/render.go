@@ -9,6 +9,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/internal/safetext"
 )
 
 // Discord's limits on messages (developers/resources/message.mdx,
@@ -44,8 +45,11 @@ const Ephemeral = discordgo.MessageFlagsEphemeral
 const zwsp = "\u200b"
 
 // markdown are the characters Discord's markdown or mention syntax gives a
-// meaning; escape puts a backslash before each, which Discord renders as
-// the character itself.
+// meaning: bold, italics, underline, strikethrough, code, spoilers (|),
+// quotes, headers and subtext (# -#), lists (- *), masked links ([]()),
+// mentions, channels, roles, timestamps and custom emoji (<@…>, <#…>,
+// <t:…>, <:name:id>), @everyone, and the colon of a bare URL or a
+// :shortcode:. A backslash before one makes Discord show it as typed.
 const markdown = "\\*_~`|>#-[]()@<:"
 
 // noMentions is the allowed_mentions every write carries: nothing pings.
@@ -53,33 +57,63 @@ func noMentions() *discordgo.MessageAllowedMentions {
 	return &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
 }
 
-// escape makes user text literal in a markdown-rendered place (embed
-// title, description, field name and value).
-func escape(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
+// place is where a string goes in a message; it decides how Discord would
+// read it.
+type place int
+
+const (
+	inMarkdown place = iota // embed title, description, field name and value, message content
+	inPlain                 // footer, button label, modal text: no markdown, but a client may still highlight a mention
+	inCode                  // inside a code span or block
+)
+
+// neutral is the one way user- and provider-supplied text reaches Discord:
+// every string of a bot.Message passes through it before any other
+// markup is added. It returns s as one line that Discord shows as typed.
+// safetext.Clean removes bidi, zero-width and control characters; then,
+// in markdown, every markdown character gets a backslash, and so does the
+// full stop of a number that starts the line, which would begin an
+// ordered list; in plain text and code, a zero-width space after @ and <
+// breaks mentions, and in code one after ` keeps the span from closing.
+// Pings are also off for every message (noMentions).
+func neutral(s string, in place) string {
+	s = safetext.Clean(s)
+	switch in {
+	case inPlain, inCode:
+		s = strings.ReplaceAll(s, "@", "@"+zwsp)
+		s = strings.ReplaceAll(s, "<", "<"+zwsp)
+		if in == inCode {
+			s = strings.ReplaceAll(s, "`", "`"+zwsp)
+		}
+		return s
+	}
 	var b strings.Builder
+	b.Grow(len(s) + 8)
+	number := 0 // digits seen at the start of the line, -1 once past it
 	for _, r := range s {
-		if strings.ContainsRune(markdown, r) {
+		if strings.ContainsRune(markdown, r) || r == '.' && number > 0 {
 			b.WriteByte('\\')
+		}
+		switch {
+		case number >= 0 && r >= '0' && r <= '9':
+			number++
+		case number == 0 && r == ' ':
+		default:
+			number = -1
 		}
 		b.WriteRune(r)
 	}
 	return b.String()
 }
 
-// plain makes text safe where Discord renders no markdown but a client
-// might still highlight a mention (footer, button label, modal text).
-func plain(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.ReplaceAll(s, "@", "@"+zwsp)
-	return strings.ReplaceAll(s, "<", "<"+zwsp)
-}
-
-// literal makes text safe inside a code span or block: backticks cannot
-// close it and mentions are broken.
-func literal(s string) string {
-	s = plain(s)
-	return strings.ReplaceAll(s, "`", "`"+zwsp)
+// neutralLines is neutral for text of several lines (Message.Text, Pre):
+// each line is neutralised on its own and the line breaks kept.
+func neutralLines(s string, in place) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = neutral(l, in)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // clip cuts s to at most n characters, marking a cut with "…". It never
@@ -153,23 +187,24 @@ type rendered struct {
 func render(m bot.Message) (rendered, error) {
 	e := &discordgo.MessageEmbed{Color: toneColor(m.Tone)}
 	if m.Title != "" {
-		e.Title = clip(escape(m.Title), limitTitle)
+		e.Title = clip(neutral(m.Title, inMarkdown), limitTitle)
 	}
 	if m.Footer != "" {
-		e.Footer = &discordgo.MessageEmbedFooter{Text: clipLiteral(plain(m.Footer), min(limitFooter, budgetFooter))}
+		e.Footer = &discordgo.MessageEmbedFooter{Text: clipLiteral(neutral(m.Footer, inPlain), min(limitFooter, budgetFooter))}
 	}
 	room := budgetFields
 	for i, f := range m.Fields {
 		if i == limitFields || room < 2 {
 			break
 		}
-		name := clip(escape(f.Label), limitFieldName)
+		name := clip(neutral(f.Label, inMarkdown), limitFieldName)
 		if name == "" {
 			name = zwsp
 		}
-		value := clip(escape(f.Value), limitFieldValue)
-		if f.Code && f.Value != "" {
-			value = "`" + clipLiteral(literal(f.Value), limitFieldValue-2) + "`"
+		value := clip(neutral(f.Value, inMarkdown), limitFieldValue)
+		code := f.Code && value != "" // nothing visible needs no code span
+		if code {
+			value = "`" + clipLiteral(neutral(f.Value, inCode), limitFieldValue-2) + "`"
 		}
 		if value == "" {
 			value = "—"
@@ -178,11 +213,10 @@ func render(m bot.Message) (rendered, error) {
 			// The last field that fits in part: a short name and a cut value.
 			name = clip(name, max(1, room/4))
 			avail := max(1, room-runes(name))
-			switch {
-			case !f.Code || f.Value == "":
+			if code {
+				value = "`" + clipLiteral(neutral(f.Value, inCode), max(1, avail-2)) + "`"
+			} else {
 				value = clip(value, avail)
-			default:
-				value = "`" + clipLiteral(literal(f.Value), max(1, avail-2)) + "`"
 			}
 		}
 		room -= runes(name) + runes(value)
@@ -213,7 +247,7 @@ func render(m bot.Message) (rendered, error) {
 		case bot.StyleDanger:
 			style = discordgo.DangerButton
 		}
-		label := clipLiteral(plain(b.Label), limitLabel)
+		label := clipLiteral(neutral(b.Label, inPlain), limitLabel)
 		if label == "" {
 			label = "…"
 		}
@@ -237,20 +271,20 @@ func render(m bot.Message) (rendered, error) {
 func description(m bot.Message, n int) string {
 	var parts []string
 	if m.Text != "" {
-		parts = append(parts, clip(escape(m.Text), n))
+		parts = append(parts, clip(neutralLines(m.Text, inMarkdown), n))
 	}
 	var lines []string
 	for _, l := range m.Lines {
-		s := markSymbol(l.Mark) + " " + escape(l.Text)
+		s := markSymbol(l.Mark) + " " + neutral(l.Text, inMarkdown)
 		if l.Detail != "" {
-			s += " — " + escape(l.Detail)
+			s += " — " + neutral(l.Detail, inMarkdown)
 		}
 		lines = append(lines, clip(s, maxLine))
 	}
 	more := m.More
 	pre := ""
 	if m.Pre != "" {
-		pre = "```\n" + literal(m.Pre) + "\n```"
+		pre = "```\n" + neutralLines(m.Pre, inCode) + "\n```"
 	}
 	join := func(lines []string, more int) string {
 		all := append([]string(nil), parts...)
@@ -285,7 +319,7 @@ func description(m bot.Message, n int) string {
 		s = join(lines, more)
 		if runes(s)+len("\n\n```\n\n```") < n {
 			room := n - runes(s) - len("\n\n```\n\n```")
-			pre = "```\n" + clipLiteral(literal(m.Pre), room) + "\n```"
+			pre = "```\n" + clipLiteral(neutralLines(m.Pre, inCode), room) + "\n```"
 			s = join(lines, more)
 		}
 	}
@@ -334,11 +368,11 @@ func modal(d bot.Dialog) (*discordgo.InteractionResponse, error) {
 	if d.ID == "" || len(d.ID) > limitCustomID {
 		return nil, errBadButton
 	}
-	title := clipLiteral(plain(d.Title), limitModalTitle)
+	title := clipLiteral(neutral(d.Title, inPlain), limitModalTitle)
 	if title == "" {
 		title = "Countersign"
 	}
-	label := clipLiteral(plain(d.Label), limitInputLabel)
+	label := clipLiteral(neutral(d.Label, inPlain), limitInputLabel)
 	if label == "" {
 		label = "Text"
 	}
@@ -349,8 +383,9 @@ func modal(d bot.Dialog) (*discordgo.InteractionResponse, error) {
 	return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseModal, Data: &discordgo.InteractionResponseData{
 		CustomID: d.ID, Title: title,
 		Components: []discordgo.MessageComponent{discordgo.ActionsRow{Components: []discordgo.MessageComponent{
-			discordgo.TextInput{CustomID: modalInput, Label: label, Style: discordgo.TextInputParagraph,
-				Placeholder: clipLiteral(plain(d.Hint), limitPlaceholder), Required: true, MinLength: 1, MaxLength: maxLen},
+			// One line: a reason with a line break is refused (commands.Reason).
+			discordgo.TextInput{CustomID: modalInput, Label: label, Style: discordgo.TextInputShort,
+				Placeholder: clipLiteral(neutral(d.Hint, inPlain), limitPlaceholder), Required: true, MinLength: 1, MaxLength: maxLen},
 		}}},
 	}}, nil
 }
@@ -361,5 +396,5 @@ const modalInput = "value"
 // ephemeral is a private text answer, for refusals decided by the adapter.
 func ephemeral(text string) *discordgo.InteractionResponse {
 	return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseChannelMessageWithSource,
-		Data: &discordgo.InteractionResponseData{Content: clip(escape(text), limitContent), Flags: Ephemeral, AllowedMentions: noMentions()}}
+		Data: &discordgo.InteractionResponseData{Content: clip(neutral(text, inMarkdown), limitContent), Flags: Ephemeral, AllowedMentions: noMentions()}}
 }

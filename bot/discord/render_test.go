@@ -1,6 +1,8 @@
 package discord
 
 import (
+	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -8,16 +10,21 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/internal/safetext"
 )
 
-// escapedOK reports whether every markdown character in s is escaped and
-// every backslash escapes one.
+// escapedOK reports whether every markdown character in s is escaped,
+// every backslash escapes one (or the full stop after a number), and no
+// line starts an ordered list.
 func escapedOK(s string) bool {
+	if orderedList.MatchString(s) {
+		return false
+	}
 	rs := []rune(s)
 	for i := 0; i < len(rs); i++ {
 		switch {
 		case rs[i] == '\\':
-			if i+1 == len(rs) || !strings.ContainsRune(markdown, rs[i+1]) {
+			if i+1 == len(rs) || !strings.ContainsRune(markdown+".", rs[i+1]) {
 				return false
 			}
 			i++
@@ -27,6 +34,9 @@ func escapedOK(s string) bool {
 	}
 	return true
 }
+
+// orderedList matches a line Discord would show as an ordered list item.
+var orderedList = regexp.MustCompile(`(?m)^ *[0-9]+\.`)
 
 // literalOK reports whether s, shown without markdown or inside code, has
 // no live mention and (inCode) no backtick that could close the code.
@@ -60,6 +70,13 @@ func checkRendered(t *testing.T, m bot.Message, r rendered) {
 		}
 		desc = desc[:i] + desc[j+4:]
 	}
+	for _, s := range []string{e.Title, desc} {
+		for line := range strings.SplitSeq(s, "\n") {
+			if safetext.Clean(line) != line {
+				t.Errorf("control, bidi or invisible character in %q", s)
+			}
+		}
+	}
 	if !escapedOK(desc) || n(e.Description) > limitDescription {
 		t.Errorf("description %q", e.Description)
 	}
@@ -75,7 +92,7 @@ func checkRendered(t *testing.T, m bot.Message, r rendered) {
 		if n(f.Value) == 0 || n(f.Value) > limitFieldValue {
 			t.Errorf("field value length %d", n(f.Value))
 		}
-		if m.Fields[i].Code && m.Fields[i].Value != "" {
+		if m.Fields[i].Code && safetext.Clean(m.Fields[i].Value) != "" {
 			if !strings.HasPrefix(f.Value, "`") || !strings.HasSuffix(f.Value, "`") || !literalOK(f.Value[1:len(f.Value)-1], true) {
 				t.Errorf("code field %q", f.Value)
 			}
@@ -123,13 +140,20 @@ func TestRenderEscapes(t *testing.T) {
 		{"<@123> <@&456> <#789>", `\<\@123\> \<\@&456\> \<\#789\>`},
 		{"**bold** __u__ ~~s~~ ||spoiler||", `\*\*bold\*\* \_\_u\_\_ \~\~s\~\~ \|\|spoiler\|\|`},
 		{"[click](https://evil.example)", `\[click\]\(https\:\/\/evil.example\)`},
-		{"# heading\n> quote\n- item", "\\# heading\n\\> quote\n\\- item"},
+		{"# heading", "\\# heading"},
+		{"-# subtext", "\\-\\# subtext"},
+		{"> quote", "\\> quote"},
+		{"- item", "\\- item"},
+		{"  12. item", "  12\\. item"},
+		{"version 1.2", "version 1.2"},
+		{"<t:1700000000:R> <:emoji:123> :smile:", "\\<t\\:1700000000\\:R\\> \\<\\:emoji\\:123\\> \\:smile\\:"},
+		{"line\nbreak", "line break"},
 		{"`code` \\", "\\`code\\` \\\\"},
 		{"mallory@contoso.com", `mallory\@contoso.com`},
 	}
 	for _, tt := range tests {
-		if got := escape(tt.in); got != strings.ReplaceAll(tt.want, `\/`, `/`) {
-			t.Errorf("escape(%q) = %q, want %q", tt.in, got, strings.ReplaceAll(tt.want, `\/`, `/`))
+		if got := neutral(tt.in, inMarkdown); got != strings.ReplaceAll(tt.want, `\/`, `/`) {
+			t.Errorf("neutral(%q, inMarkdown) = %q, want %q", tt.in, got, strings.ReplaceAll(tt.want, `\/`, `/`))
 		}
 	}
 	r, err := render(userMessage("@everyone <@1> ```x``` **b**", 2))
@@ -186,7 +210,7 @@ func TestModalLimits(t *testing.T) {
 	}
 	in := r.Data.Components[0].(discordgo.ActionsRow).Components[0].(discordgo.TextInput)
 	if utf8.RuneCountInString(r.Data.Title) > limitModalTitle || utf8.RuneCountInString(in.Label) > limitInputLabel ||
-		!literalOK(in.Label, false) || in.MaxLength != 500 || !in.Required || in.Style != discordgo.TextInputParagraph {
+		!literalOK(in.Label, false) || in.MaxLength != 500 || !in.Required || in.Style != discordgo.TextInputShort {
 		t.Errorf("modal %+v input %+v", r.Data, in)
 	}
 }
@@ -205,4 +229,73 @@ func FuzzRender(f *testing.F) {
 		}
 		checkRendered(t, m, r)
 	})
+}
+
+// TestRenderNeutralisesUserText reproduces issue 15: bidi and zero-width
+// characters in provider text reached Discord, and a number at the start
+// of a line made a list.
+func TestRenderNeutralisesUserText(t *testing.T) {
+	tests := []struct {
+		name, in  string
+		wantTitle string
+		banned    []string
+	}{
+		{"bidi override", "Mallory \u202etxt.exe", `Mallory txt.exe`, []string{"\u202e"}},
+		{"zero-width and isolates", "pay\u200bpal \u2066x\u2069\u00ad\ufeff", `paypal x`, []string{"\u200b", "\u2066", "\u2069", "\u00ad", "\ufeff"}},
+		{"ordered list", "1. APPROVED", `1\. APPROVED`, nil},
+		{"control characters", "a\x1b[31mb\tc", `a \[31mb c`, []string{"\x1b", "\t"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := userMessage(tt.in, 1)
+			r, err := render(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.embed.Title != tt.wantTitle {
+				t.Errorf("title = %q, want %q", r.embed.Title, tt.wantTitle)
+			}
+			if !strings.HasPrefix(r.embed.Description, tt.wantTitle+"\n") {
+				t.Errorf("description = %q, want it to start with %q", r.embed.Description, tt.wantTitle)
+			}
+			for _, s := range payloadStrings(t, r) {
+				for _, b := range tt.banned {
+					if strings.Contains(s, b) {
+						t.Errorf("payload text %q contains %q", s, b)
+					}
+				}
+			}
+		})
+	}
+}
+
+// payloadStrings returns every string of r as Discord receives it.
+func payloadStrings(t *testing.T, r rendered) []string {
+	t.Helper()
+	raw, err := json.Marshal(map[string]any{"embeds": []any{r.embed}, "components": r.components})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case string:
+			out = append(out, v)
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		case map[string]any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(doc)
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/slack-go/slack/slackutilsx"
 
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/internal/safetext"
 )
 
 // Block Kit limits (chat.md §6, §7).
@@ -27,18 +28,103 @@ const (
 	maxFieldBlocks = 4
 )
 
-// escape makes s safe inside mrkdwn: Slack's control sequences (<@U…>,
-// <!here>, <#C…>, <url|label>) all start with <, so escaping & < > is what
-// keeps user text from becoming a mention or a link (chat.md §11).
-func escape(s string) string { return slackutilsx.EscapeMessage(s) }
+// place is where a string goes in a message; it decides what Slack would
+// read in it.
+type place int
 
-// code shows s in a code span: escaped, with backticks that would end the
-// span replaced.
+const (
+	inText place = iota // mrkdwn outside code, and plain_text objects
+	inCode              // inside a code span or block
+)
+
+// neutral is the one way user- and provider-supplied text reaches Slack:
+// every string of a bot.Message passes through it before any other
+// markup is added. It returns s as one line that Slack shows as typed:
+//
+//   - safetext.Clean removes bidi, zero-width and control characters;
+//   - & < > are escaped, so nothing becomes a mention (<@U…>, <!here>,
+//     <!subteam^…>), a channel, a date or a link (<url|label>) (chat.md
+//     §11); bare URLs stay unlinked because every mrkdwn object is
+//     verbatim;
+//   - mrkdwn has no escape for its formatting, so the characters that
+//     would start it are replaced by look-alikes: * ~ and ` always, _
+//     unless it sits inside a word (Slack only formats at word edges, so
+//     first_last@contoso.com keeps its underscore), the colon that opens
+//     an emoji shortcode such as :white_check_mark:, and a > at the start,
+//     which would quote. In a code span only ` can end the code, so
+//     inCode replaces only that.
+func neutral(s string, in place) string {
+	s = safetext.Clean(s)
+	if !strings.ContainsAny(s, "*_~`:>") {
+		return slackutilsx.EscapeMessage(s)
+	}
+	rs := []rune(s)
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	lineStart := true // only spaces so far
+	for i, r := range rs {
+		switch {
+		case r == '`':
+			r = 'ˋ'
+		case in == inCode:
+		case r == '*':
+			r = '∗'
+		case r == '~':
+			r = '∼'
+		case r == '_' && !(i > 0 && wordChar(rs[i-1]) && i+1 < len(rs) && wordChar(rs[i+1])):
+			r = 'ˍ'
+		case r == ':' && shortcodeAt(rs[i+1:]):
+			r = '∶'
+		case r == '>' && lineStart:
+			r = '˃'
+		}
+		lineStart = lineStart && r == ' '
+		b.WriteRune(r)
+	}
+	return slackutilsx.EscapeMessage(b.String())
+}
+
+// neutralLines is neutral for text of several lines (Message.Text, Pre):
+// each line is neutralised on its own and the line breaks kept.
+func neutralLines(s string, in place) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = neutral(l, in)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// wordChar reports whether r is an ASCII letter or digit, between which
+// Slack does not start or end formatting.
+func wordChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+}
+
+// shortcodeAt reports whether rs, which follows a colon, continues as an
+// emoji shortcode: name characters up to a closing colon. Names of digits
+// only are not emoji, except :100: and :1234:, so times such as 09:00:00
+// stay as they are.
+func shortcodeAt(rs []rune) bool {
+	digits := true
+	for i, r := range rs {
+		switch {
+		case r == ':':
+			name := string(rs[:i])
+			return i > 0 && (!digits || name == "100" || name == "1234")
+		case !wordChar(r) && !strings.ContainsRune("_+-'", r):
+			return false
+		}
+		digits = digits && r >= '0' && r <= '9'
+	}
+	return false
+}
+
+// code shows s in a code span; nothing visible needs none.
 func code(s string) string {
-	if s == "" {
+	if s = neutral(s, inCode); s == "" {
 		return ""
 	}
-	return "`" + strings.ReplaceAll(escape(s), "`", "ˋ") + "`"
+	return "`" + s + "`"
 }
 
 // cut shortens s to at most n runes, marking the cut with "…".
@@ -57,10 +143,10 @@ func mrkdwn(s string) *slack.TextBlockObject {
 }
 
 // plain is a plain_text object of at most n characters. Slack does not
-// parse mentions in plain text, but it does read entities, so the text is
-// escaped like mrkdwn.
+// parse mentions in plain text, but it does read entities and emoji
+// shortcodes, so the text is neutralised like mrkdwn.
 func plain(s string, n int) *slack.TextBlockObject {
-	return &slack.TextBlockObject{Type: slack.PlainTextType, Text: clip(escape(oneLine(s)), n)}
+	return &slack.TextBlockObject{Type: slack.PlainTextType, Text: clip(neutral(s, inText), n)}
 }
 
 var toneIcons = map[bot.Tone]string{
@@ -79,16 +165,17 @@ type rendered struct {
 }
 
 // render turns a neutral message into Block Kit within Slack's limits.
-// Every string of m is escaped; the only markup is the adapter's own.
+// Every string of m passes through neutral; the only markup is the
+// adapter's own.
 func render(m bot.Message) rendered {
 	var blocks []slack.Block
 	add := func(b slack.Block) { blocks = append(blocks, b) }
 	if m.Title != "" {
-		add(slack.NewSectionBlock(mrkdwn(toneIcons[m.Tone]+"*"+escape(cut(oneLine(m.Title), 200))+"*"), nil, nil))
+		add(slack.NewSectionBlock(mrkdwn(toneIcons[m.Tone]+"*"+neutral(cut(m.Title, 200), inText)+"*"), nil, nil))
 	}
 	// Text and fields get at most maxTextBlocks and maxFieldBlocks blocks,
 	// so every message stays under Slack's 50 whatever its parts.
-	text := chunks(escape(m.Text), maxText)
+	text := chunks(neutralLines(m.Text, inText), maxText)
 	if len(text) > maxTextBlocks {
 		text = text[:maxTextBlocks]
 		text[maxTextBlocks-1] = clip(text[maxTextBlocks-1], maxText-len("…")) + "…"
@@ -99,14 +186,14 @@ func render(m bot.Message) rendered {
 	for i := 0; i < len(m.Fields) && i < maxFieldBlocks*maxFields; i += maxFields {
 		var fs []*slack.TextBlockObject
 		for _, f := range m.Fields[i:min(i+maxFields, len(m.Fields))] {
-			v := escape(cut(f.Value, 300))
+			v := neutral(cut(f.Value, 300), inText)
 			if f.Code {
 				v = code(cut(f.Value, 300))
 			}
 			if v == "" {
 				v = "–"
 			}
-			fs = append(fs, mrkdwn("*"+escape(cut(oneLine(f.Label), 100))+"*\n"+v))
+			fs = append(fs, mrkdwn("*"+neutral(cut(f.Label, 100), inText)+"*\n"+v))
 		}
 		add(slack.NewSectionBlock(nil, fs, nil))
 	}
@@ -114,9 +201,9 @@ func render(m bot.Message) rendered {
 	more := m.More
 	var lines []string
 	for _, l := range m.Lines {
-		s := markIcons[l.Mark] + " " + escape(cut(oneLine(l.Text), 300))
+		s := markIcons[l.Mark] + " " + neutral(cut(l.Text, 300), inText)
 		if l.Detail != "" {
-			s += " — " + escape(cut(oneLine(l.Detail), 500))
+			s += " — " + neutral(cut(l.Detail, 500), inText)
 		}
 		lines = append(lines, s)
 	}
@@ -146,11 +233,10 @@ func render(m bot.Message) rendered {
 		add(slack.NewContextBlock("", mrkdwn(fmt.Sprintf("… and %d more", more))))
 	}
 	if m.Pre != "" {
-		pre := strings.ReplaceAll(escape(m.Pre), "```", "ˋˋˋ")
-		add(slack.NewSectionBlock(mrkdwn("```"+clip(pre, maxText-8)+"```"), nil, nil))
+		add(slack.NewSectionBlock(mrkdwn("```"+clip(neutralLines(m.Pre, inCode), maxText-8)+"```"), nil, nil))
 	}
 	if m.Footer != "" {
-		add(slack.NewContextBlock("", mrkdwn(clip(escape(m.Footer), maxText))))
+		add(slack.NewContextBlock("", mrkdwn(clip(neutral(m.Footer, inText), maxText))))
 	}
 	if len(m.Buttons) > 0 {
 		var els []slack.BlockElement
@@ -179,16 +265,7 @@ func render(m bot.Message) rendered {
 	if fallback == "" {
 		fallback = "Countersign"
 	}
-	return rendered{Text: clip(escape(oneLine(fallback)), maxFallback), Blocks: blocks}
-}
-
-// oneLine folds line breaks and tabs into spaces, for titles and list
-// lines where a newline in user input could fake another line.
-func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\n\r\t") {
-		return s
-	}
-	return strings.Join(strings.Fields(s), " ")
+	return rendered{Text: clip(neutral(fallback, inText), maxFallback), Blocks: blocks}
 }
 
 // clip shortens already escaped text to at most n bytes (so at most n
@@ -233,8 +310,8 @@ func chunks(s string, n int) []string {
 // view is the modal of a dialog. private_metadata carries where the dialog
 // came from, so the submission can be answered there.
 func view(d bot.Dialog, metadata string) slack.ModalViewRequest {
+	// One line: a reason with a line break is refused (commands.Reason).
 	input := slack.NewPlainTextInputBlockElement(plain(d.Hint, 150), "value")
-	input.Multiline = true
 	if d.MaxLen > 0 {
 		input.MaxLength = min(d.MaxLen, 3000)
 	}

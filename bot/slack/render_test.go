@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/internal/safetext"
 )
 
 // entity matches the only escape sequences the renderer writes.
@@ -56,6 +57,11 @@ func checkSafe(t *testing.T, r rendered) {
 		}
 		if !utf8.ValidString(s) {
 			t.Fatalf("invalid UTF-8 in %q", s)
+		}
+		for line := range strings.SplitSeq(s, "\n") {
+			if safetext.Clean(line) != line {
+				t.Fatalf("control, bidi or invisible character in rendered text %q", s)
+			}
 		}
 	}
 	if len(r.Blocks) > maxBlocks {
@@ -161,5 +167,63 @@ func TestRenderRandomInput(t *testing.T) {
 			b.WriteString(frags[rng.IntN(len(frags))])
 		}
 		checkSafe(t, render(message(b.String(), rng.IntN(60))))
+	}
+}
+
+// TestRenderNeutralisesUserText reproduces issue 15: a reason's mrkdwn
+// showed bold and strikethrough on the card, and bidi and zero-width
+// characters in provider text reached Slack.
+func TestRenderNeutralisesUserText(t *testing.T) {
+	tests := []struct {
+		name, in  string
+		wantField string   // the Reason field as rendered
+		banned    []string // must appear nowhere in the payload
+	}{
+		{"mrkdwn in a reason", "*APPROVED BY CISO* ~do not deny~", "*Reason*\n∗APPROVED BY CISO∗ ∼do not deny∼",
+			[]string{"*APPROVED", "CISO*", "~do", "deny~"}},
+		{"italic and code", "_urgent_ `rm -rf /`", "*Reason*\nˍurgentˍ ˋrm -rf /ˋ", []string{"_urgent", "`rm"}},
+		{"emoji shortcode", ":white_check_mark: done", "*Reason*\n∶white_check_mark: done", []string{":white_check_mark:"}},
+		{"quote at line start", "> approved by the CISO", "*Reason*\n˃ approved by the CISO", []string{"&gt; approved"}},
+		{"bidi override in a display name", "Mallory \u202etxt.exe", "*Reason*\nMallory txt.exe", []string{"\u202e"}},
+		{"zero-width and isolates", "pay\u200bpal \u2066x\u2069\u00ad", "*Reason*\npaypal x", []string{"\u200b", "\u2066", "\u2069", "\u00ad"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := bot.Message{Title: tt.in, Text: tt.in, Footer: tt.in, Fields: []bot.Field{{Label: "Reason", Value: tt.in}},
+				Lines: []bot.Line{{Mark: bot.MarkOK, Text: tt.in, Detail: tt.in}}, Buttons: []bot.Button{{Label: tt.in, Value: "deny:1:abc"}}}
+			r := render(m)
+			raw, err := json.Marshal(r.Blocks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc any
+			if err := json.Unmarshal(raw, &doc); err != nil {
+				t.Fatal(err)
+			}
+			all := []string{r.Text}
+			texts(t, doc, &all)
+			for _, s := range all {
+				for _, b := range tt.banned {
+					if strings.Contains(s, b) {
+						t.Errorf("rendered text %q contains %q", s, b)
+					}
+				}
+			}
+			var blocks []struct {
+				Fields []struct{ Text string }
+			}
+			if err := json.Unmarshal(raw, &blocks); err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			for _, b := range blocks {
+				if len(b.Fields) > 0 {
+					got = b.Fields[0].Text
+				}
+			}
+			if got != tt.wantField {
+				t.Errorf("field = %q, want %q", got, tt.wantField)
+			}
+		})
 	}
 }

@@ -8,12 +8,12 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
 	"github.com/countersign/countersign/internal/digest"
+	"github.com/countersign/countersign/internal/safetext"
 	"github.com/countersign/countersign/internal/store"
 )
 
@@ -49,10 +49,10 @@ var shapes = []shape{
 	{"all fine", []approvals.State{approvals.StateSucceeded}},
 }
 
-// hostile returns user text that is long, multi-byte and full of control
-// and bidirectional characters.
+// hostile returns user text that is long, multi-byte and full of control,
+// bidirectional and zero-width characters.
 func hostile(rng *rand.Rand, n int) string {
-	parts := []string{"account is locked", "\n", "\t", "\x1b[31m", "\u202e", "ünïcødé ", "🔥", "<@U123>", "*bold* ", "x"}
+	parts := []string{"account is locked", "\n", "\t", "\x1b[31m", "\u202e", "\u2066", "\u200b", "\ufeff", "\u3164", "ünïcødé ", "🔥", "<@U123>", "*bold* ", "x"}
 	var b strings.Builder
 	for range n {
 		b.WriteString(parts[rng.IntN(len(parts))])
@@ -179,8 +179,10 @@ func TestMessageFitsWhateverTheVolume(t *testing.T) {
 					t.Errorf("Tone = %q with %d problems, want %q", m.Tone, len(d.Problems), want)
 				}
 				for _, s := range messageStrings(m) {
-					if strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' || r == '\u202e' }) {
-						t.Fatalf("control character in %q", s)
+					for line := range strings.SplitSeq(s, "\n") {
+						if safetext.Clean(line) != line {
+							t.Fatalf("control, bidi or invisible character in %q", s)
+						}
 					}
 				}
 				for _, l := range m.Lines {

@@ -5,11 +5,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/internal/safetext"
 )
 
 // Limits of Message, which must fit Slack and Discord whatever the volume.
@@ -354,40 +354,10 @@ func duration(d time.Duration) string {
 	return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
 }
 
-// clean makes user-supplied text one line of plain text: control
-// characters become spaces and bidirectional overrides, which can make
-// text read differently than it is, are dropped. Escaping for a platform is
-// the adapters' work.
-func clean(s string) string {
-	plain := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		return strings.TrimSpace(s)
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		switch {
-		case r == utf8.RuneError:
-			b.WriteRune(unicode.ReplacementChar)
-		case unicode.IsControl(r):
-			b.WriteByte(' ')
-		case bidiControl(r):
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return strings.TrimSpace(b.String())
-}
-
-func bidiControl(r rune) bool {
-	return r == '\u061c' || r == '\u200e' || r == '\u200f' || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069')
-}
+// clean makes user-supplied text one line of plain text without the
+// characters that can make it read differently than it is (safetext).
+// Escaping for a platform is the adapters' work.
+func clean(s string) string { return strings.TrimSpace(safetext.Clean(s)) }
 
 // cut shortens s to at most n runes, ending with … when it cut.
 func cut(s string, n int) string {

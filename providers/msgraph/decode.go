@@ -11,7 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
+
+	"github.com/countersign/countersign/internal/safetext"
 )
 
 // Graph enums are modelled as strings (§2.6): compared case-insensitively,
@@ -34,17 +35,14 @@ func sameEnum(a, b string) bool { return strings.EqualFold(strings.TrimSpace(a),
 // maxText bounds provider text that may reach chat and logs.
 const maxText = 300
 
-// clean makes provider text safe to show: control characters become
-// spaces, runs of space collapse, and it is cut to maxText runes. Escaping
-// for a chat platform is the bot's job.
+// clean makes provider text safe to show: control, bidi and invisible
+// characters go (safetext), runs of space collapse, and it is cut to
+// maxText runes. Escaping for a chat platform is the bot's job.
 func clean(s string) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "�")
-	}
 	var b strings.Builder
 	n, space := 0, false
-	for _, r := range strings.TrimSpace(s) {
-		if unicode.IsControl(r) || unicode.IsSpace(r) {
+	for _, r := range strings.TrimSpace(safetext.Clean(s)) {
+		if unicode.IsSpace(r) {
 			space = true
 			continue
 		}

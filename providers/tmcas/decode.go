@@ -8,8 +8,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/countersign/countersign/internal/safetext"
 )
 
 // The wire shapes of §1.5–§1.8. Decoders are lenient where the documents
@@ -169,17 +170,11 @@ func hasNext(link string) bool {
 // maxText bounds provider text kept in errors and details.
 const maxText = 300
 
-// clean makes provider text safe to keep: valid UTF-8, no control
-// characters, at most maxText bytes. Chat escaping happens in bot/.
+// clean makes provider text safe to keep: valid UTF-8, no control, bidi
+// or invisible characters (safetext), at most maxText bytes. Chat escaping
+// happens in bot/.
 func clean(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
+	s = strings.TrimSpace(safetext.Clean(s))
 	if len(s) > maxText {
 		cut := maxText
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
