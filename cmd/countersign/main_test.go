@@ -24,10 +24,16 @@ const testKey = "test-audit-key-0123456789abcdefghijklmnop"
 // output streams.
 func runCLI(t *testing.T, environ []string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runCLIInput(t, environ, "", args...)
+}
+
+// runCLIInput is runCLI with stdin.
+func runCLIInput(t *testing.T, environ []string, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	code = run(ctx, env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, environ: environ}, args)
+	code = run(ctx, env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, environ: environ}, args)
 	return code, out.String(), errb.String()
 }
 

@@ -99,6 +99,16 @@ func serve(ctx context.Context, e env, args []string, listen func(addr string) (
 	if err != nil {
 		return err
 	}
+	if f := cfg.Audit.CheckpointFile; f != "" {
+		// Fail at start-up, not at the first checkpoint, when the file
+		// cannot be written.
+		file, err := openCheckpointFile(f)
+		if err != nil {
+			return err
+		}
+		file.Close()
+	}
+	periodic = append(periodic, checkpointJob(log, st, cfg.Audit.CheckpointFile))
 	eng, err := engine.New(engine.Config{
 		Store: st, Providers: router, Notifier: notifier, Logger: log,
 		PollInterval: cfg.Engine.PollInterval, PollDeadline: cfg.Engine.PollDeadline,

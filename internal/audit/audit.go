@@ -1,17 +1,22 @@
 // Package audit defines Countersign's tamper-evident log: an append-only
 // sequence of entries, each carrying an HMAC-SHA256 over its own content and
 // the previous entry's hash, keyed by audit.key. The store appends entries
-// inside the transaction of the change they record; this package computes
-// and checks the chain and exports it.
+// inside the transaction of the change they record and keeps the chain's
+// head (last sequence number and hash) with a MAC under the same key;
+// signed checkpoints of the head, kept elsewhere, pin the chain against
+// whoever can rewrite the database. This package computes and checks the
+// chain, the head and checkpoints, and exports the chain.
 package audit
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -44,9 +49,7 @@ func Sum(key []byte, e Entry) string {
 	if err != nil {
 		panic(fmt.Sprintf("audit: encoding entry: %v", err)) // only strings and integers
 	}
-	m := hmac.New(sha256.New, key)
-	m.Write(b)
-	return hex.EncodeToString(m.Sum(nil))
+	return mac(key, string(b))
 }
 
 // Seal sets e.PrevHash to prev and e.Hash to its chain hash.
@@ -58,37 +61,91 @@ func Seal(key []byte, e *Entry, prev string) {
 // ErrBroken is wrapped by every verification failure.
 var ErrBroken = errors.New("audit chain broken")
 
+// ErrNoHead reports that the head record is missing: the schema creates
+// it, and nothing may delete it. It wraps ErrBroken.
+var ErrNoHead = fmt.Errorf("%w: the audit head record is missing", ErrBroken)
+
 // BreakError names the first entry at which the chain fails.
 type BreakError struct {
 	Seq    int64
 	Reason string
+	Err    error // a more specific cause that wraps ErrBroken, or nil
 }
 
 func (e *BreakError) Error() string {
 	return fmt.Sprintf("%v at sequence %d: %s", ErrBroken, e.Seq, e.Reason)
 }
 
-// Unwrap returns ErrBroken.
-func (e *BreakError) Unwrap() error { return ErrBroken }
+// Unwrap returns Err, or ErrBroken.
+func (e *BreakError) Unwrap() error {
+	if e.Err != nil {
+		return e.Err
+	}
+	return ErrBroken
+}
+
+// Head is the recorded end of the chain: the last entry's sequence number
+// and hash, authenticated by MAC under the audit key. Entries are hashed
+// under the key too, but their hashes sit in the log for anyone to copy; the
+// MAC is what keeps someone who deleted the newest entries from pointing the
+// head at what is left.
+type Head struct {
+	Seq  int64
+	Hash string
+	MAC  string
+}
+
+// NewHead returns the head at entry seq with hash, and its MAC.
+func NewHead(key []byte, seq int64, hash string) Head {
+	return Head{Seq: seq, Hash: hash, MAC: headMAC(key, seq, hash)}
+}
+
+// headMAC is domain-separated from entry hashes (JSON that starts with "{")
+// and from checkpoints, so none can stand in for another.
+func headMAC(key []byte, seq int64, hash string) string {
+	return mac(key, fmt.Sprintf("countersign audit head\x00%d\x00%s", seq, hash))
+}
+
+func mac(key []byte, msg string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(msg))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Check returns nil when h's MAC is right under key, and otherwise a
+// *BreakError at the entry after h: entries from there on may have been
+// removed and the head pointed back at what was left.
+func (h Head) Check(key []byte) error {
+	if !hmac.Equal([]byte(h.MAC), []byte(headMAC(key, h.Seq, h.Hash))) {
+		return &BreakError{Seq: h.Seq + 1, Reason: fmt.Sprintf("the recorded head (entry %d) is not authentic: its MAC does not match "+
+			"(rewritten, perhaps after entries from %d on were removed, or a different audit key)", h.Seq, h.Seq+1)}
+	}
+	return nil
+}
 
 // Verifier checks entries fed to it in sequence order. The zero value is
 // not usable; call NewVerifier.
 type Verifier struct {
-	key      []byte
-	nextSeq  int64
-	prevHash string
-	count    int64
+	key         []byte
+	nextSeq     int64
+	prevHash    string
+	count       int64
+	checkpoints []Checkpoint // still to meet, in sequence order
 }
 
-// NewVerifier returns a verifier for a chain that starts at sequence 1.
-func NewVerifier(key []byte) *Verifier {
-	return &Verifier{key: key, nextSeq: 1}
+// NewVerifier returns a verifier for a chain that starts at sequence 1 and
+// must hold every checkpoint given. Checkpoints are taken as they are:
+// check their MACs first (ReadCheckpoints does).
+func NewVerifier(key []byte, checkpoints ...Checkpoint) *Verifier {
+	cps := slices.Clone(checkpoints)
+	slices.SortStableFunc(cps, func(a, b Checkpoint) int { return cmp.Compare(a.Seq, b.Seq) })
+	return &Verifier{key: key, nextSeq: 1, checkpoints: cps}
 }
 
 // Add checks the next entry. It detects a modified entry (its hash does not
 // match its content), a deleted or inserted one (a gap or repeat in the
-// sequence, or a PrevHash that does not match the previous entry) and
-// reordered ones (both).
+// sequence, or a PrevHash that does not match the previous entry),
+// reordered ones (both), and an entry that differs from a checkpoint.
 func (v *Verifier) Add(e Entry) error {
 	switch {
 	case e.Seq != v.nextSeq:
@@ -98,6 +155,12 @@ func (v *Verifier) Add(e Entry) error {
 	case !hmac.Equal([]byte(e.Hash), []byte(Sum(v.key, e))):
 		return &BreakError{Seq: e.Seq, Reason: "content does not match its hash (modified, or a different audit key)"}
 	}
+	for len(v.checkpoints) > 0 && v.checkpoints[0].Seq == e.Seq {
+		if cp := v.checkpoints[0]; cp.Hash != e.Hash {
+			return &BreakError{Seq: e.Seq, Reason: fmt.Sprintf("entry differs from the checkpoint of %s (the chain was rewritten from here on)", cp.At.Format(time.RFC3339))}
+		}
+		v.checkpoints = v.checkpoints[1:]
+	}
 	v.nextSeq++
 	v.prevHash = e.Hash
 	v.count++
@@ -105,14 +168,28 @@ func (v *Verifier) Add(e Entry) error {
 }
 
 // Finish checks the chain's end against the head the store recorded, which
-// catches entries removed from the end.
-func (v *Verifier) Finish(headSeq int64, headHash string) error {
+// catches entries removed from the end, and against the checkpoints not yet
+// met. h is nil when the store has no head record: the schema creates it,
+// and nothing may delete it.
+func (v *Verifier) Finish(h *Head) error {
 	last := v.nextSeq - 1
-	if headSeq != last {
-		return &BreakError{Seq: min(headSeq, last) + 1, Reason: fmt.Sprintf("log ends at sequence %d but the recorded head is %d", last, headSeq)}
+	if h == nil {
+		return &BreakError{Seq: last + 1, Reason: "the audit head record is missing (deleted, with the entries after it perhaps)", Err: ErrNoHead}
 	}
-	if headHash != v.prevHash {
+	if err := h.Check(v.key); err != nil {
+		return err
+	}
+	switch {
+	case h.Seq < last:
+		return &BreakError{Seq: h.Seq + 1, Reason: fmt.Sprintf("entries continue to %d past the recorded head %d (the head was moved back)", last, h.Seq)}
+	case h.Seq > last:
+		return &BreakError{Seq: last + 1, Reason: fmt.Sprintf("log ends at sequence %d but the recorded head is %d", last, h.Seq)}
+	case h.Hash != v.prevHash:
 		return &BreakError{Seq: last, Reason: "last entry's hash does not match the recorded head"}
+	}
+	if len(v.checkpoints) > 0 {
+		cp := v.checkpoints[0]
+		return &BreakError{Seq: last + 1, Reason: fmt.Sprintf("log ends at sequence %d but the checkpoint of %s records entry %d (entries removed)", last, cp.At.Format(time.RFC3339), cp.Seq)}
 	}
 	return nil
 }
@@ -120,5 +197,5 @@ func (v *Verifier) Finish(headSeq int64, headHash string) error {
 // Count returns how many entries verified.
 func (v *Verifier) Count() int64 { return v.count }
 
-// Head returns the sequence number and hash of the last verified entry.
-func (v *Verifier) Head() (int64, string) { return v.nextSeq - 1, v.prevHash }
+// Last returns the sequence number of the last verified entry, 0 when none.
+func (v *Verifier) Last() int64 { return v.nextSeq - 1 }

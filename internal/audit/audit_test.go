@@ -24,14 +24,19 @@ func chain(n int) []Entry {
 	return out
 }
 
-func verify(es []Entry, head Entry) error {
-	v := NewVerifier(key)
+func verify(es []Entry, head Entry, cps ...Checkpoint) error {
+	h := NewHead(key, head.Seq, head.Hash)
+	return verifyHead(es, &h, cps...)
+}
+
+func verifyHead(es []Entry, h *Head, cps ...Checkpoint) error {
+	v := NewVerifier(key, cps...)
 	for _, e := range es {
 		if err := v.Add(e); err != nil {
 			return err
 		}
 	}
-	return v.Finish(head.Seq, head.Hash)
+	return v.Finish(h)
 }
 
 func TestVerifier(t *testing.T) {
@@ -67,6 +72,52 @@ func TestVerifier(t *testing.T) {
 	// Cutting the tail is caught by the recorded head.
 	if err := verify(chain(5)[:4], head); !errors.Is(err, ErrBroken) {
 		t.Errorf("truncated chain: %v, want broken", err)
+	}
+}
+
+// TestVerifierHead covers the end of the chain: a head must be authentic
+// (its MAC needs the key), present, and agree with the last entry.
+func TestVerifierHead(t *testing.T) {
+	es := chain(5)
+	forged := func(seq int64, hash string) *Head {
+		return &Head{Seq: seq, Hash: hash, MAC: NewHead(key, 5, es[4].Hash).MAC}
+	}
+	otherKey := NewHead([]byte("another-key-0123456789abcdefghijklmn"), 5, es[4].Hash)
+	authentic := func(seq int64, hash string) *Head { h := NewHead(key, seq, hash); return &h }
+	for _, tt := range []struct {
+		name    string
+		entries []Entry
+		head    *Head
+		wantSeq int64 // 0: verifies
+	}{
+		{"intact", es, authentic(5, es[4].Hash), 0},
+		{"empty chain, genesis head", nil, authentic(0, ""), 0},
+		{"last 1 cut, head rewritten", es[:4], forged(4, es[3].Hash), 5},
+		{"last 3 cut, head rewritten", es[:2], forged(2, es[1].Hash), 3},
+		{"all cut, head rewritten", nil, forged(0, ""), 1},
+		{"all cut, head MAC cleared", nil, &Head{}, 1},
+		{"last 3 cut, head kept", es[:2], authentic(5, es[4].Hash), 3},
+		{"head moved back, forged", es, forged(4, es[3].Hash), 5},
+		{"head moved back, authentic", es, authentic(4, es[3].Hash), 5},
+		{"head ahead of the chain", es, authentic(6, "f00"), 6},
+		{"head hash differs", es, authentic(5, "f00"), 5},
+		{"head under another key", es, &otherKey, 6},
+		{"head missing", es, nil, 6},
+		{"head missing, chain empty", nil, nil, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := verifyHead(tt.entries, tt.head)
+			var b *BreakError
+			switch {
+			case tt.wantSeq == 0 && err != nil:
+				t.Errorf("got %v, want the chain to verify", err)
+			case tt.wantSeq != 0 && (!errors.As(err, &b) || !errors.Is(err, ErrBroken) || b.Seq != tt.wantSeq):
+				t.Errorf("got %v, want a break at %d", err, tt.wantSeq)
+			}
+		})
+	}
+	if err := verifyHead(es, nil); !errors.Is(err, ErrNoHead) {
+		t.Errorf("missing head: got %v, want ErrNoHead", err)
 	}
 }
 

@@ -82,6 +82,11 @@ type Audit struct {
 	// Key is the HMAC key of the audit hash chain: at least 32 bytes and
 	// 128 bits (openssl rand -base64 32 gives both).
 	Key string `koanf:"key" secret:"true"`
+	// CheckpointFile is a file serve appends every signed checkpoint of the
+	// audit chain to, one JSON object a line, besides logging it (empty:
+	// log only). Keep a copy off the machine; countersign audit verify
+	// --checkpoint checks the chain against it.
+	CheckpointFile string `koanf:"checkpoint_file"`
 }
 
 // Log configures the process log.

@@ -36,6 +36,7 @@ store:
   url: "postgres://countersign:` + m["store.url"] + `@db.example.com:5432/countersign?sslmode=verify-full&password=` + m["store.url"] + `"
 audit:
   key_file: ` + file("audit.key") + `
+  checkpoint_file: /var/lib/countersign/audit-checkpoints.jsonl
 log: {level: debug, format: text}
 policy:
   approvals_required: 2

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -153,6 +154,9 @@ func (c *Config) validate(o options, failed []string) []error {
 			MinAuditKeyBytes, EnvName("audit.key"))
 	}
 	c.validateSecrets(v, o)
+	if f := c.Audit.CheckpointFile; f != "" && (strings.HasSuffix(f, "/") || filepath.Base(f) == "." || filepath.Base(f) == "..") {
+		v.add("audit.checkpoint_file", "%q is a directory; name a file such as /var/lib/countersign/audit-checkpoints.jsonl", f)
+	}
 	v.oneOf("log.level", c.Log.Level, []string{"debug", "info", "warn", "error"})
 	v.oneOf("log.format", c.Log.Format, []string{"json", "text"})
 	c.validatePolicy(v)

@@ -57,6 +57,11 @@ func TestValidate(t *testing.T) {
 			`audit.key: is required: an HMAC key of at least 32 bytes (set audit.key, audit.key_file or COUNTERSIGN_AUDIT_KEY)`}},
 		{"audit key short", "audit: {key: 0123456789abcdef0123456789abcde}", []string{
 			`audit.key: must be at least 32 bytes (e.g. the output of openssl rand -base64 32)`}},
+		{"audit checkpoint file", "audit: {key: " + testAuditKey + ", checkpoint_file: /var/lib/countersign/checkpoints.jsonl}", nil},
+		{"audit checkpoint file a directory", "audit: {key: " + testAuditKey + ", checkpoint_file: /var/lib/countersign/}", []string{
+			`audit.checkpoint_file: "/var/lib/countersign/" is a directory; name a file such as /var/lib/countersign/audit-checkpoints.jsonl`}},
+		{"audit checkpoint file dot", "audit: {key: " + testAuditKey + ", checkpoint_file: .}", []string{
+			`audit.checkpoint_file: "." is a directory; name a file such as /var/lib/countersign/audit-checkpoints.jsonl`}},
 
 		// log
 		{"log", withKey("log: {level: verbose, format: xml}"), []string{

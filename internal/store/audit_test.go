@@ -50,11 +50,18 @@ func raw(t *testing.T, url string, stmts ...string) {
 	}
 }
 
-func dropGuards(url string) string {
+// dropGuards returns the statements that remove the append-only triggers,
+// as someone who owns the database could.
+func dropGuards(url string) []string {
 	if strings.HasPrefix(url, "sqlite:") {
-		return "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete"
+		var out []string
+		for _, name := range []string{"audit_log_no_update", "audit_log_no_delete", "audit_log_extends_head",
+			"audit_head_advance_only", "audit_head_no_insert", "audit_head_no_delete"} {
+			out = append(out, "DROP TRIGGER "+name)
+		}
+		return out
 	}
-	return "DROP TRIGGER audit_log_no_change ON audit_log"
+	return []string{"ALTER TABLE audit_log DISABLE TRIGGER USER", "ALTER TABLE audit_head DISABLE TRIGGER USER"}
 }
 
 // seedChain files and approves requests until the chain has 10 entries.
@@ -89,7 +96,7 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 		{"deleted last and head rewound", []string{
 			`DELETE FROM audit_log WHERE seq = 10`,
 			`UPDATE audit_head SET seq = 9, hash = 'forged'`,
-		}, 9},
+		}, 10},
 		{"inserted middle", []string{
 			`UPDATE audit_log SET seq = seq + 100 WHERE seq >= 4`,
 			`UPDATE audit_log SET seq = seq - 99 WHERE seq >= 104`,
@@ -112,7 +119,7 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 			testdb.Each(t, func(t *testing.T, url string) {
 				s := open(t, url)
 				seedChain(t, s)
-				raw(t, url, append(strings.Split(dropGuards(url), "; "), tc.stmts...)...)
+				raw(t, url, append(dropGuards(url), tc.stmts...)...)
 				_, err := s.VerifyAudit(context.Background())
 				var be *audit.BreakError
 				if !errors.As(err, &be) {
@@ -126,14 +133,198 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 	}
 }
 
+// TestAuditVerifyDetectsTailTruncation removes the newest entries, as
+// someone with database access could after dropping the guards, and
+// rewrites the head to match what is left. Without the audit key the head's
+// MAC cannot follow, so verify names the first entry after the forged head.
+func TestAuditVerifyDetectsTailTruncation(t *testing.T) {
+	const rewriteHead = `UPDATE audit_head SET seq = (SELECT COALESCE(MAX(seq), 0) FROM audit_log),
+		hash = COALESCE((SELECT hash FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)), '')`
+	cases := []struct {
+		name    string
+		deleted int
+		head    []string
+		wantSeq int64
+	}{
+		{"last 1, head rewritten", 1, []string{rewriteHead}, 10},
+		{"last 3, head rewritten", 3, []string{rewriteHead}, 8},
+		{"all, head rewritten", 10, []string{rewriteHead}, 1},
+		{"last 3, head rewritten, mac cleared", 3, []string{rewriteHead, `UPDATE audit_head SET mac = ''`}, 8},
+		{"all, head rewritten, mac cleared", 10, []string{rewriteHead, `UPDATE audit_head SET mac = ''`}, 1},
+		{"last 1, head deleted", 1, []string{`DELETE FROM audit_head`}, 10},
+		{"all, head deleted", 10, []string{`DELETE FROM audit_head`}, 1},
+		{"none, head deleted", 0, []string{`DELETE FROM audit_head`}, 11},
+		{"all, head kept", 10, nil, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			testdb.Each(t, func(t *testing.T, url string) {
+				s := open(t, url)
+				seedChain(t, s)
+				stmts := append(dropGuards(url), fmt.Sprintf(`DELETE FROM audit_log WHERE seq > %d`, 10-tc.deleted))
+				raw(t, url, append(stmts, tc.head...)...)
+				_, err := s.VerifyAudit(context.Background())
+				var be *audit.BreakError
+				if !errors.As(err, &be) {
+					t.Fatalf("VerifyAudit error = %v, want *audit.BreakError", err)
+				}
+				if be.Seq != tc.wantSeq {
+					t.Fatalf("first bad sequence = %d (%v), want %d", be.Seq, err, tc.wantSeq)
+				}
+			})
+		})
+	}
+}
+
+// TestAuditVerifyDetectsHeadRewind moves the head back over entries that
+// are still there: to a head forged without the key, and to an authentic
+// earlier head replayed from a copy of the database.
+func TestAuditVerifyDetectsHeadRewind(t *testing.T) {
+	cases := []struct {
+		name    string
+		rewind  func(old headRow) string
+		wantSeq int64
+	}{
+		{"forged", func(headRow) string {
+			return `UPDATE audit_head SET seq = 10, hash = (SELECT hash FROM audit_log WHERE seq = 10)`
+		}, 11},
+		{"replayed", func(old headRow) string {
+			return fmt.Sprintf(`UPDATE audit_head SET seq = %d, hash = '%s', mac = '%s'`, old.seq, old.hash, old.mac)
+		}, 11},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			testdb.Each(t, func(t *testing.T, url string) {
+				s := open(t, url)
+				seedChain(t, s)
+				old := readHeadRow(t, url)
+				if err := s.AppendAudit(context.Background(), t0, 0, "test", "system", nil); err != nil {
+					t.Fatal(err)
+				}
+				raw(t, url, append(dropGuards(url), tc.rewind(old))...)
+				_, err := s.VerifyAudit(context.Background())
+				var be *audit.BreakError
+				if !errors.As(err, &be) || be.Seq != tc.wantSeq {
+					t.Fatalf("VerifyAudit error = %v, want a break at %d", err, tc.wantSeq)
+				}
+			})
+		})
+	}
+}
+
+// TestAuditAppendRefusesForgedHead checks that the store does not build on
+// a head rewritten without the key: sealing a new head on top would make
+// the rewrite verify.
+func TestAuditAppendRefusesForgedHead(t *testing.T) {
+	cases := []struct {
+		name  string
+		stmts []string
+		want  error
+	}{
+		{"tail cut, head rewritten", []string{
+			`DELETE FROM audit_log WHERE seq > 7`,
+			`UPDATE audit_head SET seq = 7, hash = (SELECT hash FROM audit_log WHERE seq = 7)`,
+		}, audit.ErrBroken},
+		{"head deleted", []string{`DELETE FROM audit_head`}, audit.ErrNoHead},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			testdb.Each(t, func(t *testing.T, url string) {
+				s := open(t, url)
+				seedChain(t, s)
+				raw(t, url, append(dropGuards(url), tc.stmts...)...)
+				before := readHeadRow(t, url)
+				err := s.AppendAudit(context.Background(), t0, 0, "test", "system", nil)
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("AppendAudit on a forged head: got %v, want %v", err, tc.want)
+				}
+				if after := readHeadRow(t, url); after != before {
+					t.Errorf("head after the refused append = %+v, want it unchanged %+v", after, before)
+				}
+			})
+		})
+	}
+}
+
+// headRow is the audit_head record as stored.
+type headRow struct {
+	seq       int64
+	hash, mac string
+}
+
+// readHeadRow reads audit_head directly; the zero value when it is missing.
+func readHeadRow(t *testing.T, url string) headRow {
+	t.Helper()
+	ctx := context.Background()
+	const q = `SELECT seq, hash, mac FROM audit_head`
+	var h headRow
+	var err error
+	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
+		db, oerr := sql.Open("sqlite", path)
+		if oerr != nil {
+			t.Fatal(oerr)
+		}
+		defer db.Close()
+		err = db.QueryRowContext(ctx, q).Scan(&h.seq, &h.hash, &h.mac)
+	} else {
+		conn, cerr := pgx.Connect(ctx, url)
+		if cerr != nil {
+			t.Fatal(cerr)
+		}
+		defer conn.Close(ctx)
+		err = conn.QueryRow(ctx, q).Scan(&h.seq, &h.hash, &h.mac)
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) && !errors.Is(err, pgx.ErrNoRows) {
+		t.Fatalf("reading audit_head: %v", err)
+	}
+	return h
+}
+
+// TestAuditLogIsAppendOnly runs, with the guards in place, what someone
+// with database access might try. Each must be refused by a trigger (not
+// fail for another reason) and leave the chain intact.
 func TestAuditLogIsAppendOnly(t *testing.T) {
+	const entryCols = `seq, at, request_id, kind, actor, detail, prev_hash, hash`
+	common := []string{
+		`UPDATE audit_log SET actor = 'x' WHERE seq = 1`,
+		`DELETE FROM audit_log WHERE seq = 10`,
+		`DELETE FROM audit_log WHERE seq > 7`,
+		`DELETE FROM audit_log`,
+		`INSERT INTO audit_log (` + entryCols + `) SELECT 11, at, request_id, kind, actor, detail, prev_hash, hash FROM audit_log WHERE seq = 10`,
+		`UPDATE audit_head SET seq = 9, hash = (SELECT hash FROM audit_log WHERE seq = 9)`,
+		`UPDATE audit_head SET seq = 11`,
+		`UPDATE audit_head SET seq = 0, hash = ''`,
+		`UPDATE audit_head SET mac = ''`,
+		`DELETE FROM audit_head`,
+	}
+	only := map[string][]string{
+		"sqlite": {
+			// REPLACE deletes the row it collides with without firing
+			// delete triggers.
+			`INSERT OR REPLACE INTO audit_log (` + entryCols + `) SELECT seq, at, request_id, kind, 'mallory', detail, prev_hash, hash FROM audit_log WHERE seq = 1`,
+			`REPLACE INTO audit_head (id, seq, hash) VALUES (1, 0, '')`,
+		},
+		"postgres": {
+			`TRUNCATE audit_log`,
+			`TRUNCATE audit_head`,
+			`TRUNCATE audit_log, audit_head`,
+			`INSERT INTO audit_log (` + entryCols + `) SELECT ` + entryCols + ` FROM audit_log WHERE seq = 1 ON CONFLICT (seq) DO UPDATE SET actor = 'mallory'`,
+		},
+	}
 	testdb.Each(t, func(t *testing.T, url string) {
 		s := open(t, url)
 		seedChain(t, s)
-		for _, q := range []string{`UPDATE audit_log SET actor = 'x' WHERE seq = 1`, `DELETE FROM audit_log WHERE seq = 1`} {
+		dialect := "postgres"
+		if strings.HasPrefix(url, "sqlite:") {
+			dialect = "sqlite"
+		}
+		for _, q := range append(common, only[dialect]...) {
 			if err := tryRaw(url, q); err == nil || !strings.Contains(err.Error(), "append-only") {
-				t.Errorf("%s: got %v, want the append-only trigger to refuse it", q, err)
+				t.Errorf("%s: got %v, want an append-only trigger to refuse it", q, err)
 			}
+		}
+		if n, err := s.VerifyAudit(context.Background()); n != 10 || err != nil {
+			t.Errorf("VerifyAudit after the refused statements = %d, %v; want 10, nil", n, err)
 		}
 	})
 }

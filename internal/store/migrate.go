@@ -20,6 +20,10 @@ var migrations embed.FS
 // replicas starting together migrate one at a time.
 const migrationLock = 0x636f756e7465 // "counte"
 
+// headMACVersion is the migration that gives the audit head its MAC; the
+// run that applies it seals the head.
+const headMACVersion = 4
+
 // Migrate brings our schema and River's up to date. It is safe to run from
 // several processes at once.
 func (s *Store) Migrate(ctx context.Context) error {
@@ -38,8 +42,16 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := p.Up(ctx); err != nil {
+	applied, err := p.Up(ctx)
+	if err != nil {
 		return fmt.Errorf("migrating: %w", err)
+	}
+	for _, r := range applied {
+		if r.Source != nil && r.Source.Version == headMACVersion {
+			if err := s.sealAuditHead(ctx); err != nil {
+				return err
+			}
+		}
 	}
 	if _, err := s.migrateRiver(ctx, false); err != nil {
 		return fmt.Errorf("migrating river: %w", err)
