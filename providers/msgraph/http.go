@@ -269,13 +269,13 @@ type response struct {
 	requestID string
 }
 
-// do sends r through the pacer, retrying refusals (429, 500, 503) and, for
-// GETs, transport errors, with Retry-After or jittered backoff. A 401 gets
+// do sends r through the pacer, retrying 429 and, for GETs, 5xx answers
+// and transport errors, with Retry-After or jittered backoff. A 401 gets
 // one fresh token.
 //
 // A POST is never sent twice once it may have reached Graph: a transport
-// error after the request was written, and a 502 or 504 (a gateway gave
-// up waiting for Graph, which may have acted), return providers.ErrUncertain.
+// error after the request was written and any 5xx (Graph, or a gateway in
+// front of it, may have failed after acting) return providers.ErrUncertain.
 // Exhausted retries return providers.ErrTemporary.
 func (c *Client) do(ctx context.Context, r call) (response, error) {
 	post := r.method == http.MethodPost
@@ -315,7 +315,7 @@ func (c *Client) do(ctx context.Context, r call) (response, error) {
 				c.tokens.invalidate(tok)
 				attempt--
 				continue
-			case post && (res.status == http.StatusBadGateway || res.status == http.StatusGatewayTimeout):
+			case post && res.status >= http.StatusInternalServerError:
 				return response{}, fmt.Errorf("%s %s: %w: %w", r.method, r.u.Path, providers.ErrUncertain, res.apiErr)
 			case res.status == http.StatusTooManyRequests:
 				last = res.apiErr

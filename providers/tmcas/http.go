@@ -81,14 +81,16 @@ type call struct {
 	decode func([]byte) (traceID string, err error)
 }
 
-// do sends c through the limiter, retrying refusals (429, 5xx) and, for
-// GETs, transport errors, with jittered backoff.
+// do sends c through the limiter, retrying 429 and, for GETs, 5xx answers
+// and transport errors, with jittered backoff.
 //
 // A POST is never sent twice once it may have reached TMCAS: a transport
-// error after the request was written, a 2xx that cannot be read, and a 502
-// or 504 (a gateway gave up waiting for TMCAS, which may have acted) return
-// providers.ErrUncertain. TMCAS documents 429, 500 and 503 as refusals, so
-// only those are retried for a POST.
+// error after the request was written, a 2xx that cannot be read, and any
+// 5xx return providers.ErrUncertain. TMCAS documents 500 as "unexpected
+// server error" and 503 as overloaded; neither says the batch was not
+// created, and a gateway's 502 or 504 says nothing at all (§1.4: "never
+// blindly retry a POST whose outcome is unknown"). Only 429 is a refusal
+// that certainly did nothing.
 func (c *Client) do(ctx context.Context, r call) error {
 	post := r.method == http.MethodPost
 	bo := httpx.NewBackoff(c.retryInitial, c.retryMax)
@@ -118,7 +120,7 @@ func (c *Client) do(ctx context.Context, r call) error {
 				return fmt.Errorf("%s %s: HTTP %d: %w", r.method, r.u.Path, res.status, res.decodeErr)
 			}
 			return nil
-		case post && (res.status == http.StatusBadGateway || res.status == http.StatusGatewayTimeout):
+		case post && res.status >= http.StatusInternalServerError:
 			return fmt.Errorf("%s %s: %w: %w", r.method, r.u.Path, providers.ErrUncertain, res.apiErr)
 		case res.status == http.StatusTooManyRequests:
 			last = res.apiErr
