@@ -434,15 +434,16 @@ func TestLogsNeverLeakTokenOrPersonalData(t *testing.T) {
 				t.Errorf("log line contains %q: %s", s, text)
 			}
 		}
-		for _, k := range []string{"method", "path", "status", "duration", "attempt"} {
+		for _, k := range []string{"provider", "method", "path", "status", "duration", "attempt", "outcome"} {
 			if _, ok := attrs[k]; !ok {
 				t.Errorf("log line lacks %s: %s", k, text)
 			}
 		}
 		if r.Level >= slog.LevelWarn {
 			failures++
-			if attrs["traceId"] == "" {
-				t.Errorf("failure logged without traceId: %s", text)
+			// TMCAS's traceId is the request_id of every provider's lines.
+			if attrs["request_id"] == "" {
+				t.Errorf("failure logged without the traceId as request_id: %s", text)
 			}
 		}
 	}

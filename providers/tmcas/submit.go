@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/providers"
 )
 
@@ -104,8 +105,9 @@ func (c *Client) Submit(ctx context.Context, batch providers.Batch) (providers.S
 	}
 	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	var resp submitResponse
-	err = c.do(ctx, call{method: http.MethodPost, u: c.endpoint("/v1/mitigation/"+kind, nil), body: b, api: api,
-		decode: func(b []byte) (string, error) {
+	_, err = c.caller.Do(ctx, httpx.Call{Method: http.MethodPost, URL: c.endpoint("/v1/mitigation/"+kind, nil), Body: b,
+		Class: httpx.Once, Needs: api,
+		Decode: func(b []byte) (string, error) {
 			r, err := decodeSubmitResponse(b)
 			resp = r
 			return r.TraceID, err
