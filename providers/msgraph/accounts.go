@@ -267,19 +267,19 @@ func (c *Client) submitAccount(ctx context.Context, batch providers.Batch) (prov
 		return providers.Submission{}, fmt.Errorf("graph: encoding invokeAction: %w", err)
 	}
 	u := c.endpoint("v1.0", accountsPath+"/"+url.PathEscape(it.Account)+"/invokeAction", "")
-	res, err := c.do(ctx, call{method: http.MethodPost, u: u, body: body, perm: permActions})
+	res, err := c.post(ctx, u, body, permActions)
 	if err != nil {
 		return providers.Submission{}, fmt.Errorf("graph: invokeAction %s on %s: %w", action, it.Key, err)
 	}
 	// HTTP 200 means Graph accepted the action. The correlation id is only
 	// a reference (no API looks it up), so an unreadable answer is logged,
 	// not an error: Poll verifies by re-reading the account.
-	r, err := decodeInvokeActionResult(res.body)
+	r, err := decodeInvokeActionResult(res.Body)
 	if err != nil {
-		c.log.WarnContext(ctx, "graph invokeAction answer unreadable", "request_id", clean(res.requestID), "error", err.Error())
+		c.log.WarnContext(ctx, "graph invokeAction answer unreadable", "request_id", clean(res.RequestID), "error", err.Error())
 	} else if !sameEnum(r.Action, action) || r.AccountID != d.Identifier {
 		c.log.WarnContext(ctx, "graph invokeAction answer names another action or account",
-			"request_id", clean(res.requestID), "action", clean(r.Action), "correlation_id", r.CorrelationID)
+			"request_id", clean(res.RequestID), "action", clean(r.Action), "correlation_id", r.CorrelationID)
 	}
 	data, _ := json.Marshal(accountPoll{Kind: kindAccount, Key: it.Key, Action: action, ID: it.Account,
 		Identifier: d.Identifier, CorrelationID: r.CorrelationID})
@@ -320,7 +320,7 @@ func (c *Client) pollAccount(ctx context.Context, sub providers.Submission) (pro
 		st.Detail = fmt.Sprintf("accepted by Microsoft Graph (correlationId %s); Graph offers no way to verify that %s took effect", corr, pd.Action)
 		return providers.Progress{Items: []providers.ItemStatus{st}, Done: true}, nil
 	}
-	res, err := c.do(ctx, call{method: http.MethodGet, u: c.endpoint("v1.0", accountsPath+"/"+url.PathEscape(pd.ID), ""), perm: permAccountsRead})
+	res, err := c.get(ctx, c.endpoint("v1.0", accountsPath+"/"+url.PathEscape(pd.ID), ""), permAccountsRead)
 	var ge *Error
 	switch {
 	case errors.As(err, &ge) && ge.Status == http.StatusNotFound:
@@ -330,9 +330,9 @@ func (c *Client) pollAccount(ctx context.Context, sub providers.Submission) (pro
 	case err != nil:
 		return providers.Progress{}, fmt.Errorf("graph: reading identity account of %s: %w", pd.Key, err)
 	}
-	ia, err := decodeAccount(res.body)
+	ia, err := decodeAccount(res.Body)
 	if err != nil {
-		return providers.Progress{}, fmt.Errorf("graph: reading identity account of %s (request-id %s): %w", pd.Key, clean(res.requestID), err)
+		return providers.Progress{}, fmt.Errorf("graph: reading identity account of %s (request-id %s): %w", pd.Key, clean(res.RequestID), err)
 	}
 	if state := enabledState(ia.IsEnabled); state == want {
 		st.Status = approvals.ItemSucceeded

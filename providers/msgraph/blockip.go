@@ -84,15 +84,15 @@ func (c *Client) submitBlockIP(ctx context.Context, batch providers.Batch) (prov
 	if err != nil {
 		return providers.Submission{}, fmt.Errorf("graph: encoding securityAction: %w", err)
 	}
-	res, err := c.do(ctx, call{method: http.MethodPost, u: c.endpoint("beta", securityActionsPath, ""), body: body, perm: permSecActions})
+	res, err := c.post(ctx, c.endpoint("beta", securityActionsPath, ""), body, permSecActions)
 	if err != nil {
 		return providers.Submission{}, fmt.Errorf("graph: BlockIp %s: %w", addr, err)
 	}
-	a, err := decodeSecurityAction(res.body)
+	a, err := decodeSecurityAction(res.Body)
 	if err != nil {
 		// Created (2xx), but without its id it cannot be tracked or cancelled.
 		return providers.Submission{}, fmt.Errorf("graph: BlockIp %s: HTTP %d (request-id %s): %w: answer unreadable: %w",
-			addr, res.status, clean(res.requestID), providers.ErrUncertain, err)
+			addr, res.Status, clean(res.RequestID), providers.ErrUncertain, err)
 	}
 	data, _ := json.Marshal(blockIPPoll{Kind: kindBlockIP, Key: it.Key, ID: a.ID})
 	return providers.Submission{
@@ -116,7 +116,7 @@ func (c *Client) pollBlockIP(ctx context.Context, sub providers.Submission) (pro
 		return providers.Progress{}, errors.New("graph: submission has no securityAction id")
 	}
 	st := providers.ItemStatus{Key: pd.Key, Ref: pd.ID}
-	res, err := c.do(ctx, call{method: http.MethodGet, u: c.endpoint("beta", securityActionsPath+"/"+url.PathEscape(pd.ID), ""), perm: permSecActRead})
+	res, err := c.get(ctx, c.endpoint("beta", securityActionsPath+"/"+url.PathEscape(pd.ID), ""), permSecActRead)
 	var ge *Error
 	switch {
 	case errors.As(err, &ge) && ge.Status == http.StatusNotFound:
@@ -125,9 +125,9 @@ func (c *Client) pollBlockIP(ctx context.Context, sub providers.Submission) (pro
 	case err != nil:
 		return providers.Progress{}, fmt.Errorf("graph: polling securityAction %s: %w", pd.ID, err)
 	}
-	a, err := decodeSecurityAction(res.body)
+	a, err := decodeSecurityAction(res.Body)
 	if err != nil {
-		return providers.Progress{}, fmt.Errorf("graph: polling securityAction %s (request-id %s): %w", pd.ID, clean(res.requestID), err)
+		return providers.Progress{}, fmt.Errorf("graph: polling securityAction %s (request-id %s): %w", pd.ID, clean(res.RequestID), err)
 	}
 	st.Status, st.Detail = securityActionStatus(a)
 	return providers.Progress{Items: []providers.ItemStatus{st}, Done: st.Status.Terminal()}, nil
@@ -174,7 +174,7 @@ func (c *Client) Cancel(ctx context.Context, securityActionID string) error {
 		return errors.New("graph: cancel: securityAction id is empty")
 	}
 	u := c.endpoint("beta", securityActionsPath+"/"+url.PathEscape(id)+"/cancelSecurityAction", "")
-	if _, err := c.do(ctx, call{method: http.MethodPost, u: u, perm: permSecActions}); err != nil {
+	if _, err := c.post(ctx, u, nil, permSecActions); err != nil {
 		return fmt.Errorf("graph: cancelling securityAction %s: %w", id, err)
 	}
 	return nil

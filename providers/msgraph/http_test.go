@@ -423,7 +423,7 @@ func TestLatency(t *testing.T) {
 		if !errors.Is(err, providers.ErrUncertain) {
 			t.Fatalf("Submit: got %v, want ErrUncertain", err)
 		}
-		if got := f.logs.matching("/invokeAction"); len(got) != 1 || !strings.Contains(got[0], "request_sent=true") {
+		if got := f.logs.matching("/invokeAction"); len(got) != 1 || !strings.Contains(got[0], "sent=true") {
 			t.Errorf("got attempts %q, want one, sent", got)
 		}
 		// The fake sees the client hang up during its latency: one call,
@@ -494,16 +494,16 @@ func TestPacer(t *testing.T) {
 	ctx := testCtx(t)
 	start := time.Now()
 	for range 5 {
-		if err := p.wait(ctx); err != nil {
+		if err := p.Wait(ctx); err != nil {
 			t.Fatalf("wait: %v", err)
 		}
 	}
 	if d, want := time.Since(start), 4*time.Second/20; d < want {
 		t.Errorf("5 requests took %v, want at least %v at 20/s", d, want)
 	}
-	p.pause(time.Now().Add(150 * time.Millisecond))
+	p.Block(time.Now().Add(150 * time.Millisecond))
 	start = time.Now()
-	if err := p.wait(ctx); err != nil {
+	if err := p.Wait(ctx); err != nil {
 		t.Fatalf("wait: %v", err)
 	}
 	if d := time.Since(start); d < 140*time.Millisecond {
@@ -511,8 +511,8 @@ func TestPacer(t *testing.T) {
 	}
 	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 	defer cancel()
-	p.pause(time.Now().Add(time.Second))
-	if err := p.wait(short); !errors.Is(err, context.DeadlineExceeded) {
+	p.Block(time.Now().Add(time.Second))
+	if err := p.Wait(short); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("wait past the deadline: got %v, want DeadlineExceeded", err)
 	}
 }
@@ -545,7 +545,7 @@ func TestCallLogging(t *testing.T) {
 			failed = c
 		}
 	}
-	lines := f.logs.matching("WARN graph call", "/invokeAction")
+	lines := f.logs.matching("WARN provider call", "provider=graph", "/invokeAction")
 	if len(lines) != 1 {
 		t.Fatalf("got %d warning lines for invokeAction, want 1", len(lines))
 	}
@@ -555,7 +555,7 @@ func TestCallLogging(t *testing.T) {
 			t.Errorf("log line %q lacks %q", lines[0], want)
 		}
 	}
-	if n := len(f.logs.matching("graph call")); n != len(seen) {
+	if n := len(f.logs.matching("provider call provider=graph")); n != len(seen) {
 		t.Errorf("got %d call log lines for %d calls, want one each", n, len(seen))
 	}
 }
@@ -729,18 +729,24 @@ func TestUnderInjectedFaults(t *testing.T) {
 	t.Logf("%d Graph calls, %d answered 5xx, %d answered 429", total, faults5xx, faults429)
 }
 
-func TestPacerObserver(t *testing.T) {
-	p := newPacer(20) // one request per 52.5 ms
+func TestRateLimitWaitObserved(t *testing.T) {
+	var mu sync.Mutex
 	var waits []time.Duration
-	p.observe = func(d time.Duration) { waits = append(waits, d) }
+	f := newFixture(t, graphtest.Options{}, func(c *Config) {
+		c.RequestsPerSecond = 20 // one request per 52.5 ms
+		c.RateLimitWait = func(d time.Duration) { mu.Lock(); waits = append(waits, d); mu.Unlock() }
+	})
+	seedDirectory(f.srv)
 	ctx := testCtx(t)
 	for range 3 {
-		if err := p.wait(ctx); err != nil {
-			t.Fatalf("wait: %v", err)
+		if _, err := f.c.get(ctx, f.c.endpoint("v1.0", accountsPath, ""), permAccountsRead); err != nil {
+			t.Fatalf("get: %v", err)
 		}
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if len(waits) != 3 {
-		t.Fatalf("observer called %d times for 3 waits", len(waits))
+		t.Fatalf("observer called %d times for 3 requests", len(waits))
 	}
 	if waits[2] < 40*time.Millisecond {
 		t.Errorf("third wait observed as %v, want about 52ms at 20/s", waits[2])

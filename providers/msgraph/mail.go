@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -238,17 +237,17 @@ func (c *Client) submitMail(ctx context.Context, batch providers.Batch) (provide
 	if err != nil {
 		return providers.Submission{}, fmt.Errorf("graph: encoding remediate: %w", err)
 	}
-	res, err := c.do(ctx, call{method: http.MethodPost, u: c.endpoint("v1.0", emailsPath+"/remediate", ""), body: body, perm: permMailWrite})
+	res, err := c.post(ctx, c.endpoint("v1.0", emailsPath+"/remediate", ""), body, permMailWrite)
 	if err != nil {
 		return providers.Submission{}, fmt.Errorf("graph: remediate %s of %d messages: %w", action, len(items), err)
 	}
 	// 202 with an empty body: the Location header is the only result. Without
 	// a bulkId the remediation still happened; Poll tracks it through the
 	// analyzed e-mails either way.
-	loc := strings.TrimSpace(res.header.Get("Location"))
+	loc := strings.TrimSpace(res.Header.Get("Location"))
 	bulkID, ok := parseBulkID(loc)
 	if !ok {
-		c.log.WarnContext(ctx, "graph remediate answer has no bulkId in Location", "request_id", clean(res.requestID), "status", res.status)
+		c.log.WarnContext(ctx, "graph remediate answer has no bulkId in Location", "request_id", clean(res.RequestID), "status", res.Status)
 	}
 	pd.BulkID = bulkID
 	data, _ := json.Marshal(pd)
