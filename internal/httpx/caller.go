@@ -157,12 +157,11 @@ type Hooks struct {
 // been performed, and logs one line per attempt. It is safe for concurrent
 // use. Each provider keeps only its credentials, error decoding and paging.
 type Caller struct {
-	// Name is the provider, logged as provider ("graph", "tmcas").
-	Name string
 	// Client sends the requests. It must not follow redirects: a redirect
 	// would resend the credentials and, for a Once call, the action.
 	Client *http.Client
-	// Log receives one line per attempt; nil discards.
+	// Log receives one line per attempt; nil discards. The provider's name
+	// is expected among its attributes.
 	Log *slog.Logger
 	// Now is the clock of Retry-After dates and throttles; nil means
 	// time.Now.
@@ -531,7 +530,6 @@ func (c *Caller) logAttempt(ctx context.Context, call Call, attempt int, l logLi
 		return
 	}
 	attrs := []slog.Attr{
-		slog.String("provider", c.Name),
 		slog.String("method", call.Method),
 		slog.String("path", call.URL.Path),
 		slog.Int("status", l.status),

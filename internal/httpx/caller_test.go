@@ -85,7 +85,6 @@ func scriptServer(t *testing.T, answer func(n int, w http.ResponseWriter, r *htt
 
 func testCaller(srv *httptest.Server, mod func(*Caller)) *Caller {
 	c := &Caller{
-		Name:   "test",
 		Client: &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		Gate:   &testGate{}, Credentials: Bearer("tok"),
 		Refused: func(_ Call, a Answer) Refusal {
@@ -377,7 +376,7 @@ func TestLogAndHooks(t *testing.T) {
 		{"level": "WARN", "status": "503", "outcome": "retry", "attempt": "1", "request_id": "srv-1", "code": "-503"},
 		{"level": "INFO", "status": "200", "outcome": "ok", "attempt": "2", "request_id": "srv-2"},
 	} {
-		want["msg"], want["provider"], want["method"], want["path"], want["class"], want["batch_id"] = "provider call", "test", "GET", "/v1/thing", "repeatable", "b1"
+		want["msg"], want["method"], want["path"], want["class"], want["batch_id"] = "provider call", "GET", "/v1/thing", "repeatable", "b1"
 		for k, v := range want {
 			if recs[i][k] != v {
 				t.Errorf("line %d: %s = %q, want %q (%v)", i+1, k, recs[i][k], v, recs[i])

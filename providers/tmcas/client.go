@@ -59,7 +59,8 @@ type Config struct {
 	// HTTPClient sends the requests; nil means one with DefaultTimeout. It is
 	// copied, and the copy never follows redirects.
 	HTTPClient *http.Client
-	// Logger receives one line per HTTP call; nil discards.
+	// Logger receives one line per HTTP call, with provider=tmcas; nil
+	// discards.
 	Logger *slog.Logger
 	// Now is the clock of the throttle arithmetic; nil means time.Now.
 	// Deadlines of contexts are compared with it, so only tests that check
@@ -84,6 +85,9 @@ type Config struct {
 	// the rate limiter, including a throttle's pause (zero when it did not
 	// wait), for metrics.
 	RateLimitWait func(time.Duration)
+	// CallObserved, when set, is told about every attempt (its idempotency
+	// class and outcome), for metrics.
+	CallObserved func(httpx.Attempt)
 }
 
 // Client talks to one TMCAS tenant with one token. It is safe for
@@ -163,6 +167,7 @@ func New(cfg Config) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	log = log.With("provider", providers.TMCAS)
 	retries := cfg.MaxRetries
 	switch {
 	case retries == 0:
@@ -202,7 +207,6 @@ func New(cfg Config) (*Client, error) {
 	// action; TMCAS never redirects, so treat one as an answer.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.caller = &httpx.Caller{
-		Name:         providers.TMCAS,
 		Client:       hc,
 		Log:          log,
 		Now:          c.now,
@@ -216,7 +220,7 @@ func New(cfg Config) (*Client, error) {
 		// new requests in the next minute from the first request."
 		ThrottleEnd: sw.end,
 		MaxBody:     maxBody,
-		Hooks:       httpx.Hooks{Waited: cfg.RateLimitWait},
+		Hooks:       httpx.Hooks{Waited: cfg.RateLimitWait, Attempt: cfg.CallObserved},
 	}
 	return c, nil
 }
