@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/providers"
@@ -281,15 +282,20 @@ func (c *Client) submitAccount(ctx context.Context, batch providers.Batch) (prov
 		c.log.WarnContext(ctx, "graph invokeAction answer names another action or account",
 			"request_id", clean(res.RequestID), "action", clean(r.Action), "correlation_id", r.CorrelationID)
 	}
+	return accountSubmission(it, action, d, r.CorrelationID, c.now()), nil
+}
+
+// accountSubmission is what Poll follows for an account action.
+func accountSubmission(it providers.Resolved, action string, d accountData, corr string, at time.Time) providers.Submission {
 	data, _ := json.Marshal(accountPoll{Kind: kindAccount, Key: it.Key, Action: action, ID: it.Account,
-		Identifier: d.Identifier, CorrelationID: r.CorrelationID})
+		Identifier: d.Identifier, CorrelationID: corr})
 	return providers.Submission{
 		Provider:    providers.Graph,
-		ID:          r.CorrelationID,
-		Items:       []providers.SubmittedItem{{Key: it.Key, Ref: r.CorrelationID}},
+		ID:          corr,
+		Items:       []providers.SubmittedItem{{Key: it.Key, Ref: corr}},
 		Data:        data,
-		SubmittedAt: c.now().UTC(),
-	}, nil
+		SubmittedAt: at.UTC(),
+	}
 }
 
 // pollAccount verifies an account action. Graph has no API for a

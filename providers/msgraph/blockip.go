@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/providers"
@@ -64,23 +65,12 @@ func (c *Client) submitBlockIP(ctx context.Context, batch providers.Batch) (prov
 	if err != nil {
 		return providers.Submission{}, fmt.Errorf("graph: item %s is not an IP address", it.Key)
 	}
-	reason := batch.Label
-	if batch.Note != "" {
-		reason += " — " + batch.Note
-	}
-	if reason == "" {
-		reason = fmt.Sprintf("Countersign request %d", batch.RequestID)
-	}
-	type kv struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	}
 	body, err := json.Marshal(struct {
 		Name              string            `json:"name"`
 		ActionReason      string            `json:"actionReason"`
-		Parameters        []kv              `json:"parameters"`
+		Parameters        []keyValuePair    `json:"parameters"`
 		VendorInformation map[string]string `json:"vendorInformation"`
-	}{"BlockIp", reason, []kv{{"IP", addr.String()}}, map[string]string{"provider": "Windows Defender ATP", "vendor": "Microsoft"}})
+	}{"BlockIp", blockIPReason(batch), []keyValuePair{{"IP", addr.String()}}, map[string]string{"provider": "Windows Defender ATP", "vendor": "Microsoft"}})
 	if err != nil {
 		return providers.Submission{}, fmt.Errorf("graph: encoding securityAction: %w", err)
 	}
@@ -94,14 +84,32 @@ func (c *Client) submitBlockIP(ctx context.Context, batch providers.Batch) (prov
 		return providers.Submission{}, fmt.Errorf("graph: BlockIp %s: HTTP %d (request-id %s): %w: answer unreadable: %w",
 			addr, res.Status, clean(res.RequestID), providers.ErrUncertain, err)
 	}
-	data, _ := json.Marshal(blockIPPoll{Kind: kindBlockIP, Key: it.Key, ID: a.ID})
+	return blockIPSubmission(it.Key, a.ID, c.now()), nil
+}
+
+// blockIPReason is the actionReason of a batch's securityAction: the label
+// and note, by which Reconcile also finds it.
+func blockIPReason(batch providers.Batch) string {
+	reason := batch.Label
+	if batch.Note != "" {
+		reason += " — " + batch.Note
+	}
+	if reason == "" {
+		reason = fmt.Sprintf("Countersign request %d", batch.RequestID)
+	}
+	return reason
+}
+
+// blockIPSubmission is what Poll follows for securityAction id.
+func blockIPSubmission(key, id string, at time.Time) providers.Submission {
+	data, _ := json.Marshal(blockIPPoll{Kind: kindBlockIP, Key: key, ID: id})
 	return providers.Submission{
 		Provider:    providers.Graph,
-		ID:          a.ID,
-		Items:       []providers.SubmittedItem{{Key: it.Key, Ref: a.ID}},
+		ID:          id,
+		Items:       []providers.SubmittedItem{{Key: key, Ref: id}},
 		Data:        data,
-		SubmittedAt: c.now().UTC(),
-	}, nil
+		SubmittedAt: at.UTC(),
+	}
 }
 
 // pollBlockIP reads the securityAction. Status is compared

@@ -364,34 +364,42 @@ func (c *Client) Resolve(ctx context.Context, spec approvals.Spec) ([]providers.
 // Submit performs one batch: one invokeAction, one remediate, or one
 // securityAction.
 func (c *Client) Submit(ctx context.Context, batch providers.Batch) (providers.Submission, error) {
-	a := batch.Spec.Action
-	if !c.Supports(a) {
-		return providers.Submission{}, unsupported(a)
+	if err := c.check(batch); err != nil {
+		return providers.Submission{}, err
 	}
-	n := len(batch.Items)
-	switch {
-	case n == 0:
-		return providers.Submission{}, errors.New("graph: nothing to submit")
-	case n > c.MaxItems(a):
-		return providers.Submission{}, fmt.Errorf("graph: %d items exceed the %d allowed per %s call", n, c.MaxItems(a), a)
-	}
-	seen := make(map[string]bool, n)
-	for _, it := range batch.Items {
-		if it.Problem != "" {
-			return providers.Submission{}, fmt.Errorf("graph: item %s cannot be acted on: %s", it.Key, it.Problem)
-		}
-		if it.Key == "" || seen[it.Key] {
-			return providers.Submission{}, fmt.Errorf("graph: item key %q is empty or repeated", it.Key)
-		}
-		seen[it.Key] = true
-	}
-	switch a {
+	switch batch.Spec.Action {
 	case approvals.ActionPurgeMail:
 		return c.submitMail(ctx, batch)
 	case approvals.ActionBlockIP:
 		return c.submitBlockIP(ctx, batch)
 	}
 	return c.submitAccount(ctx, batch)
+}
+
+// check refuses a batch Submit cannot send.
+func (c *Client) check(batch providers.Batch) error {
+	a := batch.Spec.Action
+	if !c.Supports(a) {
+		return unsupported(a)
+	}
+	n := len(batch.Items)
+	switch {
+	case n == 0:
+		return errors.New("graph: nothing to submit")
+	case n > c.MaxItems(a):
+		return fmt.Errorf("graph: %d items exceed the %d allowed per %s call", n, c.MaxItems(a), a)
+	}
+	seen := make(map[string]bool, n)
+	for _, it := range batch.Items {
+		if it.Problem != "" {
+			return fmt.Errorf("graph: item %s cannot be acted on: %s", it.Key, it.Problem)
+		}
+		if it.Key == "" || seen[it.Key] {
+			return fmt.Errorf("graph: item key %q is empty or repeated", it.Key)
+		}
+		seen[it.Key] = true
+	}
+	return nil
 }
 
 // Poll reports every item of a submission.
