@@ -89,9 +89,6 @@ func orNone(s string) string {
 	return s
 }
 
-// Temporary reports whether Graph refused for now and nothing was done.
-func (e *Error) Temporary() bool { return httpx.Retryable(e.Status) }
-
 // ErrForeignLink means an @odata.nextLink pointed away from the configured
 // Graph root; following it would send the token elsewhere.
 var ErrForeignLink = errors.New("graph: nextLink leaves the configured Graph root")
