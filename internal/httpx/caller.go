@@ -248,13 +248,13 @@ func (c *Caller) Do(ctx context.Context, call Call) (Response, error) {
 			case verdictThrottled:
 				last = r.err
 				now := c.now()
-				until, ok := time.Time{}, false
-				if d, has := RetryAfter(r.header, now); has {
-					until, ok = now.Add(d), true
-				} else if c.ThrottleEnd != nil {
-					until, ok = c.ThrottleEnd(now), true
-				}
-				if !ok {
+				var until time.Time
+				switch d, ok := RetryAfter(r.header, now); {
+				case ok:
+					until = now.Add(d)
+				case c.ThrottleEnd != nil:
+					until = c.ThrottleEnd(now)
+				default:
 					until = now.Add(bo.NextBackOff())
 				}
 				// The throttle applies to the credential: every call waits.
