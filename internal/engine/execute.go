@@ -269,14 +269,14 @@ func (a *attempt) step(ctx context.Context, chunk []providers.Resolved, last boo
 // done (finish). Nothing is sent again.
 func (a *attempt) reconcile(ctx, wctx context.Context, batch providers.Batch, sentAt time.Time, cause error, rec store.Submitted) error {
 	step := rec.Step
-	r := a.ask(ctx, wctx, batch, sentAt, cause)
+	r := a.ask(ctx, batch, sentAt, cause)
 	rec.Items, rec.Unknown, rec.Uncertain = map[string]string{}, map[string]string{}, cause.Error()
 	chunk := make(map[string]bool, len(batch.Items))
 	for _, it := range batch.Items {
 		chunk[it.Key] = true
 	}
 	if sub := r.Submission; sub != nil {
-		carried := sub.Items[:0:0]
+		var carried []providers.SubmittedItem
 		for _, si := range sub.Items {
 			if chunk[si.Key] && !slices.ContainsFunc(carried, func(c providers.SubmittedItem) bool { return c.Key == si.Key }) {
 				carried = append(carried, si)
@@ -320,12 +320,16 @@ func (a *attempt) reconcile(ctx, wctx context.Context, batch providers.Batch, se
 
 // ask asks the provider what became of an uncertain batch. A provider that
 // cannot be asked, or whose answer fails, leaves every item unknown.
-func (a *attempt) ask(ctx, wctx context.Context, batch providers.Batch, sentAt time.Time, cause error) providers.Reconciliation {
+func (a *attempt) ask(ctx context.Context, batch providers.Batch, sentAt time.Time, cause error) providers.Reconciliation {
 	name, at := a.p.Name(), sentAt.UTC().Format(time.RFC3339)
 	why := fmt.Sprintf("%s answered uncertainly (%v) and cannot be asked what it did", name, cause)
 	if rc, ok := a.p.(providers.Reconciler); ok {
 		if ctx.Err() != nil {
-			ctx = wctx // the attempt ran out during the call; asking is quick
+			// The attempt ran out during the call; asking is quick, and
+			// the record after it has its own time.
+			var cancel context.CancelFunc
+			ctx, cancel = detached(ctx)
+			defer cancel()
 		}
 		r, err := rc.Reconcile(ctx, batch, sentAt)
 		if err == nil {
