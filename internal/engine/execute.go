@@ -238,7 +238,7 @@ func (a *attempt) step(ctx context.Context, chunk []providers.Resolved, last boo
 		a.log.InfoContext(ctx, "submitted", "step", step, "items", len(chunk), "provider_id", sub.ID)
 	case errors.Is(err, providers.ErrUncertain):
 		// Never sent again: the provider is asked what it did instead.
-		if err := a.reconcile(ctx, wctx, batch, sentAt, err, rec); err != nil {
+		if err := a.reconcile(ctx, batch, sentAt, err, rec); err != nil {
 			return err
 		}
 	case errors.Is(err, providers.ErrTemporary) || ctx.Err() != nil:
@@ -267,9 +267,13 @@ func (a *attempt) step(ctx context.Context, chunk []providers.Resolved, last boo
 // usual, and the rest become unknown, each with what a person should check.
 // The request goes on; it ends needs_attention once everything else is
 // done (finish). Nothing is sent again.
-func (a *attempt) reconcile(ctx, wctx context.Context, batch providers.Batch, sentAt time.Time, cause error, rec store.Submitted) error {
+func (a *attempt) reconcile(ctx context.Context, batch providers.Batch, sentAt time.Time, cause error, rec store.Submitted) error {
 	step := rec.Step
 	r := a.ask(ctx, batch, sentAt, cause)
+	// Asking may have waited for the provider's rate limit: the record gets
+	// its own time, even if the attempt ran out meanwhile.
+	wctx, cancel := detached(ctx)
+	defer cancel()
 	rec.Items, rec.Unknown, rec.Uncertain = map[string]string{}, map[string]string{}, cause.Error()
 	chunk := make(map[string]bool, len(batch.Items))
 	for _, it := range batch.Items {
