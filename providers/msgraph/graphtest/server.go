@@ -12,11 +12,13 @@
 //     checks the client secret); request bodies with missing or unknown
 //     fields or bad enum values get Graph's 400 error body; only documented
 //     $filter forms are parsed; analyzedEmails needs startTime and endTime.
-//   - Faulty on demand: 429 with or without a fractional Retry-After, 5xx,
-//     latency, per-target failure and a requests-per-second throttle, all
-//     switchable at run time and safe for concurrent use.
-//   - Observable: every call is recorded (Calls) and the state can be
-//     inspected (User, Email, Remediations, SecurityActions, Invocations).
+//   - Faulty on demand: 429 with or without a fractional Retry-After, 5xx
+//     before acting, 5xx or no answer after acting, latency, per-target
+//     failure and a requests-per-second throttle, all switchable at run
+//     time and safe for concurrent use.
+//   - Observable: every call is recorded (Calls, Posts) and the state can
+//     be inspected (User, Email, Remediations, SecurityActions,
+//     Invocations).
 //
 // Randomness (ids, fault injection) comes from a seeded generator, so a run
 // with one request at a time is reproducible.

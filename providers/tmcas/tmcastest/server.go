@@ -4,8 +4,9 @@
 // batches through Created → Executing → Success/Failed as they are polled,
 // sweeps mail, pages with next_link, throttles each token to 20 requests per
 // 60 s window, and rejects any request the real API would not accept.
-// Switches (Faults) inject throttling, server errors, latency, hangs and
-// per-target failures; they may be changed while requests are in flight.
+// Switches (Faults) inject throttling, server errors before or after a
+// batch is created, latency, hangs and per-target failures; they may be
+// changed while requests are in flight.
 package tmcastest
 
 import (
