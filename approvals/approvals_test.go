@@ -259,6 +259,17 @@ func TestTransitionDoesNotAliasApprovals(t *testing.T) {
 	}
 }
 
+func TestItemTerminal(t *testing.T) {
+	for s, want := range map[approvals.ItemStatus]bool{
+		approvals.ItemPending: false, approvals.ItemSubmitted: false, approvals.ItemRunning: false,
+		approvals.ItemSucceeded: true, approvals.ItemFailed: true, approvals.ItemSkipped: true, approvals.ItemUnknown: true,
+	} {
+		if got := s.Terminal(); got != want {
+			t.Errorf("%s.Terminal() = %v, want %v", s, got, want)
+		}
+	}
+}
+
 func TestOutcome(t *testing.T) {
 	item := func(s approvals.ItemStatus) approvals.Item { return approvals.Item{Status: s} }
 	for _, tc := range []struct {
@@ -269,6 +280,8 @@ func TestOutcome(t *testing.T) {
 		{[]approvals.Item{item(approvals.ItemSucceeded), item(approvals.ItemFailed)}, approvals.StatePartiallyFailed},
 		{[]approvals.Item{item(approvals.ItemSucceeded), item(approvals.ItemSkipped)}, approvals.StatePartiallyFailed},
 		{[]approvals.Item{item(approvals.ItemFailed), item(approvals.ItemSkipped)}, approvals.StateFailed},
+		{[]approvals.Item{item(approvals.ItemSucceeded), item(approvals.ItemUnknown)}, approvals.StateNeedsAttention},
+		{[]approvals.Item{item(approvals.ItemUnknown), item(approvals.ItemFailed)}, approvals.StateNeedsAttention},
 		{nil, approvals.StateFailed},
 	} {
 		if got := approvals.Outcome(tc.items); got != tc.want {

@@ -5,7 +5,7 @@ import "time"
 // ItemStatus is the progress of one item of work.
 type ItemStatus string
 
-// Item statuses. Succeeded, Failed and Skipped are terminal.
+// Item statuses. Succeeded, Failed, Skipped and Unknown are terminal.
 const (
 	ItemPending   ItemStatus = "pending"   // resolved, not yet sent to the provider
 	ItemSubmitted ItemStatus = "submitted" // accepted by the provider
@@ -13,11 +13,16 @@ const (
 	ItemSucceeded ItemStatus = "succeeded"
 	ItemFailed    ItemStatus = "failed"
 	ItemSkipped   ItemStatus = "skipped" // the provider did not perform it
+	// ItemUnknown: the provider may or may not have performed it and cannot
+	// tell; it is never sent again, and Detail says what a person should
+	// check.
+	ItemUnknown ItemStatus = "unknown"
 )
 
-// Terminal reports whether the item's outcome is final.
+// Terminal reports whether the item's outcome is final: nothing more will
+// be done with it.
 func (s ItemStatus) Terminal() bool {
-	return s == ItemSucceeded || s == ItemFailed || s == ItemSkipped
+	return s == ItemSucceeded || s == ItemFailed || s == ItemSkipped || s == ItemUnknown
 }
 
 // Item is one unit of work of a request, as previewed and then executed: an
@@ -38,12 +43,16 @@ type Item struct {
 }
 
 // Outcome returns the final state of a request whose items are all
-// terminal: succeeded only when every item succeeded, failed when none did,
+// terminal: needs_attention when the outcome of any item is unknown, else
+// succeeded only when every item succeeded, failed when none did,
 // partially_failed otherwise. Skipped items are not successes.
 func Outcome(items []Item) State {
 	ok := 0
 	for _, it := range items {
-		if it.Status == ItemSucceeded {
+		switch it.Status {
+		case ItemUnknown:
+			return StateNeedsAttention
+		case ItemSucceeded:
 			ok++
 		}
 	}

@@ -180,7 +180,7 @@ const (
 	MarkOK      Mark = "ok"
 	MarkFailed  Mark = "failed"
 	MarkSkipped Mark = "skipped"
-	MarkProblem Mark = "problem" // a preview target that cannot be acted on; blocks filing
+	MarkProblem Mark = "problem" // a preview target that cannot be acted on (blocks filing), or an outcome that is unknown
 )
 
 // Line is one list item, usually one target.

@@ -134,6 +134,8 @@ func itemLine(it approvals.Item, withRef bool) Line {
 		l.Mark, l.Detail = MarkFailed, "failed"
 	case approvals.ItemSkipped:
 		l.Mark, l.Detail = MarkSkipped, "skipped"
+	case approvals.ItemUnknown:
+		l.Mark, l.Detail = MarkProblem, "outcome unknown, not sent again"
 	}
 	if it.Status.Terminal() && it.Detail != "" {
 		l.Detail += ": " + it.Detail
@@ -201,47 +203,62 @@ func renderCard(r approvals.Request, items []approvals.Item, now time.Time) Mess
 	return m
 }
 
+// counts are items by status; done counts the terminal ones.
+type counts struct{ done, ok, failed, skipped, unknown int }
+
 // tally counts items by status.
-func tally(items []approvals.Item) (done, ok, failed, skipped int) {
+func tally(items []approvals.Item) counts {
+	var c counts
 	for _, it := range items {
 		switch it.Status {
 		case approvals.ItemSucceeded:
-			ok++
+			c.ok++
 		case approvals.ItemFailed:
-			failed++
+			c.failed++
 		case approvals.ItemSkipped:
-			skipped++
+			c.skipped++
+		case approvals.ItemUnknown:
+			c.unknown++
 		}
 	}
-	return ok + failed + skipped, ok, failed, skipped
+	c.done = c.ok + c.failed + c.skipped + c.unknown
+	return c
+}
+
+// unknownText says how many items have an unknown outcome, when any do.
+func (c counts) unknownText() string {
+	if c.unknown == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" %d with an unknown outcome: check each before acting again.", c.unknown)
 }
 
 // renderProgress is the progress message in the card's thread: exact
 // counts, and the targets that failed so far.
 func renderProgress(r approvals.Request, items []approvals.Item) Message {
-	done, ok, failed, skipped := tally(items)
+	c := tally(items)
 	waiting := 0
 	for _, it := range items {
 		if it.Status == approvals.ItemPending {
 			waiting++
 		}
 	}
-	text := fmt.Sprintf("%d succeeded, %d failed, %d skipped, %d in progress.", ok, failed, skipped, len(items)-done)
+	text := fmt.Sprintf("%d succeeded, %d failed, %d skipped, %d in progress.", c.ok, c.failed, c.skipped, len(items)-c.done) + c.unknownText()
 	if waiting > 0 {
 		// A large batch is sent in parts; say how far sending has got.
 		text += fmt.Sprintf(" %d of %d sent to %s so far.", len(items)-waiting, len(items), providerName(r.Spec.Provider))
 	}
 	m := Message{
 		Request: r.ID,
-		Title:   fmt.Sprintf("Progress of #%d: %d of %d done", r.ID, done, len(items)),
+		Title:   fmt.Sprintf("Progress of #%d: %d of %d done", r.ID, c.done, len(items)),
 		Text:    text,
 		Tone:    ToneGood,
 	}
-	if failed > 0 {
+	if c.failed+c.unknown > 0 {
 		m.Tone = ToneBad
 	}
 	for _, it := range items {
-		if it.Status == approvals.ItemFailed {
+		if it.Status == approvals.ItemFailed || it.Status == approvals.ItemUnknown {
 			m.Lines = append(m.Lines, itemLine(it, true))
 		}
 	}
@@ -253,12 +270,12 @@ func renderProgress(r approvals.Request, items []approvals.Item) Message {
 // provider's reference, failures first.
 func renderSummary(r approvals.Request, items []approvals.Item) Message {
 	status, tone := stateText(r, r.FinishedAt)
-	_, ok, failed, skipped := tally(items)
+	c := tally(items)
 	m := Message{
 		Request: r.ID,
 		Title:   fmt.Sprintf("#%d finished: %s", r.ID, r.State),
 		Tone:    tone,
-		Text:    fmt.Sprintf("%s %d succeeded, %d failed, %d skipped of %d.", status, ok, failed, skipped, len(items)),
+		Text:    fmt.Sprintf("%s %d succeeded, %d failed, %d skipped of %d.", status, c.ok, c.failed, c.skipped, len(items)) + c.unknownText(),
 	}
 	if !r.FinishedAt.IsZero() && !r.ApprovedAt.IsZero() {
 		m.Footer = fmt.Sprintf("finished %s, %s after approval", stamp(r.FinishedAt), r.FinishedAt.Sub(r.ApprovedAt).Round(time.Second))

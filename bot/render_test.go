@@ -63,6 +63,30 @@ func TestCardFitsWhateverTheBatch(t *testing.T) {
 	}
 }
 
+func TestUnknownOutcomes(t *testing.T) {
+	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	r := approvals.Request{ID: 8, Spec: approvals.Spec{Action: approvals.ActionDisable, Provider: "tmcas", Targets: []string{"a", "b"}},
+		State: approvals.StateNeedsAttention, CreatedAt: now, ApprovedAt: now, FinishedAt: now.Add(time.Minute)}
+	items := []approvals.Item{
+		{Key: "a@x.com", Display: "a@x.com", Status: approvals.ItemSucceeded},
+		{Key: "b@x.com", Display: "b@x.com", Status: approvals.ItemUnknown, Detail: "check ACCOUNT_DISABLE on b@x.com"},
+	}
+	p := renderProgress(r, items)
+	if p.Title != "Progress of #8: 2 of 2 done" || p.Tone != ToneBad ||
+		p.Text != "1 succeeded, 0 failed, 0 skipped, 0 in progress. 1 with an unknown outcome: check each before acting again." {
+		t.Errorf("progress: %q / %q / %v", p.Title, p.Text, p.Tone)
+	}
+	if len(p.Lines) != 1 || p.Lines[0].Mark != MarkProblem ||
+		p.Lines[0].Detail != "outcome unknown, not sent again: check ACCOUNT_DISABLE on b@x.com" {
+		t.Errorf("progress lines: %+v, want the unknown item with what to check", p.Lines)
+	}
+	s := renderSummary(r, items)
+	if !strings.HasSuffix(s.Text, "1 succeeded, 0 failed, 0 skipped of 2. 1 with an unknown outcome: check each before acting again.") ||
+		s.Lines[0].Mark != MarkProblem {
+		t.Errorf("summary: %q, first line %+v", s.Text, s.Lines[0])
+	}
+}
+
 // TestEveryRefusalHasText keeps the one place that words errors complete:
 // every sentinel a person can cause has its own text.
 func TestEveryRefusalHasText(t *testing.T) {

@@ -47,6 +47,29 @@ func MaxItems(p Provider, action approvals.Action) int {
 	return 0
 }
 
+// Reconciler is implemented by providers that can tell, after a Submit
+// whose outcome is uncertain, what became of the batch. Reconcile only
+// reads: it never sends the batch or any item of it again.
+type Reconciler interface {
+	// Reconcile looks for batch at the provider. sentAt is when Submit was
+	// called, by the caller's clock; providers widen their windows for
+	// clock skew.
+	Reconcile(ctx context.Context, batch Batch, sentAt time.Time) (Reconciliation, error)
+}
+
+// Reconciliation is what a provider shows of an uncertain batch. Every item
+// of the batch is in exactly one of Submission.Items and Unknown.
+type Reconciliation struct {
+	// Submission, when not nil, carries the items the provider shows it
+	// received, to be polled like any submission: those it did not perform
+	// end failed or skipped in its words, and none is sent again.
+	Submission *Submission
+	// Unknown maps the keys of items whose fate the provider cannot tell to
+	// a note saying what a person should check: where, which ids, which
+	// time window.
+	Unknown map[string]string
+}
+
 // Resolved is one item of a preview.
 type Resolved struct {
 	Key     string `json:"key"`               // unique in the request: lower-cased address, or "networkMessageId/recipient"
@@ -112,7 +135,8 @@ type ItemStatus struct {
 // Errors callers branch on.
 var (
 	// ErrUncertain: the call may have reached the provider and taken
-	// effect (a timeout after sending). Never resubmit automatically.
+	// effect (a 5xx, a timeout after sending). Never resubmit
+	// automatically; a Reconciler can tell what became of it.
 	ErrUncertain = errors.New("provider call outcome is unknown")
 	// ErrTemporary: the provider refused for now (throttled, unavailable)
 	// and nothing was done; trying again later is safe.

@@ -29,7 +29,8 @@ func newRouter(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*provi
 			SweepDays:         t.SweepDays,
 			HTTPClient:        providerClient(m, providers.TMCAS, tmcas.DefaultTimeout),
 			RateLimitWait:     m.RateLimitObserver(providers.TMCAS),
-			Logger:            log.With("provider", providers.TMCAS),
+			CallObserved:      m.ProviderCallObserver(providers.TMCAS),
+			Logger:            log,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("configuring tmcas: %w", err)
@@ -51,7 +52,8 @@ func newRouter(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*provi
 			MailLookback:                g.MailLookback,
 			HTTPClient:                  providerClient(m, providers.Graph, msgraph.DefaultTimeout),
 			RateLimitWait:               m.RateLimitObserver(providers.Graph),
-			Logger:                      log.With("provider", providers.Graph),
+			CallObserved:                m.ProviderCallObserver(providers.Graph),
+			Logger:                      log,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("configuring graph: %w", err)

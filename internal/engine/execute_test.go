@@ -61,6 +61,11 @@ func flushed(t *testing.T, e *Engine) {
 	}
 }
 
+// uncertainNote is the note of an item of fakeProvider after an uncertain
+// Submit: the provider cannot be asked what it did.
+const uncertainNote = "unknown: fake answered uncertainly (POST: timeout: provider call outcome is unknown) and cannot be asked " +
+	"what it did. Countersign did not send it again. Check fake for this target around 2026-11-23T09:00:00Z before acting again."
+
 func TestExecuteOutcomes(t *testing.T) {
 	const a, b, c = "a@contoso.com", "b@contoso.com", "c@contoso.com"
 	cases := []struct {
@@ -140,11 +145,12 @@ func TestExecuteOutcomes(t *testing.T) {
 		wantItems:    map[string]string{a: "succeeded", b: "succeeded", c: "succeeded"},
 		wantSubmits:  [][]string{{a, b, c}},
 	}, {
+		// A provider that cannot be asked leaves every item unknown.
 		name:         "uncertain submission",
 		setup:        func(f *fakeProvider) { f.submitErrs = []error{fmt.Errorf("POST: timeout: %w", providers.ErrUncertain)} },
 		wantAttempts: []string{"done"},
 		wantState:    approvals.StateNeedsAttention,
-		wantItems:    map[string]string{a: "pending", b: "pending", c: "pending"},
+		wantItems:    map[string]string{a: uncertainNote, b: uncertainNote, c: uncertainNote},
 		wantSubmits:  [][]string{{a, b, c}},
 	}}
 	for _, tc := range cases {

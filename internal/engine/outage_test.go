@@ -14,9 +14,10 @@ import (
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
 )
 
-// TestProviderOutage answers every TMCAS call with 500 or 503 for a while,
-// during submission or during polling, over real HTTP: the request waits
-// and then succeeds, with each target sent once.
+// TestProviderOutage refuses every TMCAS call for a while, during
+// submission (429: a POST answered 5xx may have been performed and is never
+// sent again) or during polling (500 or 503), over real HTTP: the request
+// waits and then succeeds, with each target sent once.
 func TestProviderOutage(t *testing.T) {
 	const failedCalls = 12 // how long the outage lasts, in refused calls
 	for _, phase := range []string{"submission", "polling"} {
@@ -43,7 +44,9 @@ func TestProviderOutage(t *testing.T) {
 					t.Fatal(err)
 				}
 				if phase == "submission" {
-					fake.UpdateFaults(func(f *tmcastest.Faults) { f.Rate5xx = 1 })
+					fake.UpdateFaults(func(f *tmcastest.Faults) {
+						f.Rate429, f.RetryAfter, f.InjectedRetryAfter = 1, true, 10*time.Millisecond
+					})
 				}
 				if err := e.Start(ctx); err != nil {
 					t.Fatal(err)
@@ -60,7 +63,7 @@ func TestProviderOutage(t *testing.T) {
 				if got := getRequest(t, s, r.ID); got.State != approvals.StateRunning {
 					t.Fatalf("during the outage the request is %s (%s), want running", got.State, got.Note)
 				}
-				fake.UpdateFaults(func(f *tmcastest.Faults) { f.Rate5xx = 0 })
+				fake.UpdateFaults(func(f *tmcastest.Faults) { f.Rate5xx, f.Rate429 = 0, 0 })
 				waitState(ctx, t, s, r.ID, approvals.StateSucceeded)
 
 				sent := sentTargets(fake)
@@ -79,11 +82,11 @@ func TestProviderOutage(t *testing.T) {
 	}
 }
 
-// refused counts the calls the fake answered with a server error.
+// refused counts the calls the fake answered with a server error or 429.
 func refused(fake *tmcastest.Server) int {
 	n := 0
 	for _, c := range fake.Calls() {
-		if c.Status >= http.StatusInternalServerError {
+		if c.Status >= http.StatusInternalServerError || c.Status == http.StatusTooManyRequests {
 			n++
 		}
 	}

@@ -60,8 +60,9 @@ func NewBackoff(initial, max time.Duration) *backoff.ExponentialBackOff {
 // RequestID returns a new random id for a client-request-id header.
 func RequestID() string { return uuid.NewString() }
 
-// Retryable reports whether an HTTP status means the server refused the
-// request without acting on it and trying again later may succeed.
+// Retryable reports whether an HTTP status says a read may succeed when
+// tried again later: throttled, or a server or gateway error. For a call
+// that acts only 429 says nothing was done; see Caller.
 func Retryable(status int) bool {
 	switch status {
 	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,

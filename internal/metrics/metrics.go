@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/internal/store"
 )
 
@@ -64,6 +65,7 @@ type Metrics struct {
 	outbound      *prometheus.CounterVec
 	outboundTime  *prometheus.HistogramVec
 	rateLimitWait *prometheus.HistogramVec
+	providerCalls *prometheus.CounterVec
 	httpRequests  *prometheus.CounterVec
 	httpTime      *prometheus.HistogramVec
 }
@@ -116,6 +118,10 @@ func New(opts Options) *Metrics {
 			Help:    "Time provider calls waited for the client-side rate limiter.",
 			Buckets: waitBuckets,
 		}, []string{"provider"}),
+		providerCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "countersign_provider_calls_total",
+			Help: `Provider call attempts by idempotency class (once, repeatable) and outcome (ok, retry, gave_up, refused, uncertain, failed).`,
+		}, []string{"provider", "class", "outcome"}),
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "countersign_http_requests_total",
 			Help: "HTTP requests served, by route and status code.",
@@ -134,7 +140,7 @@ func New(opts Options) *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		build, m.approval, m.execution, m.outbound, m.outboundTime, m.rateLimitWait,
+		build, m.approval, m.execution, m.outbound, m.outboundTime, m.rateLimitWait, m.providerCalls,
 		m.httpRequests, m.httpTime,
 	)
 	if opts.Source != nil {
@@ -198,6 +204,19 @@ func (m *Metrics) RateLimitObserver(provider string) func(time.Duration) {
 	}
 	h := m.rateLimitWait.WithLabelValues(provider)
 	return func(d time.Duration) { h.Observe(seconds(d)) }
+}
+
+// ProviderCallObserver returns the function to pass to a provider's
+// Config.CallObserved so the outcome of every attempt is counted for
+// provider; outcome="uncertain" counts calls that may or may not have
+// taken effect. It returns nil, which records nothing, for a nil *Metrics.
+func (m *Metrics) ProviderCallObserver(provider string) func(httpx.Attempt) {
+	if m == nil {
+		return nil
+	}
+	return func(a httpx.Attempt) {
+		m.providerCalls.WithLabelValues(provider, a.Class.String(), a.Outcome).Inc()
+	}
 }
 
 // seconds converts d for a histogram; a negative duration, from a clock

@@ -235,12 +235,29 @@ countersign_rate_limit_wait_seconds_count{provider="tmcas"} 3
 `, "countersign_rate_limit_wait_seconds")
 }
 
+func TestProviderCallObserver(t *testing.T) {
+	m := New(Options{})
+	obs := m.ProviderCallObserver("graph")
+	obs(httpx.Attempt{Class: httpx.Once, Outcome: httpx.OutcomeUncertain, Status: 503})
+	obs(httpx.Attempt{Class: httpx.Repeatable, Outcome: httpx.OutcomeRetry, Status: 503})
+	obs(httpx.Attempt{Class: httpx.Repeatable, Outcome: httpx.OutcomeRetry, Status: 429})
+	gather(t, m, `
+# HELP countersign_provider_calls_total Provider call attempts by idempotency class (once, repeatable) and outcome (ok, retry, gave_up, refused, uncertain, failed).
+# TYPE countersign_provider_calls_total counter
+countersign_provider_calls_total{class="once",outcome="uncertain",provider="graph"} 1
+countersign_provider_calls_total{class="repeatable",outcome="retry",provider="graph"} 2
+`, "countersign_provider_calls_total")
+}
+
 func TestNilMetricsIsANoOp(t *testing.T) {
 	var m *Metrics
 	m.ObserveApproval("disable", time.Second)
 	m.ObserveExecution("disable", "tmcas", "succeeded", time.Second)
 	if m.RateLimitObserver("tmcas") != nil {
 		t.Error("RateLimitObserver: got a function, want nil")
+	}
+	if m.ProviderCallObserver("tmcas") != nil {
+		t.Error("ProviderCallObserver: got a function, want nil")
 	}
 	if m.Registry() != nil {
 		t.Error("Registry: got a registry, want nil")

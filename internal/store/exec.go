@@ -163,10 +163,18 @@ type Submitted struct {
 	Items map[string]string
 	// Failed, when set, says why the provider definitely refused the call:
 	// nothing was done and its items fail with this cause.
-	Failed   string
-	Last     bool   // no more steps: the request moves to submitted
-	Provider string // for the audit entry
-	ID       string // provider batch or bulk id, for the audit entry
+	Failed string
+	// Unknown maps the keys of items the call may or may not have acted
+	// on, and the provider cannot tell, to what a person should check. They
+	// become unknown in the same transaction, so none is ever sent again.
+	Unknown map[string]string
+	// Uncertain, when set, says why the call's outcome was uncertain (the
+	// provider's answer); Body and Unknown are then what the provider
+	// showed when asked afterwards.
+	Uncertain string
+	Last      bool   // no more steps: the request moves to submitted
+	Provider  string // for the audit entry
+	ID        string // provider batch or bulk id, for the audit entry
 }
 
 // RecordSubmission stores the outcome of the in-flight step in one
@@ -194,7 +202,7 @@ func (s *Store) RecordSubmission(ctx context.Context, id, fence int64, sub Submi
 		if sub.Failed != "" {
 			status, detailText = approvals.ItemFailed, sub.Failed
 		}
-		for key, ref := range sub.Items {
+		mark := func(key string, status approvals.ItemStatus, ref, detailText string) error {
 			n, err := t.exec(ctx, `UPDATE items SET status = $3, ref = $4, detail = $5, updated_at = $6 WHERE request_id = $1 AND key = $2`,
 				id, key, string(status), ref, detailText, micros(now))
 			if err != nil {
@@ -203,10 +211,30 @@ func (s *Store) RecordSubmission(ctx context.Context, id, fence int64, sub Submi
 			if n != 1 {
 				return fmt.Errorf("request %d has no item %q", id, key)
 			}
+			return nil
+		}
+		for key, ref := range sub.Items {
+			if err := mark(key, status, ref, detailText); err != nil {
+				return err
+			}
+		}
+		for key, note := range sub.Unknown {
+			if _, both := sub.Items[key]; both {
+				return fmt.Errorf("request %d: item %q is both submitted and unknown", id, key)
+			}
+			if err := mark(key, approvals.ItemUnknown, "", note); err != nil {
+				return err
+			}
 		}
 		d := map[string]any{"step": sub.Step, "provider": sub.Provider, "provider_id": sub.ID, "items": len(sub.Items)}
 		if sub.Failed != "" {
 			d["failed"] = sub.Failed
+		}
+		if sub.Uncertain != "" {
+			d["uncertain"] = sub.Uncertain
+		}
+		if len(sub.Unknown) > 0 {
+			d["unknown"] = len(sub.Unknown)
 		}
 		if !sub.Last {
 			return s.appendAudit(ctx, t, audit.Entry{At: now, RequestID: id, Kind: "submission", Actor: "system", Detail: detail(d)})

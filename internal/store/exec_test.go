@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -287,6 +288,67 @@ func TestSubmissionSteps(t *testing.T) {
 		}
 		if x, err = s.Claim(ctx, r.ID, t0); err != nil || x.Request.Phase != approvals.PhaseSubmitted || len(x.Submissions) != 3 {
 			t.Fatalf("after last step: phase %q, %d submissions (%v); want submitted, 3", x.Request.Phase, len(x.Submissions), err)
+		}
+	})
+}
+
+func TestUncertainSubmissionRecordsUnknownItems(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		s := open(t, url)
+		spec := approvals.Spec{Action: approvals.ActionDisable, Provider: "tmcas", Targets: []string{"a@x.io", "b@x.io"}, Reason: "r"}
+		r, err := testPolicy(1).File(spec, actor("alice"), t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err = s.Create(ctx, r, []approvals.Item{{Key: "a@x.io", Target: "a@x.io"}, {Key: "b@x.io", Target: "b@x.io"}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Apply(ctx, r.ID, approve("bob", r.Hash), t0); err != nil {
+			t.Fatal(err)
+		}
+		x, err := s.Claim(ctx, r.ID, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkSubmitting(ctx, r.ID, x.Fence, 0, t0); err != nil {
+			t.Fatal(err)
+		}
+		both := store.Submitted{Step: 0, Body: []byte(`{"id":"b1"}`), Items: map[string]string{"a@x.io": ""},
+			Unknown: map[string]string{"a@x.io": "check"}, Last: true}
+		if err := s.RecordSubmission(ctx, r.ID, x.Fence, both, t0); err == nil {
+			t.Fatal("an item both submitted and unknown was recorded")
+		}
+		sub := store.Submitted{Step: 0, Body: []byte(`{"id":"b1"}`), ID: "b1", Items: map[string]string{"a@x.io": ""},
+			Unknown: map[string]string{"b@x.io": "check the console for b@x.io"}, Uncertain: "HTTP 503", Last: true}
+		if err := s.RecordSubmission(ctx, r.ID, x.Fence, sub, t0); err != nil {
+			t.Fatal(err)
+		}
+		items, err := s.Items(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, it := range items {
+			got[it.Key] = string(it.Status) + ": " + it.Detail
+		}
+		want := map[string]string{"a@x.io": "submitted: ", "b@x.io": "unknown: check the console for b@x.io"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("items (-want +got):\n%s", diff)
+		}
+		x, err = s.Claim(ctx, r.ID, t0)
+		if err != nil || x.InFlight || x.Step != 1 || x.Request.Phase != approvals.PhaseSubmitted {
+			t.Fatalf("after the record: step %d in flight %v phase %q (%v), want 1, no, submitted", x.Step, x.InFlight, x.Request.Phase, err)
+		}
+		entries, err := s.RequestAudit(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := string(entries[len(entries)-1].Detail)
+		for _, want := range []string{`"uncertain":"HTTP 503"`, `"unknown":1`, `"provider_id":"b1"`} {
+			if !strings.Contains(last, want) {
+				t.Errorf("audit detail %s lacks %s", last, want)
+			}
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/providers"
@@ -293,29 +294,34 @@ func (c *Client) submitAccount(ctx context.Context, batch providers.Batch) (prov
 		return providers.Submission{}, fmt.Errorf("graph: encoding invokeAction: %w", err)
 	}
 	u := c.endpoint("v1.0", accountsPath+"/"+url.PathEscape(it.Account)+"/invokeAction", "")
-	res, err := c.do(ctx, call{method: http.MethodPost, u: u, body: body, perm: permActions})
+	res, err := c.post(ctx, u, body, permActions)
 	if err != nil {
 		return providers.Submission{}, fmt.Errorf("graph: invokeAction %s on %s: %w", action, it.Key, err)
 	}
 	// HTTP 200 means Graph accepted the action. The correlation id is only
 	// a reference (no API looks it up), so an unreadable answer is logged,
 	// not an error: Poll verifies by re-reading the account.
-	r, err := decodeInvokeActionResult(res.body)
+	r, err := decodeInvokeActionResult(res.Body)
 	if err != nil {
-		c.log.WarnContext(ctx, "graph invokeAction answer unreadable", "request_id", clean(res.requestID), "error", err.Error())
+		c.log.WarnContext(ctx, "graph invokeAction answer unreadable", "request_id", clean(res.RequestID), "error", err.Error())
 	} else if !sameEnum(r.Action, action) || r.AccountID != d.Identifier {
 		c.log.WarnContext(ctx, "graph invokeAction answer names another action or account",
-			"request_id", clean(res.requestID), "action", clean(r.Action), "correlation_id", r.CorrelationID)
+			"request_id", clean(res.RequestID), "action", clean(r.Action), "correlation_id", r.CorrelationID)
 	}
+	return accountSubmission(it, action, d, r.CorrelationID, c.now()), nil
+}
+
+// accountSubmission is what Poll follows for an account action.
+func accountSubmission(it providers.Resolved, action string, d accountData, corr string, at time.Time) providers.Submission {
 	data, _ := json.Marshal(accountPoll{Kind: kindAccount, Key: it.Key, Action: action, ID: it.Account,
-		Identifier: d.Identifier, CorrelationID: r.CorrelationID})
+		Identifier: d.Identifier, CorrelationID: corr})
 	return providers.Submission{
 		Provider:    providers.Graph,
-		ID:          r.CorrelationID,
-		Items:       []providers.SubmittedItem{{Key: it.Key, Ref: r.CorrelationID}},
+		ID:          corr,
+		Items:       []providers.SubmittedItem{{Key: it.Key, Ref: corr}},
 		Data:        data,
-		SubmittedAt: c.now().UTC(),
-	}, nil
+		SubmittedAt: at.UTC(),
+	}
 }
 
 // pollAccount verifies an account action. Graph has no API for a
@@ -346,7 +352,7 @@ func (c *Client) pollAccount(ctx context.Context, sub providers.Submission) (pro
 		st.Detail = fmt.Sprintf("accepted by Microsoft Graph (correlationId %s); Graph offers no way to verify that %s took effect", corr, pd.Action)
 		return providers.Progress{Items: []providers.ItemStatus{st}, Done: true}, nil
 	}
-	res, err := c.do(ctx, call{method: http.MethodGet, u: c.endpoint("v1.0", accountsPath+"/"+url.PathEscape(pd.ID), ""), perm: permAccountsRead})
+	res, err := c.get(ctx, c.endpoint("v1.0", accountsPath+"/"+url.PathEscape(pd.ID), ""), permAccountsRead)
 	var ge *Error
 	switch {
 	case errors.As(err, &ge) && ge.Status == http.StatusNotFound:
@@ -356,9 +362,9 @@ func (c *Client) pollAccount(ctx context.Context, sub providers.Submission) (pro
 	case err != nil:
 		return providers.Progress{}, fmt.Errorf("graph: reading identity account of %s: %w", pd.Key, err)
 	}
-	ia, err := decodeAccount(res.body)
+	ia, err := decodeAccount(res.Body)
 	if err != nil {
-		return providers.Progress{}, fmt.Errorf("graph: reading identity account of %s (request-id %s): %w", pd.Key, clean(res.requestID), err)
+		return providers.Progress{}, fmt.Errorf("graph: reading identity account of %s (request-id %s): %w", pd.Key, clean(res.RequestID), err)
 	}
 	if state := enabledState(ia.IsEnabled); state == want {
 		st.Status = approvals.ItemSucceeded

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/providers"
@@ -65,6 +66,31 @@ func (c *Client) submitBlockIP(ctx context.Context, batch providers.Batch) (prov
 	if err != nil {
 		return providers.Submission{}, fmt.Errorf("graph: item %s is not an IP address", it.Key)
 	}
+	body, err := json.Marshal(struct {
+		Name              string            `json:"name"`
+		ActionReason      string            `json:"actionReason"`
+		Parameters        []keyValuePair    `json:"parameters"`
+		VendorInformation map[string]string `json:"vendorInformation"`
+	}{"BlockIp", blockIPReason(batch), []keyValuePair{{"IP", addr.String()}}, map[string]string{"provider": "Windows Defender ATP", "vendor": "Microsoft"}})
+	if err != nil {
+		return providers.Submission{}, fmt.Errorf("graph: encoding securityAction: %w", err)
+	}
+	res, err := c.post(ctx, c.endpoint("beta", securityActionsPath, ""), body, permSecActions)
+	if err != nil {
+		return providers.Submission{}, fmt.Errorf("graph: BlockIp %s: %w", addr, err)
+	}
+	a, err := decodeSecurityAction(res.Body)
+	if err != nil {
+		// Created (2xx), but without its id it cannot be tracked or cancelled.
+		return providers.Submission{}, fmt.Errorf("graph: BlockIp %s: HTTP %d (request-id %s): %w: answer unreadable: %w",
+			addr, res.Status, clean(res.RequestID), providers.ErrUncertain, err)
+	}
+	return blockIPSubmission(it.Key, a.ID, c.now()), nil
+}
+
+// blockIPReason is the actionReason of a batch's securityAction: the label
+// and note, by which Reconcile also finds it.
+func blockIPReason(batch providers.Batch) string {
 	reason := batch.Label
 	if batch.Note != "" {
 		reason += " — " + batch.Note
@@ -72,37 +98,19 @@ func (c *Client) submitBlockIP(ctx context.Context, batch providers.Batch) (prov
 	if reason == "" {
 		reason = fmt.Sprintf("Countersign request %d", batch.RequestID)
 	}
-	type kv struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	}
-	body, err := json.Marshal(struct {
-		Name              string            `json:"name"`
-		ActionReason      string            `json:"actionReason"`
-		Parameters        []kv              `json:"parameters"`
-		VendorInformation map[string]string `json:"vendorInformation"`
-	}{"BlockIp", reason, []kv{{"IP", addr.String()}}, map[string]string{"provider": "Windows Defender ATP", "vendor": "Microsoft"}})
-	if err != nil {
-		return providers.Submission{}, fmt.Errorf("graph: encoding securityAction: %w", err)
-	}
-	res, err := c.do(ctx, call{method: http.MethodPost, u: c.endpoint("beta", securityActionsPath, ""), body: body, perm: permSecActions})
-	if err != nil {
-		return providers.Submission{}, fmt.Errorf("graph: BlockIp %s: %w", addr, err)
-	}
-	a, err := decodeSecurityAction(res.body)
-	if err != nil {
-		// Created (2xx), but without its id it cannot be tracked or cancelled.
-		return providers.Submission{}, fmt.Errorf("graph: BlockIp %s: HTTP %d (request-id %s): %w: answer unreadable: %w",
-			addr, res.status, clean(res.requestID), providers.ErrUncertain, err)
-	}
-	data, _ := json.Marshal(blockIPPoll{Kind: kindBlockIP, Key: it.Key, ID: a.ID})
+	return reason
+}
+
+// blockIPSubmission is what Poll follows for securityAction id.
+func blockIPSubmission(key, id string, at time.Time) providers.Submission {
+	data, _ := json.Marshal(blockIPPoll{Kind: kindBlockIP, Key: key, ID: id})
 	return providers.Submission{
 		Provider:    providers.Graph,
-		ID:          a.ID,
-		Items:       []providers.SubmittedItem{{Key: it.Key, Ref: a.ID}},
+		ID:          id,
+		Items:       []providers.SubmittedItem{{Key: key, Ref: id}},
 		Data:        data,
-		SubmittedAt: c.now().UTC(),
-	}, nil
+		SubmittedAt: at.UTC(),
+	}
 }
 
 // pollBlockIP reads the securityAction. Status is compared
@@ -117,7 +125,7 @@ func (c *Client) pollBlockIP(ctx context.Context, sub providers.Submission) (pro
 		return providers.Progress{}, errors.New("graph: submission has no securityAction id")
 	}
 	st := providers.ItemStatus{Key: pd.Key, Ref: pd.ID}
-	res, err := c.do(ctx, call{method: http.MethodGet, u: c.endpoint("beta", securityActionsPath+"/"+url.PathEscape(pd.ID), ""), perm: permSecActRead})
+	res, err := c.get(ctx, c.endpoint("beta", securityActionsPath+"/"+url.PathEscape(pd.ID), ""), permSecActRead)
 	var ge *Error
 	switch {
 	case errors.As(err, &ge) && ge.Status == http.StatusNotFound:
@@ -126,9 +134,9 @@ func (c *Client) pollBlockIP(ctx context.Context, sub providers.Submission) (pro
 	case err != nil:
 		return providers.Progress{}, fmt.Errorf("graph: polling securityAction %s: %w", pd.ID, err)
 	}
-	a, err := decodeSecurityAction(res.body)
+	a, err := decodeSecurityAction(res.Body)
 	if err != nil {
-		return providers.Progress{}, fmt.Errorf("graph: polling securityAction %s (request-id %s): %w", pd.ID, clean(res.requestID), err)
+		return providers.Progress{}, fmt.Errorf("graph: polling securityAction %s (request-id %s): %w", pd.ID, clean(res.RequestID), err)
 	}
 	st.Status, st.Detail = securityActionStatus(a)
 	return providers.Progress{Items: []providers.ItemStatus{st}, Done: st.Status.Terminal()}, nil
@@ -175,7 +183,7 @@ func (c *Client) Cancel(ctx context.Context, securityActionID string) error {
 		return errors.New("graph: cancel: securityAction id is empty")
 	}
 	u := c.endpoint("beta", securityActionsPath+"/"+url.PathEscape(id)+"/cancelSecurityAction", "")
-	if _, err := c.do(ctx, call{method: http.MethodPost, u: u, perm: permSecActions}); err != nil {
+	if _, err := c.post(ctx, u, nil, permSecActions); err != nil {
 		return fmt.Errorf("graph: cancelling securityAction %s: %w", id, err)
 	}
 	return nil

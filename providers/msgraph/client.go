@@ -83,7 +83,8 @@ type Config struct {
 	// HTTPClient sends the requests, also to the token endpoint; nil means one
 	// with DefaultTimeout. It is copied, and the copy never follows redirects.
 	HTTPClient *http.Client
-	// Logger receives one line per HTTP call; nil discards.
+	// Logger receives one line per HTTP call, with provider=graph; nil
+	// discards.
 	Logger *slog.Logger
 	// Now is the clock for mail windows and submission times; nil means
 	// time.Now. Pacing and retries always use real time.
@@ -98,25 +99,24 @@ type Config struct {
 	// RateLimitWait, when set, is told how long each request waited for
 	// the pacer (RequestsPerSecond and any Retry-After pause), for metrics.
 	RateLimitWait func(time.Duration)
+	// CallObserved, when set, is told about every attempt (its idempotency
+	// class and outcome), for metrics.
+	CallObserved func(httpx.Attempt)
 }
 
 // Client talks to one tenant with one app registration. It is safe for
 // concurrent use; share one per credential so the pacing is shared.
 type Client struct {
-	root         *url.URL // Graph root without version
-	tokens       *tokenSource
-	hc           *http.Client
-	log          *slog.Logger
-	now          func() time.Time
-	idp          string
-	legacy       bool
-	lookback     time.Duration
-	maxMail      int
-	maxRetries   int
-	retryInitial time.Duration
-	retryMax     time.Duration
-	pace         *pacer
-	deprecation  sync.Once
+	root        *url.URL // Graph root without version
+	tokens      *tokenSource
+	caller      *httpx.Caller
+	log         *slog.Logger
+	now         func() time.Time
+	idp         string
+	legacy      bool
+	lookback    time.Duration
+	maxMail     int
+	deprecation sync.Once
 }
 
 // Compile-time checks that Client is a provider that chunks.
@@ -193,20 +193,18 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("graph: requests per second, mail lookback and max mail items must not be negative")
 	}
 	c := &Client{
-		root:         rootURL,
-		log:          cfg.Logger,
-		now:          cfg.Now,
-		idp:          canonicalProvider(idp),
-		legacy:       cfg.EnableLegacySecurityActions,
-		lookback:     cfg.MailLookback,
-		maxMail:      cfg.MaxMailItems,
-		maxRetries:   cfg.MaxRetries,
-		retryInitial: cfg.RetryInitial,
-		retryMax:     cfg.RetryMax,
+		root:     rootURL,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		idp:      canonicalProvider(idp),
+		legacy:   cfg.EnableLegacySecurityActions,
+		lookback: cfg.MailLookback,
+		maxMail:  cfg.MaxMailItems,
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	c.log = c.log.With("provider", providers.Graph)
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -216,24 +214,24 @@ func New(cfg Config) (*Client, error) {
 	if c.maxMail == 0 {
 		c.maxMail = DefaultMaxMailItems
 	}
+	retries := cfg.MaxRetries
 	switch {
-	case c.maxRetries == 0:
-		c.maxRetries = DefaultMaxRetries
-	case c.maxRetries < 0:
-		c.maxRetries = 0
+	case retries == 0:
+		retries = DefaultMaxRetries
+	case retries < 0:
+		retries = 0
 	}
-	if c.retryInitial <= 0 {
-		c.retryInitial = DefaultRetryInitial
+	retryInitial, retryMax := cfg.RetryInitial, cfg.RetryMax
+	if retryInitial <= 0 {
+		retryInitial = DefaultRetryInitial
 	}
-	if c.retryMax < c.retryInitial {
-		c.retryMax = max(DefaultRetryMax, c.retryInitial)
+	if retryMax < retryInitial {
+		retryMax = max(DefaultRetryMax, retryInitial)
 	}
 	rps := cfg.RequestsPerSecond
 	if rps == 0 {
 		rps = DefaultRequestsPerSecond
 	}
-	c.pace = newPacer(rps)
-	c.pace.observe = cfg.RateLimitWait
 	hc := &http.Client{Timeout: DefaultTimeout}
 	if cfg.HTTPClient != nil {
 		copied := *cfg.HTTPClient
@@ -242,7 +240,6 @@ func New(cfg Config) (*Client, error) {
 	// A redirect would resend the bearer token, or the client secret, to
 	// wherever it points; Graph and Entra never redirect these calls.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c.hc = hc
 	c.tokens = &tokenSource{
 		cc: clientcredentials.Config{
 			ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, TokenURL: tokenURL,
@@ -253,6 +250,20 @@ func New(cfg Config) (*Client, error) {
 		hc:  hc,
 		log: c.log,
 		sem: make(chan struct{}, 1),
+	}
+	c.caller = &httpx.Caller{
+		Client:         hc,
+		Log:            c.log,
+		Gate:           newPacer(rps),
+		Credentials:    c.tokens,
+		Refused:        refused,
+		Retries:        retries,
+		RetryInitial:   retryInitial,
+		RetryMax:       retryMax,
+		ClientIDHeader: "client-request-id",
+		ServerIDHeader: "request-id",
+		MaxBody:        maxBody,
+		Hooks:          httpx.Hooks{Waited: cfg.RateLimitWait, Attempt: cfg.CallObserved},
 	}
 	return c, nil
 }
@@ -347,34 +358,42 @@ func (c *Client) Resolve(ctx context.Context, spec approvals.Spec) ([]providers.
 // Submit performs one batch: one invokeAction, one remediate, or one
 // securityAction.
 func (c *Client) Submit(ctx context.Context, batch providers.Batch) (providers.Submission, error) {
-	a := batch.Spec.Action
-	if !c.Supports(a) {
-		return providers.Submission{}, unsupported(a)
+	if err := c.check(batch); err != nil {
+		return providers.Submission{}, err
 	}
-	n := len(batch.Items)
-	switch {
-	case n == 0:
-		return providers.Submission{}, errors.New("graph: nothing to submit")
-	case n > c.MaxItems(a):
-		return providers.Submission{}, fmt.Errorf("graph: %d items exceed the %d allowed per %s call", n, c.MaxItems(a), a)
-	}
-	seen := make(map[string]bool, n)
-	for _, it := range batch.Items {
-		if it.Problem != "" {
-			return providers.Submission{}, fmt.Errorf("graph: item %s cannot be acted on: %s", it.Key, it.Problem)
-		}
-		if it.Key == "" || seen[it.Key] {
-			return providers.Submission{}, fmt.Errorf("graph: item key %q is empty or repeated", it.Key)
-		}
-		seen[it.Key] = true
-	}
-	switch a {
+	switch batch.Spec.Action {
 	case approvals.ActionPurgeMail:
 		return c.submitMail(ctx, batch)
 	case approvals.ActionBlockIP:
 		return c.submitBlockIP(ctx, batch)
 	}
 	return c.submitAccount(ctx, batch)
+}
+
+// check refuses a batch Submit cannot send.
+func (c *Client) check(batch providers.Batch) error {
+	a := batch.Spec.Action
+	if !c.Supports(a) {
+		return unsupported(a)
+	}
+	n := len(batch.Items)
+	switch {
+	case n == 0:
+		return errors.New("graph: nothing to submit")
+	case n > c.MaxItems(a):
+		return fmt.Errorf("graph: %d items exceed the %d allowed per %s call", n, c.MaxItems(a), a)
+	}
+	seen := make(map[string]bool, n)
+	for _, it := range batch.Items {
+		if it.Problem != "" {
+			return fmt.Errorf("graph: item %s cannot be acted on: %s", it.Key, it.Problem)
+		}
+		if it.Key == "" || seen[it.Key] {
+			return fmt.Errorf("graph: item key %q is empty or repeated", it.Key)
+		}
+		seen[it.Key] = true
+	}
+	return nil
 }
 
 // Poll reports every item of a submission.

@@ -280,14 +280,29 @@ func decodeEmailsPage(b []byte) (emailsPage, error) {
 	return p, nil
 }
 
-// securityAction holds the fields of the legacy entity (§5) Poll uses.
+// securityAction holds the fields of the legacy entity (§5) Poll and
+// Reconcile use.
 type securityAction struct {
-	ID                string      `json:"id"`
-	Name              string      `json:"name"`
-	Status            string      `json:"status"`
-	CreatedDateTime   string      `json:"createdDateTime"`
-	CompletedDateTime string      `json:"completedDateTime"`
-	ErrorInfo         *resultInfo `json:"errorInfo"`
+	ID                string         `json:"id"`
+	Name              string         `json:"name"`
+	Status            string         `json:"status"`
+	ActionReason      string         `json:"actionReason"`
+	Parameters        []keyValuePair `json:"parameters"`
+	CreatedDateTime   string         `json:"createdDateTime"`
+	CompletedDateTime string         `json:"completedDateTime"`
+	ErrorInfo         *resultInfo    `json:"errorInfo"`
+}
+
+// keyValuePair is a securityAction parameter.
+type keyValuePair struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// securityActionsPage is one page of GET /beta/security/securityActions.
+type securityActionsPage struct {
+	NextLink string           `json:"@odata.nextLink"`
+	Value    []securityAction `json:"value"`
 }
 
 // resultInfo is errorInfo; code and subcode are Int32 in the schema but

@@ -1,18 +1,14 @@
 package msgraph
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -20,7 +16,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/countersign/countersign/internal/httpx"
-	"github.com/countersign/countersign/providers"
 )
 
 // Application permissions each operation needs (§6), named in errors for
@@ -94,19 +89,16 @@ func orNone(s string) string {
 	return s
 }
 
-// Temporary reports whether Graph refused for now and nothing was done.
-func (e *Error) Temporary() bool { return httpx.Retryable(e.Status) }
-
 // ErrForeignLink means an @odata.nextLink pointed away from the configured
 // Graph root; following it would send the token elsewhere.
 var ErrForeignLink = errors.New("graph: nextLink leaves the configured Graph root")
 
 // pacer spaces the requests of one Client: a token bucket of burst 1 at
 // paceMargin under RequestsPerSecond, and a pause every caller waits out
-// after a 429, because Graph throttles the app, not the one request.
+// after a 429, because Graph throttles the app, not the one request. It is
+// the Client's httpx.Gate.
 type pacer struct {
-	lim     *rate.Limiter
-	observe func(time.Duration) // told each wait; nil when unobserved
+	lim *rate.Limiter
 
 	mu    sync.Mutex
 	until time.Time
@@ -123,12 +115,8 @@ func newPacer(rps float64) *pacer {
 	return &pacer{lim: rate.NewLimiter(rate.Limit(rps/(1+paceMargin)), 1)}
 }
 
-// wait blocks until a request may leave or ctx is done.
-func (p *pacer) wait(ctx context.Context) error {
-	if p.observe != nil {
-		start := time.Now()
-		defer func() { p.observe(time.Since(start)) }()
-	}
+// Wait blocks until a request may leave or ctx is done.
+func (p *pacer) Wait(ctx context.Context) error {
 	for {
 		if d := p.paused(); d > 0 {
 			if err := httpx.Sleep(ctx, d); err != nil {
@@ -151,8 +139,8 @@ func (p *pacer) paused() time.Duration {
 	return time.Until(p.until)
 }
 
-// pause holds every request until t.
-func (p *pacer) pause(t time.Time) {
+// Block holds every request until t.
+func (p *pacer) Block(t time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if t.After(p.until) {
@@ -184,7 +172,8 @@ func (t *tokenSource) cached() string {
 }
 
 // token returns a valid access token, fetching one when needed. Errors are
-// *Error with Token set when the credentials were refused, else transient.
+// *Error with Token set when the credentials were refused, else marked
+// httpx.Transient.
 func (t *tokenSource) token(ctx context.Context) (string, error) {
 	if tok := t.cached(); tok != "" {
 		return tok, nil
@@ -219,14 +208,25 @@ func (t *tokenSource) token(ctx context.Context) (string, error) {
 	return tok.AccessToken, nil
 }
 
-// invalidate drops the cached token if it is still old, after Graph
-// rejected it.
-func (t *tokenSource) invalidate(old string) {
+// Authorization returns the bearer header of a valid token.
+func (t *tokenSource) Authorization(ctx context.Context) (string, error) {
+	tok, err := t.token(ctx)
+	if err != nil {
+		return "", err
+	}
+	return "Bearer " + tok, nil
+}
+
+// Rejected drops the cached token if it is still the one Graph rejected:
+// it may have been revoked or expired early, and a fresh one may pass.
+func (t *tokenSource) Rejected(value string) bool {
+	old := strings.TrimPrefix(value, "Bearer ")
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.tok != nil && t.tok.AccessToken == old {
 		t.tok = nil
 	}
+	return true
 }
 
 func tokenPath(raw string) string {
@@ -243,250 +243,42 @@ func tokenPath(raw string) string {
 func tokenError(err error) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) || re.Response == nil {
-		return fmt.Errorf("getting a token: %w", httpx.StripURL(err))
+		return httpx.Transient(fmt.Errorf("getting a token: %w", httpx.StripURL(err)))
 	}
 	e := &Error{Status: re.Response.StatusCode, Code: clean(re.ErrorCode), Message: clean(re.ErrorDescription), Token: true}
 	if e.Status == http.StatusTooManyRequests || e.Status >= 500 {
-		e.Token = false
-		return fmt.Errorf("getting a token: token endpoint answered HTTP %d %s", e.Status, e.Code)
+		return httpx.Transient(fmt.Errorf("getting a token: token endpoint answered HTTP %d %s", e.Status, e.Code))
 	}
 	return e
 }
 
-// call is one logical request.
-type call struct {
-	method string
-	u      *url.URL
-	body   []byte // JSON; nil when none
-	perm   string // permission, for 401/403
+// get reads u with the caller.
+func (c *Client) get(ctx context.Context, u *url.URL, perm string) (httpx.Response, error) {
+	return c.caller.Do(ctx, httpx.Call{Method: http.MethodGet, URL: u, Class: httpx.Repeatable, Needs: perm})
 }
 
-// response is a 2xx answer.
-type response struct {
-	status    int
-	header    http.Header
-	body      []byte
-	requestID string
+// post makes a call that acts: it is never sent twice once it may have
+// reached Graph.
+func (c *Client) post(ctx context.Context, u *url.URL, body []byte, perm string) (httpx.Response, error) {
+	return c.caller.Do(ctx, httpx.Call{Method: http.MethodPost, URL: u, Body: body, Class: httpx.Once, Needs: perm})
 }
 
-// do sends r through the pacer, retrying refusals (429, 500, 503) and, for
-// GETs, transport errors, with Retry-After or jittered backoff. A 401 gets
-// one fresh token.
-//
-// A POST is never sent twice once it may have reached Graph: a transport
-// error after the request was written, and a 502 or 504 (a gateway gave
-// up waiting for Graph, which may have acted), return providers.ErrUncertain.
-// Exhausted retries return providers.ErrTemporary.
-func (c *Client) do(ctx context.Context, r call) (response, error) {
-	post := r.method == http.MethodPost
-	bo := httpx.NewBackoff(c.retryInitial, c.retryMax)
-	refreshed := false
-	var last error
-	for attempt := 1; ; attempt++ {
-		if err := c.pace.wait(ctx); err != nil {
-			return response{}, c.giveUp(r, attempt-1, last, err)
-		}
-		tok, err := c.tokens.token(ctx)
-		var res result
-		switch {
-		case err != nil:
-			var ge *Error
-			if errors.As(err, &ge) && ge.Token {
-				return response{}, fmt.Errorf("%s %s: %w", r.method, r.u.Path, err)
-			}
-			if ctx.Err() != nil {
-				return response{}, c.giveUp(r, attempt, last, ctx.Err())
-			}
-			last = err // nothing reached Graph
-		default:
-			res = c.send(ctx, r, tok, attempt)
-			switch {
-			case res.err != nil && post && res.wrote:
-				return response{}, fmt.Errorf("%s %s: %w: %w", r.method, r.u.Path, providers.ErrUncertain, res.err)
-			case res.err != nil && ctx.Err() != nil:
-				return response{}, c.giveUp(r, attempt, res.err, ctx.Err())
-			case res.err != nil:
-				last = res.err // nothing reached Graph, or a GET: safe to repeat
-			case res.status >= 200 && res.status < 300:
-				return response{status: res.status, header: res.header, body: res.body, requestID: res.requestID}, nil
-			case res.status == http.StatusUnauthorized && !refreshed:
-				// The cached token may have been revoked or expired early.
-				refreshed = true
-				c.tokens.invalidate(tok)
-				attempt--
-				continue
-			case post && (res.status == http.StatusBadGateway || res.status == http.StatusGatewayTimeout):
-				return response{}, fmt.Errorf("%s %s: %w: %w", r.method, r.u.Path, providers.ErrUncertain, res.apiErr)
-			case res.status == http.StatusTooManyRequests:
-				last = res.apiErr
-				d, ok := httpx.RetryAfter(res.header, time.Now())
-				if !ok {
-					d = bo.NextBackOff()
-				}
-				// Graph throttles the app: everyone waits, not only us.
-				until := time.Now().Add(d)
-				c.pace.pause(until)
-				if attempt > c.maxRetries {
-					return response{}, c.giveUp(r, attempt, last, nil)
-				}
-				if httpx.PastDeadline(ctx, until) {
-					return response{}, c.giveUp(r, attempt, last, context.DeadlineExceeded)
-				}
-				continue // the pacer waits out the pause
-			case httpx.Retryable(res.status):
-				last = res.apiErr
-			default:
-				return response{}, fmt.Errorf("%s %s: %w", r.method, r.u.Path, res.apiErr)
-			}
-		}
-		if attempt > c.maxRetries {
-			return response{}, c.giveUp(r, attempt, last, nil)
-		}
-		d := bo.NextBackOff()
-		if ra, ok := httpx.RetryAfter(res.header, time.Now()); ok {
-			d = ra
-		}
-		if httpx.PastDeadline(ctx, time.Now().Add(d)) {
-			return response{}, c.giveUp(r, attempt, last, context.DeadlineExceeded)
-		}
-		if err := httpx.Sleep(ctx, d); err != nil {
-			return response{}, c.giveUp(r, attempt, last, err)
-		}
-	}
-}
-
-// giveUp is the error for a call Graph never performed: refused until the
-// retries or the context ran out.
-func (c *Client) giveUp(r call, attempts int, last, cause error) error {
-	switch {
-	case last != nil && cause != nil:
-		return fmt.Errorf("%s %s: %w after %d attempts: %w (stopped: %w)", r.method, r.u.Path, providers.ErrTemporary, attempts, last, cause)
-	case last != nil:
-		return fmt.Errorf("%s %s: %w after %d attempts: %w", r.method, r.u.Path, providers.ErrTemporary, attempts, last)
-	default:
-		return fmt.Errorf("%s %s: %w: %w", r.method, r.u.Path, providers.ErrTemporary, cause)
-	}
-}
-
-// result is what one attempt produced.
-type result struct {
-	status    int
-	header    http.Header
-	body      []byte
-	requestID string
-	wrote     bool  // the whole request left the client
-	err       error // transport error, URL stripped (queries hold addresses)
-	apiErr    *Error
-}
-
-// send makes one attempt and logs it.
-func (c *Client) send(ctx context.Context, r call, token string, attempt int) (res result) {
-	start := time.Now()
-	crid := httpx.RequestID()
-	defer func() { c.logCall(ctx, r, attempt, crid, res, time.Since(start)) }()
-
-	var wrote atomic.Bool
-	trace := &httptrace.ClientTrace{
-		// Only a completely written request can be acted on.
-		WroteRequest: func(i httptrace.WroteRequestInfo) {
-			if i.Err == nil {
-				wrote.Store(true)
-			}
-		},
-	}
-	var body io.Reader
-	if r.body != nil {
-		body = bytes.NewReader(r.body)
-	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), r.method, r.u.String(), body)
-	if err != nil {
-		res.err = httpx.StripURL(err)
-		return res
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("client-request-id", crid)
-	if r.body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	res.wrote = wrote.Load()
-	if err != nil {
-		res.err = httpx.StripURL(err)
-		return res
-	}
-	defer resp.Body.Close()
-	res.status, res.header = resp.StatusCode, resp.Header
-	res.requestID = resp.Header.Get("request-id")
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err == nil && len(b) > maxBody {
-		err = fmt.Errorf("response body exceeds %d bytes", maxBody)
-	}
-	if err != nil {
-		err = fmt.Errorf("reading HTTP %d response: %w", resp.StatusCode, httpx.StripURL(err))
-		if resp.StatusCode >= 300 {
-			// The status alone says Graph refused; judge by it.
-			res.apiErr = c.apiError(r, resp, nil, crid)
-			return res
-		}
-		if r.method == http.MethodPost {
-			// Graph acted; only the answer is lost.
-			res.err = err
-			return res
-		}
-		res.status, res.err = 0, err
-		return res
-	}
-	if res.status >= 200 && res.status < 300 {
-		res.body = b
-		return res
-	}
-	res.apiErr = c.apiError(r, resp, b, crid)
-	return res
-}
-
-func (c *Client) apiError(r call, resp *http.Response, body []byte, crid string) *Error {
-	e := decodeError(resp.StatusCode, body)
+// refused decodes a non-2xx answer of Graph for the caller.
+func refused(call httpx.Call, a httpx.Answer) httpx.Refusal {
+	e := decodeError(a.Status, a.Body)
 	if e.RequestID == "" {
-		e.RequestID = clean(resp.Header.Get("request-id"))
+		e.RequestID = clean(a.Header.Get("request-id"))
 	}
-	e.ClientRequestID = crid
+	e.ClientRequestID = a.ClientID
 	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
-		e.Permission = r.perm
+		e.Permission = call.Needs
 	}
-	return e
-}
-
-// logCall writes the one line per HTTP call: the path, never the query
-// (it holds addresses and message ids), never the token or a body.
-func (c *Client) logCall(ctx context.Context, r call, attempt int, crid string, res result, d time.Duration) {
-	attrs := []slog.Attr{
-		slog.String("method", r.method),
-		slog.String("path", r.u.Path),
-		slog.Int("status", res.status),
-		slog.Duration("duration", d),
-		slog.Int("attempt", attempt),
-		slog.String("client_request_id", crid),
+	r := httpx.Refusal{Err: e, RequestID: e.RequestID, Code: e.Code}
+	if e.Date != "" {
+		// Support asks for innerError.date with the request ids (§2.3).
+		r.Attrs = []slog.Attr{slog.String("inner_date", e.Date)}
 	}
-	if res.requestID != "" {
-		attrs = append(attrs, slog.String("request_id", clean(res.requestID)))
-	}
-	level := slog.LevelInfo
-	switch {
-	case res.err != nil:
-		level = slog.LevelWarn
-		attrs = append(attrs, slog.String("error", res.err.Error()), slog.Bool("request_sent", res.wrote))
-	case res.apiErr != nil:
-		level = slog.LevelWarn
-		attrs = append(attrs, slog.String("code", res.apiErr.Code), slog.String("inner_date", res.apiErr.Date))
-		if res.apiErr.RequestID != "" && res.requestID == "" {
-			attrs = append(attrs, slog.String("request_id", res.apiErr.RequestID))
-		}
-		if ra := res.header.Get("Retry-After"); ra != "" {
-			attrs = append(attrs, slog.String("retry_after", clean(ra)))
-		}
-	}
-	c.log.LogAttrs(ctx, level, "graph call", attrs...)
+	return r
 }
 
 // endpoint returns the URL of path under a Graph version ("v1.0", "beta").
@@ -525,13 +317,13 @@ func (c *Client) list(ctx context.Context, first *url.URL, perm string, page fun
 		if n == maxPages {
 			return fmt.Errorf("GET %s: more than %d pages", first.Path, maxPages)
 		}
-		res, err := c.do(ctx, call{method: http.MethodGet, u: u, perm: perm})
+		res, err := c.get(ctx, u, perm)
 		if err != nil {
 			return err
 		}
-		next, err := page(res.body)
+		next, err := page(res.Body)
 		if err != nil {
-			return fmt.Errorf("GET %s: decoding page %d (request-id %s): %w", u.Path, n+1, clean(res.requestID), err)
+			return fmt.Errorf("GET %s: decoding page %d (request-id %s): %w", u.Path, n+1, clean(res.RequestID), err)
 		}
 		if next == "" {
 			return nil

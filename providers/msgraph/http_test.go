@@ -242,11 +242,15 @@ func TestRetries(t *testing.T) {
 		wantStatus []int // acceptable statuses of the final *Error
 		minElapsed time.Duration
 		retryAfter string // expected in the log lines
+		// wantPosts is how many invokeAction calls are made; a POST
+		// answered 5xx may have been performed, so it is uncertain.
+		wantPosts     int
+		wantUncertain bool
 	}{
 		{name: "429 with fractional Retry-After", faults: graphtest.Faults{Rate429: 1, RetryAfter: 60 * time.Millisecond},
-			wantStatus: []int{429}, minElapsed: 120 * time.Millisecond, retryAfter: "retry_after=0.060"},
-		{name: "429 without Retry-After", faults: graphtest.Faults{Rate429: 1}, wantStatus: []int{429}},
-		{name: "5xx", faults: graphtest.Faults{Rate5xx: 1}, wantStatus: []int{500, 503}},
+			wantStatus: []int{429}, minElapsed: 120 * time.Millisecond, retryAfter: "retry_after=0.060", wantPosts: 3},
+		{name: "429 without Retry-After", faults: graphtest.Faults{Rate429: 1}, wantStatus: []int{429}, wantPosts: 3},
+		{name: "5xx", faults: graphtest.Faults{Rate5xx: 1}, wantStatus: []int{500, 503}, wantPosts: 1, wantUncertain: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -263,12 +267,12 @@ func TestRetries(t *testing.T) {
 			_, err = f.c.Submit(ctx, providers.Batch{Spec: spec, Items: items})
 			elapsed := time.Since(start)
 			var ge *Error
-			if !errors.Is(err, providers.ErrTemporary) || errors.Is(err, providers.ErrUncertain) || !errors.As(err, &ge) ||
-				!containsInt(tt.wantStatus, ge.Status) {
-				t.Fatalf("Submit: got %v, want ErrTemporary wrapping HTTP %v", err, tt.wantStatus)
+			if errors.Is(err, providers.ErrTemporary) == tt.wantUncertain || errors.Is(err, providers.ErrUncertain) != tt.wantUncertain ||
+				!errors.As(err, &ge) || !containsInt(tt.wantStatus, ge.Status) {
+				t.Fatalf("Submit: got %v, want HTTP %v, uncertain %v (else temporary)", err, tt.wantStatus, tt.wantUncertain)
 			}
-			if n, faulted := countCalls(f.srv, "/invokeAction"); n != 3 || faulted != 3 {
-				t.Errorf("got %d invokeAction calls (%d faulted), want 3 refused attempts", n, faulted)
+			if n, faulted := countCalls(f.srv, "/invokeAction"); n != tt.wantPosts || faulted != tt.wantPosts {
+				t.Errorf("got %d invokeAction calls (%d faulted), want %d refused attempts", n, faulted, tt.wantPosts)
 			}
 			if elapsed < tt.minElapsed {
 				t.Errorf("took %v, want at least %v (Retry-After honoured)", elapsed, tt.minElapsed)
@@ -280,6 +284,14 @@ func TestRetries(t *testing.T) {
 			}
 			if u, _ := f.srv.User("mallory@contoso.com"); !u.Enabled {
 				t.Errorf("a refused call disabled mallory")
+			}
+			// GETs are retried until the retries run out.
+			f.srv.ResetCalls()
+			if _, err := f.c.Resolve(ctx, spec); !errors.Is(err, providers.ErrTemporary) {
+				t.Errorf("Resolve: got %v, want ErrTemporary", err)
+			}
+			if n, _ := countCalls(f.srv, "/identityAccounts"); n != 3 {
+				t.Errorf("got %d identityAccounts GETs, want 3", n)
 			}
 			// With the faults gone the same batch goes through.
 			f.srv.SetFaults(graphtest.Faults{})
@@ -411,7 +423,7 @@ func TestLatency(t *testing.T) {
 		if !errors.Is(err, providers.ErrUncertain) {
 			t.Fatalf("Submit: got %v, want ErrUncertain", err)
 		}
-		if got := f.logs.matching("/invokeAction"); len(got) != 1 || !strings.Contains(got[0], "request_sent=true") {
+		if got := f.logs.matching("/invokeAction"); len(got) != 1 || !strings.Contains(got[0], "sent=true") {
 			t.Errorf("got attempts %q, want one, sent", got)
 		}
 		// The fake sees the client hang up during its latency: one call,
@@ -482,16 +494,16 @@ func TestPacer(t *testing.T) {
 	ctx := testCtx(t)
 	start := time.Now()
 	for range 5 {
-		if err := p.wait(ctx); err != nil {
+		if err := p.Wait(ctx); err != nil {
 			t.Fatalf("wait: %v", err)
 		}
 	}
 	if d, want := time.Since(start), 4*time.Second/20; d < want {
 		t.Errorf("5 requests took %v, want at least %v at 20/s", d, want)
 	}
-	p.pause(time.Now().Add(150 * time.Millisecond))
+	p.Block(time.Now().Add(150 * time.Millisecond))
 	start = time.Now()
-	if err := p.wait(ctx); err != nil {
+	if err := p.Wait(ctx); err != nil {
 		t.Fatalf("wait: %v", err)
 	}
 	if d := time.Since(start); d < 140*time.Millisecond {
@@ -499,8 +511,8 @@ func TestPacer(t *testing.T) {
 	}
 	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 	defer cancel()
-	p.pause(time.Now().Add(time.Second))
-	if err := p.wait(short); !errors.Is(err, context.DeadlineExceeded) {
+	p.Block(time.Now().Add(time.Second))
+	if err := p.Wait(short); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("wait past the deadline: got %v, want DeadlineExceeded", err)
 	}
 }
@@ -533,7 +545,7 @@ func TestCallLogging(t *testing.T) {
 			failed = c
 		}
 	}
-	lines := f.logs.matching("WARN graph call", "/invokeAction")
+	lines := f.logs.matching("WARN provider call", "provider=graph", "/invokeAction")
 	if len(lines) != 1 {
 		t.Fatalf("got %d warning lines for invokeAction, want 1", len(lines))
 	}
@@ -543,7 +555,7 @@ func TestCallLogging(t *testing.T) {
 			t.Errorf("log line %q lacks %q", lines[0], want)
 		}
 	}
-	if n := len(f.logs.matching("graph call")); n != len(seen) {
+	if n := len(f.logs.matching("provider call provider=graph")); n != len(seen) {
 		t.Errorf("got %d call log lines for %d calls, want one each", n, len(seen))
 	}
 }
@@ -553,7 +565,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	seedDirectory(f.srv)
 	seedMail(f.srv, "")
 	ctx := testCtx(t)
-	f.srv.SetFaults(graphtest.Faults{Rate429: 0.2, RetryAfter: time.Millisecond, Rate5xx: 0.2, FailRecipients: []string{"user2@contoso.com"}})
+	f.srv.SetFaults(graphtest.Faults{Rate429: 0.2, RetryAfter: time.Millisecond, Rate5xxGET: 0.2, FailRecipients: []string{"user2@contoso.com"}})
 	for _, spec := range []approvals.Spec{
 		accountSpec(approvals.ActionDisable, "mallory@contoso.com", "alice@contoso.com"),
 		mailSpec("hard-delete", nmidA),
@@ -612,8 +624,8 @@ func TestForeignNextLink(t *testing.T) {
 }
 
 // TestUnderInjectedFaults is the acceptance test: under 20% injected 5xx
-// and 10% 429, every operation completes with the correct per-target
-// outcomes, also with several requests running at once.
+// (on reads) and 10% 429, every operation completes with the correct
+// per-target outcomes, also with several requests running at once.
 func TestUnderInjectedFaults(t *testing.T) {
 	f := newFixture(t, graphtest.Options{Seed: 34, PageSize: 4, Now: mailNow}, func(c *Config) {
 		c.Now = mailNow
@@ -629,7 +641,9 @@ func TestUnderInjectedFaults(t *testing.T) {
 	seedMail(f.srv, "")
 	f.srv.SetBehavior(graphtest.Behavior{ApplyAfterReads: 1, RemediateAfterReads: 1})
 	f.srv.SetFaults(graphtest.Faults{
-		Rate5xx: 0.2, Rate429: 0.1, RetryAfter: 3 * time.Millisecond,
+		// A POST answered 5xx is uncertain and never retried (see
+		// TestUncertainPOSTNeverRepeated), so 5xx hit reads only.
+		Rate5xxGET: 0.2, Rate429: 0.1, RetryAfter: 3 * time.Millisecond,
 		FailAccounts:   []string{"u03@contoso.com", "u17@contoso.com"},
 		FailRecipients: []string{"user4@contoso.com"},
 		FailIPs:        []string{"198.51.100.66"},
@@ -715,18 +729,24 @@ func TestUnderInjectedFaults(t *testing.T) {
 	t.Logf("%d Graph calls, %d answered 5xx, %d answered 429", total, faults5xx, faults429)
 }
 
-func TestPacerObserver(t *testing.T) {
-	p := newPacer(20) // one request per 52.5 ms
+func TestRateLimitWaitObserved(t *testing.T) {
+	var mu sync.Mutex
 	var waits []time.Duration
-	p.observe = func(d time.Duration) { waits = append(waits, d) }
+	f := newFixture(t, graphtest.Options{}, func(c *Config) {
+		c.RequestsPerSecond = 20 // one request per 52.5 ms
+		c.RateLimitWait = func(d time.Duration) { mu.Lock(); waits = append(waits, d); mu.Unlock() }
+	})
+	seedDirectory(f.srv)
 	ctx := testCtx(t)
 	for range 3 {
-		if err := p.wait(ctx); err != nil {
-			t.Fatalf("wait: %v", err)
+		if _, err := f.c.get(ctx, f.c.endpoint("v1.0", accountsPath, ""), permAccountsRead); err != nil {
+			t.Fatalf("get: %v", err)
 		}
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if len(waits) != 3 {
-		t.Fatalf("observer called %d times for 3 waits", len(waits))
+		t.Fatalf("observer called %d times for 3 requests", len(waits))
 	}
 	if waits[2] < 40*time.Millisecond {
 		t.Errorf("third wait observed as %v, want about 52ms at 20/s", waits[2])

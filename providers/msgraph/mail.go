@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -268,17 +267,17 @@ func (c *Client) submitMail(ctx context.Context, batch providers.Batch) (provide
 	if err != nil {
 		return providers.Submission{}, fmt.Errorf("graph: encoding remediate: %w", err)
 	}
-	res, err := c.do(ctx, call{method: http.MethodPost, u: c.endpoint("v1.0", emailsPath+"/remediate", ""), body: body, perm: permMailWrite})
+	res, err := c.post(ctx, c.endpoint("v1.0", emailsPath+"/remediate", ""), body, permMailWrite)
 	if err != nil {
 		return providers.Submission{}, fmt.Errorf("graph: remediate %s of %d messages: %w", action, len(items), err)
 	}
 	// 202 with an empty body: the Location header is the only result. Without
 	// a bulkId the remediation still happened; Poll tracks it through the
 	// analyzed e-mails either way.
-	loc := strings.TrimSpace(res.header.Get("Location"))
+	loc := strings.TrimSpace(res.Header.Get("Location"))
 	bulkID, ok := parseBulkID(loc)
 	if !ok {
-		c.log.WarnContext(ctx, "graph remediate answer has no bulkId in Location", "request_id", clean(res.requestID), "status", res.status)
+		c.log.WarnContext(ctx, "graph remediate answer has no bulkId in Location", "request_id", clean(res.RequestID), "status", res.Status)
 	}
 	pd.BulkID = bulkID
 	data, _ := json.Marshal(pd)
@@ -315,27 +314,57 @@ func (c *Client) pollMail(ctx context.Context, sub providers.Submission) (provid
 	if len(pd.Items) == 0 {
 		return providers.Progress{}, errors.New("graph: submission has no items")
 	}
-	from := sub.SubmittedAt
-	if from.IsZero() {
-		from = c.now()
+	listed, err := c.listItems(ctx, pd.Items, sub.SubmittedAt)
+	if err != nil {
+		return providers.Progress{}, fmt.Errorf("graph: polling remediation %s: %w", pd.BulkID, err)
 	}
-	start, _ := mailWindow(from, c.lookback)
+	prog := providers.Progress{Done: true}
 	for _, it := range pd.Items {
+		st, detail := remediationOutcome(pd.Action, it.mailData, listed.find(it), sub.SubmittedAt)
+		prog.Items = append(prog.Items, providers.ItemStatus{Key: it.Key, Status: st, Detail: detail, Ref: pd.BulkID})
+		if !st.Terminal() {
+			prog.Done = false
+		}
+	}
+	return prog, nil
+}
+
+// listing is what Graph lists now of some messages: network message id →
+// recipient → analyzed e-mail.
+type listing map[string]map[string]analyzedEmail
+
+// find returns the e-mail of it, or nil when Graph no longer lists it.
+func (l listing) find(it mailItem) *analyzedEmail {
+	if e, ok := l[strings.ToLower(it.NetworkMessageID)][strings.ToLower(it.RecipientEmailAddress)]; ok {
+		return &e
+	}
+	return nil
+}
+
+// listItems lists every message of items as Graph shows it now, from the
+// day MailLookback before since (or before the earliest day Resolve
+// listed from, so a message near the edge stays in view) to tomorrow.
+func (c *Client) listItems(ctx context.Context, items []mailItem, since time.Time) (listing, error) {
+	if since.IsZero() {
+		since = c.now()
+	}
+	start, _ := mailWindow(since, c.lookback)
+	for _, it := range items {
 		// Dates in one layout compare as strings.
 		if _, err := time.Parse("2006-01-02", it.Since); err == nil && it.Since < start {
 			start = it.Since
 		}
 	}
 	_, end := mailWindow(c.now(), 0)
-	listed := map[string]map[string]analyzedEmail{} // nmid → recipient → e-mail
-	for _, it := range pd.Items {
+	listed := listing{}
+	for _, it := range items {
 		nmid := strings.ToLower(it.NetworkMessageID)
 		if _, done := listed[nmid]; done {
 			continue
 		}
 		found, err := c.listMessage(ctx, nmid, start, end)
 		if err != nil {
-			return providers.Progress{}, fmt.Errorf("graph: polling remediation %s: %w", pd.BulkID, err)
+			return nil, err
 		}
 		m := map[string]analyzedEmail{}
 		for _, e := range found {
@@ -346,24 +375,28 @@ func (c *Client) pollMail(ctx context.Context, sub providers.Submission) (provid
 		}
 		listed[nmid] = m
 	}
-	prog := providers.Progress{Done: true}
-	for _, it := range pd.Items {
-		var now *analyzedEmail
-		if e, ok := listed[strings.ToLower(it.NetworkMessageID)][strings.ToLower(it.RecipientEmailAddress)]; ok {
-			now = &e
-		}
-		st, detail := remediationOutcome(pd.Action, it.mailData, now, sub.SubmittedAt)
-		prog.Items = append(prog.Items, providers.ItemStatus{Key: it.Key, Status: st, Detail: detail, Ref: pd.BulkID})
-		if !st.Terminal() {
-			prog.Done = false
-		}
-	}
-	return prog, nil
+	return listed, nil
 }
 
 // eventSkew is how much earlier than our submission time an admin timeline
 // event may be stamped and still count as ours (clocks differ).
 const eventSkew = 5 * time.Minute
+
+// freshAdminEvents returns the admin timeline events of now beyond the
+// count seen at Resolve and not stamped before the submission.
+func freshAdminEvents(before mailData, now analyzedEmail, submitted time.Time) []timelineEvent {
+	var fresh []timelineEvent
+	for i, ev := range now.adminEvents() {
+		if i < before.AdminEvents {
+			continue
+		}
+		if t, ok := parseGraphTime(ev.EventDateTime); ok && !submitted.IsZero() && t.Before(submitted.Add(-eventSkew)) {
+			continue
+		}
+		fresh = append(fresh, ev)
+	}
+	return fresh
+}
 
 // remediationOutcome is the one completion rule of §4.4. Graph exposes no
 // status of a remediation, so the message's state decides:
@@ -384,16 +417,7 @@ func remediationOutcome(action string, before mailData, now *analyzedEmail, subm
 		return approvals.ItemRunning, "Graph no longer lists this message for the mailbox; waiting"
 	}
 	loc := now.location()
-	var fresh []timelineEvent
-	for i, ev := range now.adminEvents() {
-		if i < before.AdminEvents {
-			continue
-		}
-		if t, ok := parseGraphTime(ev.EventDateTime); ok && !submitted.IsZero() && t.Before(submitted.Add(-eventSkew)) {
-			continue
-		}
-		fresh = append(fresh, ev)
-	}
+	fresh := freshAdminEvents(before, *now, submitted)
 	success := false
 	if len(fresh) > 0 {
 		ev := fresh[len(fresh)-1]

@@ -59,7 +59,8 @@ type Config struct {
 	// HTTPClient sends the requests; nil means one with DefaultTimeout. It is
 	// copied, and the copy never follows redirects.
 	HTTPClient *http.Client
-	// Logger receives one line per HTTP call; nil discards.
+	// Logger receives one line per HTTP call, with provider=tmcas; nil
+	// discards.
 	Logger *slog.Logger
 	// Now is the clock of the throttle arithmetic; nil means time.Now.
 	// Deadlines of contexts are compared with it, so only tests that check
@@ -81,26 +82,22 @@ type Config struct {
 	// RequestsPerMinute and Window are then ignored for pacing.
 	Limiter *httpx.WindowLimiter
 	// RateLimitWait, when set, is told how long each request waited for
-	// the rate limiter (zero when it did not wait), for metrics. With a
-	// shared Limiter, observe that limiter instead.
+	// the rate limiter, including a throttle's pause (zero when it did not
+	// wait), for metrics.
 	RateLimitWait func(time.Duration)
+	// CallObserved, when set, is told about every attempt (its idempotency
+	// class and outcome), for metrics.
+	CallObserved func(httpx.Attempt)
 }
 
 // Client talks to one TMCAS tenant with one token. It is safe for
 // concurrent use.
 type Client struct {
-	base         *url.URL
-	token        string
-	hc           *http.Client
-	log          *slog.Logger
-	now          func() time.Time
-	limiter      *httpx.WindowLimiter
-	window       *serverWindow
-	maxItems     int
-	maxRetries   int
-	retryInitial time.Duration
-	retryMax     time.Duration
-	sweepDays    int
+	base      *url.URL
+	caller    *httpx.Caller
+	now       func() time.Time
+	maxItems  int
+	sweepDays int
 }
 
 // Compile-time checks that Client is a provider that chunks.
@@ -158,33 +155,32 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		base:         base,
-		token:        cfg.Token,
-		log:          cfg.Logger,
-		now:          cfg.Now,
-		maxItems:     orDefault(cfg.MaxItemsPerCall, DefaultMaxItemsPerCall),
-		maxRetries:   cfg.MaxRetries,
-		retryInitial: cfg.RetryInitial,
-		retryMax:     cfg.RetryMax,
-		sweepDays:    orDefault(cfg.SweepDays, DefaultSweepDays),
-	}
-	if c.log == nil {
-		c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		base:      base,
+		now:       cfg.Now,
+		maxItems:  orDefault(cfg.MaxItemsPerCall, DefaultMaxItemsPerCall),
+		sweepDays: orDefault(cfg.SweepDays, DefaultSweepDays),
 	}
 	if c.now == nil {
 		c.now = time.Now
 	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	log = log.With("provider", providers.TMCAS)
+	retries := cfg.MaxRetries
 	switch {
-	case c.maxRetries == 0:
-		c.maxRetries = DefaultMaxRetries
-	case c.maxRetries < 0:
-		c.maxRetries = 0
+	case retries == 0:
+		retries = DefaultMaxRetries
+	case retries < 0:
+		retries = 0
 	}
-	if c.retryInitial <= 0 {
-		c.retryInitial = DefaultRetryInitial
+	retryInitial, retryMax := cfg.RetryInitial, cfg.RetryMax
+	if retryInitial <= 0 {
+		retryInitial = DefaultRetryInitial
 	}
-	if c.retryMax < c.retryInitial {
-		c.retryMax = max(DefaultRetryMax, c.retryInitial)
+	if retryMax < retryInitial {
+		retryMax = max(DefaultRetryMax, retryInitial)
 	}
 	if c.sweepDays > maxSweepDays {
 		return nil, fmt.Errorf("tmcas: sweep days %d exceed the %d days TMCAS keeps mail metadata", c.sweepDays, maxSweepDays)
@@ -196,14 +192,11 @@ func New(cfg Config) (*Client, error) {
 	if window == 0 {
 		window = DefaultWindow
 	}
-	c.window = &serverWindow{per: window, margin: safetyMargin(window)}
-	c.limiter = cfg.Limiter
-	if c.limiter == nil {
+	sw := &serverWindow{per: window, margin: safetyMargin(window)}
+	limiter := cfg.Limiter
+	if limiter == nil {
 		rpm := orDefault(cfg.RequestsPerMinute, DefaultRequestsPerMinute)
-		c.limiter = httpx.NewWindowLimiter(rpm, window+safetyMargin(window), c.now)
-		if cfg.RateLimitWait != nil {
-			c.limiter.Observe(cfg.RateLimitWait)
-		}
+		limiter = httpx.NewWindowLimiter(rpm, window+safetyMargin(window), c.now)
 	}
 	hc := &http.Client{Timeout: DefaultTimeout}
 	if cfg.HTTPClient != nil {
@@ -213,7 +206,22 @@ func New(cfg Config) (*Client, error) {
 	// A redirect would resend the token and, for a POST, possibly the
 	// action; TMCAS never redirects, so treat one as an answer.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c.hc = hc
+	c.caller = &httpx.Caller{
+		Client:       hc,
+		Log:          log,
+		Now:          c.now,
+		Gate:         &gate{limiter: limiter, window: sw, now: c.now},
+		Credentials:  httpx.Bearer(cfg.Token),
+		Refused:      refused,
+		Retries:      retries,
+		RetryInitial: retryInitial,
+		RetryMax:     retryMax,
+		// Without Retry-After (the documented case): "The user can start
+		// new requests in the next minute from the first request."
+		ThrottleEnd: sw.end,
+		MaxBody:     maxBody,
+		Hooks:       httpx.Hooks{Waited: cfg.RateLimitWait, Attempt: cfg.CallObserved},
+	}
 	return c, nil
 }
 

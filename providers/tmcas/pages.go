@@ -3,7 +3,6 @@ package tmcas
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 
@@ -21,11 +20,11 @@ func (c *Client) paginate(ctx context.Context, u *url.URL, api string, page func
 	seen := map[string]bool{u.String(): true}
 	for n := 1; ; n++ {
 		var next string
-		err := c.do(ctx, call{method: http.MethodGet, u: u, api: api, decode: func(b []byte) (string, error) {
+		err := c.get(ctx, u, api, func(b []byte) (string, error) {
 			traceID, nx, err := page(b)
 			next = nx
 			return traceID, err
-		}})
+		})
 		if err != nil {
 			if n > 1 {
 				return fmt.Errorf("page %d: %w", n, err)

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/providers"
 )
 
@@ -61,73 +63,91 @@ type pollItem struct {
 // MaxItems, so more items than MaxItemsPerCall are refused rather than split:
 // a split would be two provider calls in one fenced step.
 func (c *Client) Submit(ctx context.Context, batch providers.Batch) (providers.Submission, error) {
-	n := len(batch.Items)
-	switch {
-	case n == 0:
-		return providers.Submission{}, errors.New("tmcas: nothing to submit")
-	case n > c.maxItems:
-		return providers.Submission{}, fmt.Errorf("tmcas: %d items exceed the %d allowed per call", n, c.maxItems)
-	}
-	seen := make(map[string]bool, n)
-	for _, it := range batch.Items {
-		if it.Problem != "" {
-			return providers.Submission{}, fmt.Errorf("tmcas: item %s cannot be acted on: %s", it.Key, it.Problem)
-		}
-		if it.Key == "" || seen[it.Key] {
-			return providers.Submission{}, fmt.Errorf("tmcas: item key %q is empty or repeated", it.Key)
-		}
-		seen[it.Key] = true
-	}
-	var (
-		kind, api string
-		body      any
-		pd        pollData
-		err       error
-	)
-	if batch.Spec.Action == approvals.ActionPurgeMail {
-		kind, api = kindMails, apiMails
-		body, pd.Items, err = mailBody(batch)
-	} else {
-		kind, api = kindAccounts, apiAccounts
-		body, pd.Items, err = accountBody(batch)
-	}
+	p, err := c.plan(batch)
 	if err != nil {
 		return providers.Submission{}, err
 	}
-	pd.Kind = kind
 	// Message-IDs go on the wire as written (<…@…>), not as \u003c…\u003e.
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(body); err != nil {
+	if err := enc.Encode(p.body); err != nil {
 		return providers.Submission{}, fmt.Errorf("tmcas: encoding request: %w", err)
 	}
 	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	var resp submitResponse
-	err = c.do(ctx, call{method: http.MethodPost, u: c.endpoint("/v1/mitigation/"+kind, nil), body: b, api: api,
-		decode: func(b []byte) (string, error) {
+	_, err = c.caller.Do(ctx, httpx.Call{Method: http.MethodPost, URL: c.endpoint("/v1/mitigation/"+p.kind, nil), Body: b,
+		Class: httpx.Once, Needs: p.api,
+		Decode: func(b []byte) (string, error) {
 			r, err := decodeSubmitResponse(b)
 			resp = r
 			return r.TraceID, err
 		}})
 	if err != nil {
-		return providers.Submission{}, fmt.Errorf("tmcas: submitting %d %s: %w", n, kind, err)
+		return providers.Submission{}, fmt.Errorf("tmcas: submitting %d %s: %w", len(batch.Items), p.kind, err)
 	}
-	data, err := json.Marshal(pd)
+	return p.submission(resp.BatchID, batch, c.now()), nil
+}
+
+// plan is what one Submit of a batch sends and how its results are found.
+type plan struct {
+	kind, api string
+	body      any
+	pd        pollData
+}
+
+// plan checks batch and works out its request.
+func (c *Client) plan(batch providers.Batch) (plan, error) {
+	n := len(batch.Items)
+	switch {
+	case n == 0:
+		return plan{}, errors.New("tmcas: nothing to submit")
+	case n > c.maxItems:
+		return plan{}, fmt.Errorf("tmcas: %d items exceed the %d allowed per call", n, c.maxItems)
+	}
+	seen := make(map[string]bool, n)
+	for _, it := range batch.Items {
+		if it.Problem != "" {
+			return plan{}, fmt.Errorf("tmcas: item %s cannot be acted on: %s", it.Key, it.Problem)
+		}
+		if it.Key == "" || seen[it.Key] {
+			return plan{}, fmt.Errorf("tmcas: item key %q is empty or repeated", it.Key)
+		}
+		seen[it.Key] = true
+	}
+	var (
+		p   plan
+		err error
+	)
+	if batch.Spec.Action == approvals.ActionPurgeMail {
+		p.kind, p.api = kindMails, apiMails
+		p.body, p.pd.Items, err = mailBody(batch)
+	} else {
+		p.kind, p.api = kindAccounts, apiAccounts
+		p.body, p.pd.Items, err = accountBody(batch)
+	}
+	p.pd.Kind = p.kind
+	return p, err
+}
+
+// submission is what Poll follows for batchID, the batch TMCAS created for
+// the items of batch.
+func (p plan) submission(batchID string, batch providers.Batch, at time.Time) providers.Submission {
+	data, err := json.Marshal(p.pd)
 	if err != nil {
 		panic(fmt.Sprintf("tmcas: encoding poll data: %v", err)) // strings only
 	}
 	sub := providers.Submission{
 		Provider:    providers.TMCAS,
-		ID:          resp.BatchID,
-		Items:       make([]providers.SubmittedItem, 0, n),
+		ID:          batchID,
+		Items:       make([]providers.SubmittedItem, 0, len(batch.Items)),
 		Data:        data,
-		SubmittedAt: c.now().UTC(),
+		SubmittedAt: at.UTC(),
 	}
 	for _, it := range batch.Items {
 		sub.Items = append(sub.Items, providers.SubmittedItem{Key: it.Key})
 	}
-	return sub, nil
+	return sub
 }
 
 func accountBody(batch providers.Batch) ([]accountItem, []pollItem, error) {

@@ -95,7 +95,7 @@ func TestThrottleArithmetic(t *testing.T) {
 			if !errors.Is(err, providers.ErrTemporary) || !errors.As(err, &apiErr) || apiErr.TraceID != "tr" {
 				t.Fatalf("second request: got %v, want ErrTemporary with the 429", err)
 			}
-			if got := c.window.blockedUntil(); !got.Equal(t0.Add(tt.want)) {
+			if got := c.caller.BlockedUntil(); !got.Equal(t0.Add(tt.want)) {
 				t.Errorf("blocked until t0+%v, want t0+%v", got.Sub(t0), tt.want)
 			}
 		})

@@ -370,8 +370,8 @@ func (s *Server) invokeAction(r *http.Request, id string, body []byte, now time.
 	}
 	res := map[string]any{"accountId": accountID, "action": outAction, provKey: outProv, "correlationId": corr}
 	if b.InvokeResultValue {
-		return jsonReply(http.StatusOK, map[string]any{"value": res})
+		return s.acted(jsonReply(http.StatusOK, map[string]any{"value": res}))
 	}
 	res["@odata.context"] = s.URL() + "/v1.0/$metadata#microsoft.graph.security.invokeActionResult"
-	return jsonReply(http.StatusOK, res)
+	return s.acted(jsonReply(http.StatusOK, res))
 }

@@ -3,6 +3,7 @@ package graphtest_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -810,4 +811,90 @@ func TestSeededIDs(t *testing.T) {
 	if cmp.Equal(a, c) {
 		t.Error("different seeds gave the same ids")
 	}
+}
+
+func TestFaultsAfterAction(t *testing.T) {
+	const nmid = "73ca4154-58d8-43d0-a890-08dc18c52e6d"
+	ops := []struct {
+		name    string
+		path    func(u graphtest.User) string
+		body    func(u graphtest.User) string
+		applied func(h *harness, u graphtest.User) bool
+	}{
+		{"invokeAction",
+			func(u graphtest.User) string {
+				return "/v1.0/security/identities/identityAccounts/" + u.ID + "/invokeAction"
+			},
+			func(u graphtest.User) string {
+				return `{"accountId": "` + u.Accounts[0].Identifier + `", "action": "disable", "identityProvider": "activeDirectory"}`
+			},
+			func(h *harness, u graphtest.User) bool { got, _ := h.srv.User(u.ID); return !got.Enabled }},
+		{"remediate",
+			func(graphtest.User) string { return "/v1.0/security/collaboration/analyzedEmails/remediate" },
+			func(graphtest.User) string {
+				return `{"displayName": "Countersign request 1", "description": "d", "severity": "medium", "action": "moveToJunk",
+					"remediateSendersCopy": false, "analyzedEmails": [{"networkMessageId": "` + nmid + `", "recipientEmailAddress": "a@contoso.com"}]}`
+			},
+			func(h *harness, _ graphtest.User) bool {
+				e, _ := h.srv.Email(nmid, "a@contoso.com")
+				return e.Location == "junkFolder"
+			}},
+		{"securityActions",
+			func(graphtest.User) string { return "/beta/security/securityActions" },
+			func(graphtest.User) string {
+				return `{"name": "BlockIp", "actionReason": "r", "parameters": [{"name": "IP", "value": "1.2.3.4"}],
+					"vendorInformation": {"provider": "Windows Defender ATP", "vendor": "Microsoft"}}`
+			},
+			func(h *harness, _ graphtest.User) bool { return len(h.srv.SecurityActions()) == 1 }},
+	}
+	setup := func(t *testing.T, f graphtest.Faults) (*harness, graphtest.User) {
+		h := newHarness(t, graphtest.Options{})
+		u := seedUsers(h.srv, 1)[0]
+		h.srv.AddEmail(graphtest.Email{NetworkMessageID: nmid, Recipient: "a@contoso.com", Logged: t0.Add(-time.Hour)})
+		h.srv.SetFaults(f)
+		return h, u
+	}
+	for _, op := range ops {
+		for _, status := range []int{500, 502, 503, 504} {
+			t.Run(fmt.Sprintf("%s %d", op.name, status), func(t *testing.T) {
+				h, u := setup(t, graphtest.Faults{StatusAfterAction: status})
+				got, _, body := h.do(http.MethodPost, op.path(u), op.body(u))
+				if got != status || errCode(body) == "" {
+					t.Errorf("got %d %v, want %d with Graph's error body", got, body, status)
+				}
+				if !op.applied(h, u) {
+					t.Error("the operation did not take effect before the error")
+				}
+				if n := h.srv.Posts(); n != 1 {
+					t.Errorf("Posts: got %d, want 1", n)
+				}
+			})
+		}
+		t.Run(op.name+" hang", func(t *testing.T) {
+			h, u := setup(t, graphtest.Faults{HangAfterAction: true})
+			req, _ := http.NewRequest(http.MethodPost, h.srv.URL()+op.path(u), strings.NewReader(op.body(u)))
+			req.Header.Set("Authorization", "Bearer "+h.tok)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := (&http.Client{Timeout: 100 * time.Millisecond}).Do(req)
+			if err == nil {
+				resp.Body.Close()
+				t.Fatalf("a hanging operation answered %d", resp.StatusCode)
+			}
+			if !op.applied(h, u) {
+				t.Error("the hanging operation did not take effect")
+			}
+			if n := h.srv.Posts(); n != 1 {
+				t.Errorf("Posts: got %d, want 1", n)
+			}
+		})
+	}
+	t.Run("5xx on reads only", func(t *testing.T) {
+		h, u := setup(t, graphtest.Faults{Rate5xxGET: 1})
+		if st, _, _ := h.do(http.MethodGet, "/v1.0/security/identities/identityAccounts/"+u.ID, nil); st != 500 && st != 503 {
+			t.Errorf("GET: got %d, want 500 or 503", st)
+		}
+		if st, _, body := h.do(http.MethodPost, ops[0].path(u), ops[0].body(u)); st != 200 {
+			t.Errorf("POST: got %d %v, want 200", st, body)
+		}
+	})
 }

@@ -381,9 +381,9 @@ func (s *Server) remediate(r *http.Request, body []byte, now time.Time) reply {
 		}
 	}
 	s.remeds = append(s.remeds, &rm)
-	return reply{status: http.StatusAccepted, header: http.Header{
+	return s.acted(reply{status: http.StatusAccepted, header: http.Header{
 		"Location":       {rm.Location},
 		"Content-Type":   {"application/json;text/plain"},
 		"Content-Length": {"0"},
-	}}
+	}})
 }

@@ -53,6 +53,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		ClientRequestID: clientReqID, RequestID: reqID, Fault: fault, Body: body,
 	})
 	s.mu.Unlock()
+	if rep.hang {
+		select {
+		case <-r.Context().Done():
+		case <-s.done:
+		}
+		// Abort without an answer, as a connection that died would.
+		panic(http.ErrAbortHandler)
+	}
 	s.write(w, rep, reqID, clientReqID, now)
 }
 
@@ -62,7 +70,11 @@ func (s *Server) handle(r *http.Request, body []byte, now time.Time) (reply, str
 		return rep, ""
 	}
 	f := s.faults
-	if f.Rate5xx > 0 && s.rng.Float64() < f.Rate5xx {
+	rate5xx := f.Rate5xx
+	if r.Method == http.MethodGet {
+		rate5xx += f.Rate5xxGET
+	}
+	if rate5xx > 0 && s.rng.Float64() < rate5xx {
 		if s.rng.IntN(2) == 0 {
 			return graphError(http.StatusInternalServerError, "generalException", "An unspecified error has occurred."), "5xx"
 		}
@@ -85,6 +97,25 @@ func (s *Server) handle(r *http.Request, body []byte, now time.Time) (reply, str
 		}
 	}
 	return s.route(r, body, now), ""
+}
+
+// acted turns the documented answer of an operation that took effect into
+// the faulty one the switches ask for; callers hold mu.
+func (s *Server) acted(rep reply) reply {
+	switch f := s.faults; {
+	case f.HangAfterAction:
+		return reply{status: rep.status, hang: true}
+	case f.StatusAfterAction != 0:
+		code := "generalException"
+		switch f.StatusAfterAction {
+		case http.StatusServiceUnavailable:
+			code = "serviceNotAvailable"
+		case http.StatusBadGateway, http.StatusGatewayTimeout:
+			code = "UnknownError"
+		}
+		return graphError(f.StatusAfterAction, code, strings.ToLower(http.StatusText(f.StatusAfterAction)))
+	}
+	return rep
 }
 
 // retryAfter formats seconds with millisecond fractions, rounded up, as

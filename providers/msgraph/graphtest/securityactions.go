@@ -179,7 +179,7 @@ func (s *Server) createSecurityAction(_ *http.Request, body []byte, now time.Tim
 		}),
 	}
 	s.actions = append(s.actions, a)
-	return jsonReply(http.StatusCreated, s.renderSecurityAction(a))
+	return s.acted(jsonReply(http.StatusCreated, s.renderSecurityAction(a)))
 }
 
 // getSecurityAction serves GET /beta/security/securityActions/{id}.

@@ -12,11 +12,13 @@
 //     checks the client secret); request bodies with missing or unknown
 //     fields or bad enum values get Graph's 400 error body; only documented
 //     $filter forms are parsed; analyzedEmails needs startTime and endTime.
-//   - Faulty on demand: 429 with or without a fractional Retry-After, 5xx,
-//     latency, per-target failure and a requests-per-second throttle, all
-//     switchable at run time and safe for concurrent use.
-//   - Observable: every call is recorded (Calls) and the state can be
-//     inspected (User, Email, Remediations, SecurityActions, Invocations).
+//   - Faulty on demand: 429 with or without a fractional Retry-After, 5xx
+//     before acting, 5xx or no answer after acting, latency, per-target
+//     failure and a requests-per-second throttle, all switchable at run
+//     time and safe for concurrent use.
+//   - Observable: every call is recorded (Calls, Posts) and the state can
+//     be inspected (User, Email, Remediations, SecurityActions,
+//     Invocations).
 //
 // Randomness (ids, fault injection) comes from a seeded generator, so a run
 // with one request at a time is reproducible.
@@ -64,7 +66,9 @@ type Options struct {
 
 // Server is a running fake. Close it when done.
 type Server struct {
-	hs *httptest.Server
+	hs   *httptest.Server
+	done chan struct{} // closed by Close, ending hanging answers
+	once sync.Once
 
 	tenant, clientID, secret string
 	now                      func() time.Time
@@ -99,6 +103,7 @@ func New(opts Options) *Server {
 		rng:           rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 		tokens:        map[string]time.Time{},
 		recorded:      make(chan struct{}),
+		done:          make(chan struct{}),
 	}
 	if s.tenant == "" {
 		s.tenant = DefaultTenantID
@@ -122,8 +127,11 @@ func New(opts Options) *Server {
 	return s
 }
 
-// Close shuts the server down.
-func (s *Server) Close() { s.hs.Close() }
+// Close shuts the server down, ending hanging answers.
+func (s *Server) Close() {
+	s.once.Do(func() { close(s.done) })
+	s.hs.Close()
+}
 
 // URL returns the Graph root (scheme://host:port); clients append /v1.0 or
 // /beta, as they do to https://graph.microsoft.com.
@@ -222,7 +230,21 @@ type Faults struct {
 	RetryAfter time.Duration
 	// Rate5xx answers this share of requests 500 generalException or 503
 	// serviceNotAvailable before doing anything: refused, nothing applied.
+	// A client cannot tell this from StatusAfterAction, so it must not send
+	// a POST again after a 5xx.
 	Rate5xx float64
+	// Rate5xxGET answers a further share of GET requests 500 or 503 before
+	// doing anything, for runs in which only reads should fail.
+	Rate5xxGET float64
+	// StatusAfterAction makes invokeAction, remediate and the creation of a
+	// securityAction take effect and then answer this status (500, 502, 503,
+	// 504) with Graph's error body instead of their documented answer, as
+	// when Graph or a gateway in front of it fails after acting. Zero
+	// answers as documented.
+	StatusAfterAction int
+	// HangAfterAction makes those operations take effect and then never
+	// answer, until the client gives up or the server closes.
+	HangAfterAction bool
 	// Latency delays every Graph response (real time), also faulted ones.
 	Latency time.Duration
 	// ThrottlePerSecond admits at most this many Graph requests per second
@@ -324,6 +346,20 @@ func (s *Server) record(c Call) {
 	s.recorded = make(chan struct{})
 }
 
+// Posts returns how many Graph POST requests reached the server, answered
+// or not; token requests are not counted.
+func (s *Server) Posts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		if c.Method == http.MethodPost && !strings.HasSuffix(c.Path, "/oauth2/v2.0/token") {
+			n++
+		}
+	}
+	return n
+}
+
 // ResetCalls forgets the recorded calls.
 func (s *Server) ResetCalls() {
 	s.mu.Lock()
@@ -373,7 +409,8 @@ type errorDetail struct {
 type reply struct {
 	status int
 	header http.Header
-	body   any // JSON-encoded unless nil
+	body   any  // JSON-encoded unless nil
+	hang   bool // no answer: the connection is dropped once the client leaves
 }
 
 func jsonReply(status int, body any) reply { return reply{status: status, body: body} }

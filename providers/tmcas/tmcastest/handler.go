@@ -126,7 +126,8 @@ func (s *Server) route(r *http.Request, body []byte, readErr error, token string
 			rep.retryAfter = strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
 		}
 		return rep
-	case x < s.faults.Rate429+s.faults.Rate5xx:
+	case x < s.faults.Rate429+s.faults.Rate5xx,
+		r.Method == http.MethodGet && x < s.faults.Rate429+s.faults.Rate5xx+s.faults.Rate5xxGET:
 		if s.rng.IntN(2) == 0 {
 			return errReply(http.StatusInternalServerError, "Unexpected server error")
 		}
@@ -229,6 +230,9 @@ func (s *Server) create(kind string, r *http.Request, body []byte, now time.Time
 	}
 	s.batches[b.id] = b
 	s.order = append(s.order, b)
+	if st := s.faults.StatusAfterCreate; st != 0 {
+		return errReply(st, "%s", strings.ToLower(http.StatusText(st)))
+	}
 	var msg any = ""
 	if s.faults.MsgNull {
 		msg = nil
@@ -517,14 +521,22 @@ func (s *Server) results(kind string, r *http.Request, now time.Time) reply {
 		if start.Before(now.Add(-resultsBack)) {
 			return errReply(http.StatusBadRequest, "start must be within 72 hours")
 		}
+		// A query by time is a look at every batch in the window like a
+		// poll by batch_id: it moves the batch along, and a batch stays
+		// unlisted for its first HiddenPolls looks either way (§7: whether
+		// results list every action from the start is not documented).
 		for _, ob := range s.order {
-			if ob.kind != kind {
+			if ob.kind != kind || len(ob.actions) == 0 {
 				continue
 			}
-			for _, a := range ob.actions {
-				if !a.requested.Before(start) && !a.requested.After(end) {
-					acts = append(acts, a)
-				}
+			if at := ob.actions[0].requested; at.Before(start) || at.After(end) {
+				continue
+			}
+			if q.Get("skiptoken") == "" {
+				s.advance(ob, now)
+			}
+			if ob.polls > s.faults.HiddenPolls {
+				acts = append(acts, ob.actions...)
 			}
 		}
 	default:

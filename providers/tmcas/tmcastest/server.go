@@ -4,8 +4,9 @@
 // batches through Created → Executing → Success/Failed as they are polled,
 // sweeps mail, pages with next_link, throttles each token to 20 requests per
 // 60 s window, and rejects any request the real API would not accept.
-// Switches (Faults) inject throttling, server errors, latency, hangs and
-// per-target failures; they may be changed while requests are in flight.
+// Switches (Faults) inject throttling, server errors before or after a
+// batch is created, latency, hangs and per-target failures; they may be
+// changed while requests are in flight.
 package tmcastest
 
 import (
@@ -81,8 +82,13 @@ type Faults struct {
 	// anything is done.
 	Rate429 float64
 	// Rate5xx is the fraction answered 500 or 503 before anything is done:
-	// the real server refused, so nothing is applied.
+	// the real server refused, so nothing is applied. A client cannot tell
+	// this from StatusAfterCreate, so it must not send a POST again after a
+	// 5xx.
 	Rate5xx float64
+	// Rate5xxGET is a further fraction of GET requests answered 500 or 503
+	// before anything is done, for runs in which only reads should fail.
+	Rate5xxGET float64
 	// RetryAfter adds Retry-After to 429 answers: the seconds left in the
 	// window for a throttled token, InjectedRetryAfter for injected ones.
 	RetryAfter bool
@@ -93,6 +99,11 @@ type Faults struct {
 	// HangAfterCreate makes a POST create its batch and then never answer,
 	// until the client gives up or the server closes.
 	HangAfterCreate bool
+	// StatusAfterCreate makes a POST create its batch and then answer this
+	// status (500, 502, 503, 504) with an error body instead of 201, as when
+	// the server or a gateway in front of it fails after the action was
+	// taken. Zero answers 201.
+	StatusAfterCreate int
 	// FailTargets are account e-mails or mailboxes (any case) whose actions
 	// end Failed with error_code -999.
 	FailTargets []string
@@ -366,6 +377,20 @@ func cloneValues(v url.Values) url.Values {
 		out[k] = slices.Clone(vs)
 	}
 	return out
+}
+
+// Posts returns how many POST requests reached the server, answered or
+// not.
+func (s *Server) Posts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		if c.Method == http.MethodPost {
+			n++
+		}
+	}
+	return n
 }
 
 // Actions returns the actions of a batch in submission order, without

@@ -799,3 +799,67 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("201 answers %d, batches %d", created, len(s.BatchIDs()))
 	}
 }
+
+func TestStatusAfterCreate(t *testing.T) {
+	for _, status := range []int{500, 502, 503, 504} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			s := tmcastest.New(tmcastest.Options{Limit: -1, Faults: tmcastest.Faults{StatusAfterCreate: status}})
+			defer s.Close()
+			s.AddAccount("a@x.com")
+			r := send(t, s, req{method: http.MethodPost, path: "/v1/mitigation/accounts", body: "[" + acctItem + "]"})
+			checkErrorBody(t, r, status, "")
+			if ids := s.BatchIDs(); len(ids) != 1 {
+				t.Fatalf("batches: got %v, want the one the POST created", ids)
+			}
+			if n := s.Posts(); n != 1 {
+				t.Errorf("Posts: got %d, want 1", n)
+			}
+			// The batch runs like any other.
+			send(t, s, req{path: "/v1/mitigation/accounts", query: url.Values{"batch_id": {s.BatchIDs()[0]}}})
+			if a, _ := s.Account("a@x.com"); !a.Disabled {
+				t.Error("the batch created before the error did not run")
+			}
+			// A refused POST (bad body) answers 400, not the injected status.
+			r = send(t, s, req{method: http.MethodPost, path: "/v1/mitigation/accounts", body: "[]"})
+			checkErrorBody(t, r, 400, "")
+			if n := s.Posts(); n != 2 {
+				t.Errorf("Posts: got %d, want 2", n)
+			}
+		})
+	}
+}
+
+func TestRate5xxGET(t *testing.T) {
+	s := tmcastest.New(tmcastest.Options{Limit: -1, Faults: tmcastest.Faults{Rate5xxGET: 1}})
+	defer s.Close()
+	s.AddAccount("a@x.com")
+	id := post(t, s, "/v1/mitigation/accounts", acctItem)
+	r := send(t, s, req{path: "/v1/mitigation/accounts", query: url.Values{"batch_id": {id}}})
+	if r.status != 500 && r.status != 503 {
+		t.Errorf("GET: got %d, want 500 or 503", r.status)
+	}
+}
+
+func TestResultsByTimeHideNewBatches(t *testing.T) {
+	// A query by time sees a new batch no earlier than a poll by batch_id
+	// would: HiddenPolls looks of either kind list nothing.
+	clk := &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	s := tmcastest.New(tmcastest.Options{Limit: -1, Now: clk.Now, Faults: tmcastest.Faults{HiddenPolls: 1}})
+	defer s.Close()
+	s.AddAccount("a@x.com")
+	id := post(t, s, "/v1/mitigation/accounts", acctItem)
+	q := url.Values{"start": {"2026-03-01T11:59:00Z"}, "end": {"2026-03-01T12:01:00Z"}}
+	var got []int
+	for range 2 {
+		r := send(t, s, req{path: "/v1/mitigation/accounts", query: q})
+		got = append(got, len(r.body["actions"].([]any)))
+	}
+	if diff := cmp.Diff([]int{0, 1}, got); diff != "" {
+		t.Errorf("actions listed by time, per query (-want +got):\n%s", diff)
+	}
+	r := send(t, s, req{path: "/v1/mitigation/accounts", query: q})
+	a := r.body["actions"].([]any)[0].(map[string]any)
+	if a["batch_id"] != id {
+		t.Errorf("batch_id: got %v, want %s", a["batch_id"], id)
+	}
+}
