@@ -279,11 +279,7 @@ func fileResolved(t *testing.T, s *store.Store, p providers.Provider, spec appro
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now()
-	r, err := testPolicy().File(spec, actor("alice"), now)
-	if err != nil {
-		t.Fatalf("File: %v", err)
-	}
-	resolved, err := p.Resolve(ctx, r.Spec)
+	resolved, err := p.Resolve(ctx, spec.Canonical())
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}
@@ -292,7 +288,11 @@ func fileResolved(t *testing.T, s *store.Store, p providers.Provider, spec appro
 		if it.Problem != "" {
 			t.Fatalf("Resolve: %s: %s", it.Key, it.Problem)
 		}
-		items = append(items, approvals.Item{Key: it.Key, Target: it.Target, Display: it.Display, Before: it.State})
+		items = append(items, approvals.Item{Key: it.Key, Target: it.Target, Identity: it.Identity, Display: it.Display, Before: it.State})
+	}
+	r, err := testPolicy().File(spec, items, actor("alice"), now)
+	if err != nil {
+		t.Fatalf("File: %v", err)
 	}
 	if r, err = s.Create(ctx, r, items); err != nil {
 		t.Fatalf("Create: %v", err)

@@ -297,11 +297,13 @@ func TestUncertainSubmissionRecordsUnknownItems(t *testing.T) {
 		ctx := context.Background()
 		s := open(t, url)
 		spec := approvals.Spec{Action: approvals.ActionDisable, Provider: "tmcas", Targets: []string{"a@x.io", "b@x.io"}, Reason: "r"}
-		r, err := testPolicy(1).File(spec, actor("alice"), t0)
+		items := []approvals.Item{{Key: "a@x.io", Target: "a@x.io", Identity: approvals.Identity{ID: "a@x.io"}},
+			{Key: "b@x.io", Target: "b@x.io", Identity: approvals.Identity{ID: "b@x.io"}}}
+		r, err := testPolicy(1).File(spec, items, actor("alice"), t0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r, err = s.Create(ctx, r, []approvals.Item{{Key: "a@x.io", Target: "a@x.io"}, {Key: "b@x.io", Target: "b@x.io"}}); err != nil {
+		if r, err = s.Create(ctx, r, items); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Apply(ctx, r.ID, approve("bob", r.Hash), t0); err != nil {
@@ -324,7 +326,7 @@ func TestUncertainSubmissionRecordsUnknownItems(t *testing.T) {
 		if err := s.RecordSubmission(ctx, r.ID, x.Fence, sub, t0); err != nil {
 			t.Fatal(err)
 		}
-		items, err := s.Items(ctx, r.ID)
+		items, err = s.Items(ctx, r.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
