@@ -109,8 +109,11 @@ type PolicySettings struct {
 	MaxTargets int `koanf:"max_targets"`
 	// RequireReason makes --reason mandatory.
 	RequireReason bool `koanf:"require_reason"`
-	// ProtectedTargets are globs (path.Match, case-insensitive) of addresses
-	// no request may touch, such as "*@breakglass.contoso.com".
+	// ProtectedTargets are what no request may touch: globs (path.Match,
+	// case-insensitive) matched against every address of a target's
+	// resolved identity, such as "*@breakglass.contoso.com", or
+	// "id:<value>" matched against its identity and account ids. Checked at
+	// filing and again right before each provider call.
 	ProtectedTargets []string `koanf:"protected_targets"`
 	// Admins are people (names from people:) who may cancel requests filed
 	// by others.

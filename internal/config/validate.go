@@ -247,6 +247,8 @@ func (c *Config) validatePolicy(v *checker) {
 		key := fmt.Sprintf("policy.protected_targets[%d]", i)
 		if strings.TrimSpace(g) == "" {
 			v.add(key, "must not be empty")
+		} else if id, ok := strings.CutPrefix(strings.ToLower(strings.TrimSpace(g)), "id:"); ok && strings.TrimSpace(id) == "" {
+			v.add(key, "%q names no id: write id:<identity or account id>, e.g. id:7f3a9c1e-…", g)
 		} else if _, err := path.Match(strings.ToLower(g), ""); err != nil {
 			v.add(key, "%q is not a valid glob (path.Match syntax: *, ?, [a-z])", g)
 		}

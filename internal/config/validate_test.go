@@ -79,6 +79,8 @@ func TestValidate(t *testing.T) {
 			`policy.protected_targets[1]: "[a-" is not a valid glob (path.Match syntax: *, ?, [a-z])`,
 			`policy.protected_targets[2]: must not be empty`,
 			`policy.protected_targets[3]: "*@[x" is not a valid glob (path.Match syntax: *, ?, [a-z])`}},
+		{"protected ids", withKey(`policy: {protected_targets: ["id:7f3a9c1e-0000-4000-8000-00000000c0e0", "ID: "]}`), []string{
+			`policy.protected_targets[1]: "ID: " names no id: write id:<identity or account id>, e.g. id:7f3a9c1e-…`}},
 		{"admins not in people", withKey("people: [{name: bob}]\npolicy: {admins: [bob, zoe]}"),
 			[]string{`policy.admins[1]: "zoe" is not the name of anyone in people:`}},
 		{"policy actions", withKey(`
