@@ -435,7 +435,7 @@ func (b *Bot) Click(ctx context.Context, c Click) Response {
 		// Check now, so nobody types a reason for a denial that cannot be.
 		r, err := b.cfg.Store.Get(ctx, id)
 		if err == nil {
-			err = checkDecider(r, actor.Person, hash, b.cfg.Now())
+			err = approvals.CheckDecision(r, actor.Person, hash, b.cfg.Now())
 		}
 		if err != nil {
 			return b.fail(ctx, err, verb, strconv.FormatInt(id, 10))
@@ -462,24 +462,6 @@ func (b *Bot) Click(ctx context.Context, c Click) Response {
 		text += " It runs now."
 	}
 	return Response{Message: &Message{Text: text}}
-}
-
-// checkDecider reports why person may not approve or deny r now, the same
-// way Transition would.
-func checkDecider(r approvals.Request, person, hash string, now time.Time) error {
-	switch {
-	case r.State != approvals.StatePending:
-		return approvals.ErrAlreadyDecided
-	case !now.Before(r.ExpiresAt):
-		return approvals.ErrExpired
-	case person == r.Requester.Person:
-		return approvals.ErrSelfApproval
-	case !r.MayApprove(person):
-		return approvals.ErrNotApprover
-	case !approvals.MatchesHash(r.Hash, hash):
-		return approvals.ErrHashMismatch
-	}
-	return nil
 }
 
 // Submit handles a dialog submission: the reason of a denial.
