@@ -168,7 +168,7 @@ func mailBody(batch providers.Batch) ([]mailItem, []pollItem, error) {
 			return nil, nil, fmt.Errorf("tmcas: item %s: mail data: %w", it.Key, err)
 		}
 		box := strings.TrimSpace(it.Mailbox)
-		if !validAddress(box) || !validMessageID(d.MessageID) || len(d.Copies) == 0 {
+		if !validAddress(box) || !approvals.IsMessageID(d.MessageID) || len(d.Copies) == 0 {
 			return nil, nil, fmt.Errorf("tmcas: item %s: needs a mailbox, a Message-ID and at least one copy from the sweep", it.Key)
 		}
 		pi := pollItem{Key: it.Key, ActionType: at, Mailbox: strings.ToLower(box), MessageID: d.MessageID}
