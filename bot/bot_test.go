@@ -272,16 +272,18 @@ func TestDenyNeedsReasonDialog(t *testing.T) {
 
 func TestRefusedBeforeFiling(t *testing.T) {
 	tests := []struct {
-		name, who, text string
+		name, who, text string // text follows /countersign
 		user            func(bot.User) bot.User
 		want            string
 	}{
-		{"protected", "bob", `ceo@contoso.com --reason x`, nil, "ceo@contoso.com is protected"},
-		{"no reason", "bob", `eve@contoso.com`, nil, "A reason is required"},
-		{"too many", "bob", `a@c.io b@c.io c@c.io d@c.io e@c.io f@c.io g@c.io h@c.io i@c.io j@c.io k@c.io --reason x`, nil, "Too many targets: 11, the limit is 10"},
-		{"unknown person", "stranger", `eve@contoso.com --reason x`, nil, "not in Countersign's people list"},
-		{"restricted", "bob", `eve@contoso.com --reason x`, func(u bot.User) bot.User { u.Restricted = true; return u }, "may not use Countersign"},
-		{"parse error", "bob", `eve --reason x`, nil, "Eve"},
+		{"protected", "bob", `disable ceo@contoso.com --reason x`, nil, "ceo@contoso.com is protected"},
+		{"no reason", "bob", `disable eve@contoso.com`, nil, "A reason is required"},
+		{"too many", "bob", `disable a@c.io b@c.io c@c.io d@c.io e@c.io f@c.io g@c.io h@c.io i@c.io j@c.io k@c.io --reason x`, nil, "Too many targets: 11, the limit is 10"},
+		{"unknown person", "stranger", `disable eve@contoso.com --reason x`, nil, "not in Countersign's people list"},
+		{"restricted", "bob", `disable eve@contoso.com --reason x`, func(u bot.User) bot.User { u.Restricted = true; return u }, "may not use Countersign"},
+		{"parse error", "bob", `disable eve --reason x`, nil, "Eve"},
+		{"provider not configured", "bob", `disable eve@contoso.com --reason x --provider graph`, nil, `No configured provider can do that. Provider "graph" is not configured.`},
+		{"provider cannot", "bob", `enable eve@contoso.com --reason x`, nil, "No configured provider can do that. No configured provider supports enable."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -290,7 +292,7 @@ func TestRefusedBeforeFiling(t *testing.T) {
 			if tt.user != nil {
 				u = tt.user(u)
 			}
-			r := f.bot.Command(context.Background(), bot.Command{User: u, Channel: "C1", Name: "disable", Text: tt.text, Reply: f.chat})
+			r := f.bot.Command(context.Background(), bot.Command{User: u, Channel: "C1", Name: "countersign", Text: tt.text, Reply: f.chat})
 			f.bot.Wait()
 			if r.Message == nil || !strings.Contains(strings.ToLower(r.Message.Text), strings.ToLower(tt.want)) || !strings.HasPrefix(r.Message.Footer, "ref") {
 				t.Errorf("answer = %+v, want text with %q and a reference", r.Message, tt.want)

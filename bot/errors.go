@@ -31,7 +31,10 @@ func friendly(err error) (string, bool) {
 	}
 	var target *approvals.TargetError
 	var counts *approvals.CountError
+	var provider *providers.Error
 	switch {
+	case errors.As(err, &provider):
+		return "No configured provider can do that. " + upper(provider.Msg) + ".", true
 	case errors.As(err, &target) && errors.Is(err, approvals.ErrProtectedTarget):
 		return fmt.Sprintf("%s is protected: no request may touch it. Ask an administrator if this is a real emergency.", target.Target), true
 	case errors.As(err, &counts) && errors.Is(err, approvals.ErrTooManyTargets):
@@ -68,26 +71,12 @@ func friendly(err error) (string, bool) {
 		return "No targets given.", true
 	case errors.Is(err, approvals.ErrReasonRequired):
 		return `A reason is required: add --reason "…".`, true
-	case errors.Is(err, providers.ErrNoProvider), errors.Is(err, providers.ErrUnsupported):
-		return "No configured provider can do that. " + upper(providerProblem(err)), true
 	case errors.Is(err, errNoChannel):
 		return "Use Countersign in a channel, not in a direct message, so approvers see the request.", true
 	case errors.Is(err, errBadButton):
 		return "That button is not one of Countersign's.", true
 	}
 	return "", false
-}
-
-// providerProblem is the router's explanation, which names only actions and
-// provider names from config.
-func providerProblem(err error) string {
-	msg := err.Error()
-	for _, s := range []error{providers.ErrNoProvider, providers.ErrUnsupported} {
-		if p := s.Error() + ": "; len(msg) > len(p) && msg[:len(p)] == p {
-			return msg[len(p):] + "."
-		}
-	}
-	return ""
 }
 
 // failMessage logs err with a new reference id and returns what the person

@@ -158,7 +158,7 @@ func mailBody(batch providers.Batch) ([]mailItem, []pollItem, error) {
 	}
 	at, ok := mailActionType(action)
 	if !ok {
-		return nil, nil, fmt.Errorf("tmcas: %w: purge-mail --action %q (use delete or quarantine)", providers.ErrUnsupported, action)
+		return nil, nil, &providers.Error{Err: providers.ErrUnsupported, Msg: fmt.Sprintf("tmcas cannot purge mail with --action %s (use delete or quarantine)", action)}
 	}
 	var body []mailItem
 	pis := make([]pollItem, 0, len(batch.Items))
