@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/countersign/countersign/bot/chat"
 	"hash/fnv"
 	"io"
 	"log/slog"
@@ -90,7 +91,7 @@ type Bot struct {
 const maxShown = 10_000
 
 // update edits the message h to m unless it already shows m.
-func (b *Bot) update(ctx context.Context, chat Chat, h Handle, m Message) error {
+func (b *Bot) update(ctx context.Context, ch Chat, h chat.Handle, m chat.Message) error {
 	key := h.Platform + "/" + h.Channel + "/" + h.ID
 	f := fnv.New64a()
 	fmt.Fprintf(f, "%#v", m)
@@ -101,7 +102,7 @@ func (b *Bot) update(ctx context.Context, chat Chat, h Handle, m Message) error 
 	if same {
 		return nil
 	}
-	if err := chat.Update(ctx, h, m); err != nil {
+	if err := ch.Update(ctx, h, m); err != nil {
 		return err
 	}
 	b.mu.Lock()
@@ -199,7 +200,7 @@ func (b *Bot) Command(ctx context.Context, c Command) Response {
 		if err != nil {
 			return b.fail(ctx, err, "command", "help")
 		}
-		return Response{Message: &Message{Title: "Countersign help", Pre: text}}
+		return Response{Message: &chat.Message{Title: "Countersign help", Pre: text}}
 	case commands.Status:
 		return b.status(ctx, cmd.RequestID)
 	case commands.Pending:
@@ -242,7 +243,7 @@ func (b *Bot) Command(ctx context.Context, c Command) Response {
 	if preview {
 		what = "Previewing"
 	}
-	return Response{Message: &Message{Text: fmt.Sprintf("%s %s with %s…", what, count(len(spec.Targets), "target"), providerName(spec.Provider))}}
+	return Response{Message: &chat.Message{Text: fmt.Sprintf("%s %s with %s…", what, chat.Count(len(spec.Targets), "target"), providerName(spec.Provider))}}
 }
 
 // policy returns the configured policy with the platform's approvers.
@@ -258,7 +259,7 @@ func (b *Bot) policy(ctx context.Context, access Access) (approvals.Policy, erro
 
 // resolve previews spec through the provider and turns the answer into
 // items; problems lists the targets that cannot be acted on.
-func (b *Bot) resolve(ctx context.Context, spec approvals.Spec, provider providers.Provider, policy approvals.Policy) (items []approvals.Item, problems []Line, err error) {
+func (b *Bot) resolve(ctx context.Context, spec approvals.Spec, provider providers.Provider, policy approvals.Policy) (items []approvals.Item, problems []chat.Line, err error) {
 	resolved, err := provider.Resolve(ctx, spec)
 	if err != nil {
 		return nil, nil, fmt.Errorf("resolving targets with %s: %w", spec.Provider, err)
@@ -266,7 +267,7 @@ func (b *Bot) resolve(ctx context.Context, spec approvals.Spec, provider provide
 	now := b.cfg.Now()
 	for _, r := range resolved {
 		if r.Problem != "" {
-			problems = append(problems, Line{Mark: MarkProblem, Text: r.Display, Detail: r.Problem})
+			problems = append(problems, chat.Line{Mark: chat.MarkProblem, Text: r.Display, Detail: r.Problem})
 			continue
 		}
 		display := r.Display
@@ -275,11 +276,11 @@ func (b *Bot) resolve(ctx context.Context, spec approvals.Spec, provider provide
 		}
 		if !r.Identity.Known() {
 			// Fail closed: nothing can be bound to the approval.
-			problems = append(problems, Line{Mark: MarkProblem, Text: display, Detail: providerName(spec.Provider) + " did not say what this target is"})
+			problems = append(problems, chat.Line{Mark: chat.MarkProblem, Text: display, Detail: providerName(spec.Provider) + " did not say what this target is"})
 			continue
 		}
 		if pat, ok := policy.ProtectsIdentity(r.Identity); ok {
-			problems = append(problems, Line{Mark: MarkProblem, Text: display, Detail: "protected (" + pat + ")"})
+			problems = append(problems, chat.Line{Mark: chat.MarkProblem, Text: display, Detail: "protected (" + pat + ")"})
 			continue
 		}
 		items = append(items, approvals.Item{Key: r.Key, Target: r.Target, Identity: r.Identity, Display: display,
@@ -307,13 +308,13 @@ func (b *Bot) file(ctx context.Context, c Command, spec approvals.Spec, provider
 		return
 	}
 	if len(problems) > 0 {
-		m := Message{Title: "Not filed: " + count(len(problems), "target") + " cannot be acted on", Tone: ToneBad, Lines: problems}
+		m := chat.Message{Title: "Not filed: " + chat.Count(len(problems), "target") + " cannot be acted on", Tone: chat.ToneBad, Lines: problems}
 		limitLines(&m, maxLines)
 		b.reply(ctx, c, m)
 		return
 	}
 	if len(items) == 0 {
-		b.reply(ctx, c, Message{Title: "Not filed: nothing to do", Tone: ToneBad, Text: fmt.Sprintf("%s found nothing to act on for %s.", providerName(spec.Provider), strings.Join(spec.Targets, ", "))})
+		b.reply(ctx, c, chat.Message{Title: "Not filed: nothing to do", Tone: chat.ToneBad, Text: fmt.Sprintf("%s found nothing to act on for %s.", providerName(spec.Provider), strings.Join(spec.Targets, ", "))})
 		return
 	}
 	now := b.cfg.Now()
@@ -329,12 +330,12 @@ func (b *Bot) file(ctx context.Context, c Command, spec approvals.Spec, provider
 	}
 	log := b.log.With("request_id", req.ID, "action", string(spec.Action), "provider", spec.Provider, "requester", actor.Person)
 	log.InfoContext(ctx, "request filed", "targets", len(spec.Targets), "items", len(items))
-	chat := b.cfg.Chats[c.User.Platform]
+	ch := b.cfg.Chats[c.User.Platform]
 	stored, err := b.cfg.Store.Items(ctx, req.ID)
 	if err != nil {
 		stored = items // as filed; the next render reads them back
 	}
-	h, err := chat.Post(ctx, c.Channel, renderCard(req, stored, b.cfg.Now()))
+	h, err := ch.Post(ctx, c.Channel, renderCard(req, stored, b.cfg.Now()))
 	if err != nil {
 		// Nobody could approve a request without a card: withdraw it.
 		if _, cerr := b.cfg.Store.Apply(ctx, req.ID, approvals.Event{Kind: approvals.EventCancel, Actor: actor, Reason: "the card could not be posted"}, b.cfg.Now()); cerr != nil {
@@ -346,11 +347,11 @@ func (b *Bot) file(ctx context.Context, c Command, spec approvals.Spec, provider
 	if err := b.cfg.Store.SaveMessage(ctx, store.Message{RequestID: req.ID, Platform: c.User.Platform, Channel: h.Channel, MessageID: h.ID, ThreadID: h.Thread}, b.cfg.Now()); err != nil {
 		log.ErrorContext(ctx, "saving card location", "err", err)
 	}
-	b.reply(ctx, c, Message{Text: fmt.Sprintf("Filed request #%d. Waiting for %s from: %s.", req.ID, count(req.ApprovalsRequired, "approval"), strings.Join(req.Waiting(), ", "))})
+	b.reply(ctx, c, chat.Message{Text: fmt.Sprintf("Filed request #%d. Waiting for %s from: %s.", req.ID, chat.Count(req.ApprovalsRequired, "approval"), strings.Join(req.Waiting(), ", "))})
 }
 
 // reply sends a private follow-up for a command, logging a failure.
-func (b *Bot) reply(ctx context.Context, c Command, m Message) {
+func (b *Bot) reply(ctx context.Context, c Command, m chat.Message) {
 	if c.Reply == nil {
 		return
 	}
@@ -389,7 +390,7 @@ func (b *Bot) cancel(ctx context.Context, actor approvals.Actor, id int64) Respo
 	}
 	b.log.InfoContext(ctx, "request cancelled", "request_id", id, "by", actor.Person)
 	b.background(ctx, func(ctx context.Context) { b.render(ctx, r.ID) })
-	return Response{Message: &Message{Text: fmt.Sprintf("Cancelled request #%d.", id)}}
+	return Response{Message: &chat.Message{Text: fmt.Sprintf("Cancelled request #%d.", id)}}
 }
 
 // Button values and dialog ids: "<verb>:<request id>:<short hash>".
@@ -440,7 +441,7 @@ func (b *Bot) Click(ctx context.Context, c Click) Response {
 		if err != nil {
 			return b.fail(ctx, err, verb, strconv.FormatInt(id, 10))
 		}
-		return Response{Dialog: &Dialog{
+		return Response{Dialog: &chat.Dialog{
 			ID: c.Value, Title: fmt.Sprintf("Deny request #%d", id), Label: "Reason",
 			Hint: "Why is this request denied?", Submit: "Deny", Required: true, MaxLen: commands.MaxReason,
 		}}
@@ -457,11 +458,11 @@ func (b *Bot) Click(ctx context.Context, c Click) Response {
 	b.background(ctx, func(ctx context.Context) { b.render(ctx, id) })
 	text := fmt.Sprintf("You approved request #%d.", id)
 	if r.State == approvals.StatePending {
-		text += fmt.Sprintf(" It still needs %s.", count(r.ApprovalsRequired-len(r.Approvals), "more approval"))
+		text += fmt.Sprintf(" It still needs %s.", chat.Count(r.ApprovalsRequired-len(r.Approvals), "more approval"))
 	} else {
 		text += " It runs now."
 	}
-	return Response{Message: &Message{Text: text}}
+	return Response{Message: &chat.Message{Text: text}}
 }
 
 // Submit handles a dialog submission: the reason of a denial.
@@ -489,7 +490,7 @@ func (b *Bot) Submit(ctx context.Context, s Submit) Response {
 	}
 	b.log.InfoContext(ctx, "request denied", "request_id", id, "by", actor.Person)
 	b.background(ctx, func(ctx context.Context) { b.render(ctx, id) })
-	return Response{Message: &Message{Text: fmt.Sprintf("You denied request #%d.", id)}}
+	return Response{Message: &chat.Message{Text: fmt.Sprintf("You denied request #%d.", id)}}
 }
 
 // Changed implements engine.Notifier: the request's stored state changed,
@@ -537,13 +538,13 @@ func (b *Bot) render(ctx context.Context, id int64) {
 	card := renderCard(r, items, now)
 	started := r.State == approvals.StateRunning || (r.State.Terminal() && !r.ApprovedAt.IsZero())
 	for _, m := range msgs {
-		chat := b.cfg.Chats[m.Platform]
-		if chat == nil {
+		ch := b.cfg.Chats[m.Platform]
+		if ch == nil {
 			continue // a platform this replica does not serve
 		}
 		log := log.With("platform", m.Platform)
-		cardH := Handle{Platform: m.Platform, Channel: m.Channel, ID: m.MessageID, Thread: m.ThreadID}
-		if err := b.update(ctx, chat, cardH, card); err != nil {
+		cardH := chat.Handle{Platform: m.Platform, Channel: m.Channel, ID: m.MessageID, Thread: m.ThreadID}
+		if err := b.update(ctx, ch, cardH, card); err != nil {
 			log.WarnContext(ctx, "updating card", "err", err)
 		}
 		if !started {
@@ -551,7 +552,7 @@ func (b *Bot) render(ctx context.Context, id int64) {
 		}
 		progress := renderProgress(r, items)
 		if m.ProgressID == "" {
-			h, err := chat.Reply(ctx, cardH, progress)
+			h, err := ch.Reply(ctx, cardH, progress)
 			if err != nil {
 				log.WarnContext(ctx, "posting progress", "err", err)
 				continue
@@ -560,7 +561,7 @@ func (b *Bot) render(ctx context.Context, id int64) {
 			if err := b.cfg.Store.SaveMessage(ctx, m, now); err != nil {
 				log.ErrorContext(ctx, "saving progress location", "err", err)
 			}
-		} else if err := b.update(ctx, chat, Handle{Platform: m.Platform, Channel: m.Channel, ID: m.ProgressID, Thread: m.ThreadID}, progress); err != nil {
+		} else if err := b.update(ctx, ch, chat.Handle{Platform: m.Platform, Channel: m.Channel, ID: m.ProgressID, Thread: m.ThreadID}, progress); err != nil {
 			log.WarnContext(ctx, "updating progress", "err", err)
 		}
 		if r.State.Terminal() {
@@ -570,7 +571,7 @@ func (b *Bot) render(ctx context.Context, id int64) {
 				continue
 			}
 			if first {
-				if _, err := chat.Reply(ctx, Handle{Platform: m.Platform, Channel: m.Channel, ID: m.MessageID, Thread: m.ThreadID}, renderSummary(r, items)); err != nil {
+				if _, err := ch.Reply(ctx, chat.Handle{Platform: m.Platform, Channel: m.Channel, ID: m.MessageID, Thread: m.ThreadID}, renderSummary(r, items)); err != nil {
 					log.WarnContext(ctx, "posting summary", "err", err)
 				}
 			}

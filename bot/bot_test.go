@@ -11,6 +11,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/commands"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
@@ -21,30 +22,30 @@ import (
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 
-// chat records what the bot shows; failPost makes Post fail.
-type chat struct {
+// recorder records what the bot shows; failPost makes Post fail.
+type recorder struct {
 	mu       sync.Mutex
 	next     int
-	posts    map[string]bot.Message // latest version by id
-	replies  []bot.Message
-	private  []bot.Message
+	posts    map[string]chat.Message // latest version by id
+	replies  []chat.Message
+	private  []chat.Message
 	failPost bool
 	updates  int
 }
 
-func (c *chat) Post(_ context.Context, channel string, m bot.Message) (bot.Handle, error) {
+func (c *recorder) Post(_ context.Context, channel string, m chat.Message) (chat.Handle, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.failPost {
-		return bot.Handle{}, errors.New("chat.postMessage: channel_not_found")
+		return chat.Handle{}, errors.New("chat.postMessage: channel_not_found")
 	}
 	c.next++
 	id := fmt.Sprint(c.next)
 	c.posts[id] = m
-	return bot.Handle{Platform: "test", Channel: channel, ID: id}, nil
+	return chat.Handle{Platform: "test", Channel: channel, ID: id}, nil
 }
 
-func (c *chat) Update(_ context.Context, h bot.Handle, m bot.Message) error {
+func (c *recorder) Update(_ context.Context, h chat.Handle, m chat.Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.updates++
@@ -52,30 +53,30 @@ func (c *chat) Update(_ context.Context, h bot.Handle, m bot.Message) error {
 	return nil
 }
 
-func (c *chat) Reply(_ context.Context, parent bot.Handle, m bot.Message) (bot.Handle, error) {
+func (c *recorder) Reply(_ context.Context, parent chat.Handle, m chat.Message) (chat.Handle, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.next++
 	id := fmt.Sprint(c.next)
 	c.posts[id] = m
 	c.replies = append(c.replies, m)
-	return bot.Handle{Platform: "test", Channel: parent.Channel, ID: id, Thread: parent.ID}, nil
+	return chat.Handle{Platform: "test", Channel: parent.Channel, ID: id, Thread: parent.ID}, nil
 }
 
-func (c *chat) Respond(_ context.Context, m bot.Message) error {
+func (c *recorder) Respond(_ context.Context, m chat.Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.private = append(c.private, m)
 	return nil
 }
 
-func (c *chat) card(id string) bot.Message {
+func (c *recorder) card(id string) chat.Message {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.posts[id]
 }
 
-func (c *chat) lastPrivate() string {
+func (c *recorder) lastPrivate() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.private) == 0 {
@@ -106,7 +107,7 @@ func (a access) Approvers(context.Context) ([]string, error) { return a.approver
 
 type fixture struct {
 	bot   *bot.Bot
-	chat  *chat
+	chat  *recorder
 	store *store.Store
 	fake  *tmcastest.Server
 }
@@ -139,7 +140,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &chat{posts: map[string]bot.Message{}}
+	c := &recorder{posts: map[string]chat.Message{}}
 	refs := 0
 	b, err := bot.New(bot.Config{
 		Store: st, Providers: router,
@@ -166,12 +167,12 @@ func (f *fixture) command(t *testing.T, who, name, text string) bot.Response {
 
 func (f *fixture) click(t *testing.T, who, value string) bot.Response {
 	t.Helper()
-	r := f.bot.Click(context.Background(), bot.Click{User: user(who), Message: bot.Handle{Platform: "test", Channel: "C1", ID: "1"}, Value: value})
+	r := f.bot.Click(context.Background(), bot.Click{User: user(who), Message: chat.Handle{Platform: "test", Channel: "C1", ID: "1"}, Value: value})
 	f.bot.Wait()
 	return r
 }
 
-func buttonValue(t *testing.T, m bot.Message, label string) string {
+func buttonValue(t *testing.T, m chat.Message, label string) string {
 	t.Helper()
 	for _, b := range m.Buttons {
 		if b.Label == label {
@@ -395,7 +396,7 @@ func TestDenyDialogAcceptsWhatReasonAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if req.State != approvals.StatePending || resp.Message == nil || resp.Message.Tone != bot.ToneBad {
+			if req.State != approvals.StatePending || resp.Message == nil || resp.Message.Tone != chat.ToneBad {
 				t.Errorf("dialog %q: request %s, answered %+v; want it refused", tt.value, req.State, resp.Message)
 			}
 		})

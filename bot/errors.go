@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/countersign/countersign/bot/chat"
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/commands"
@@ -40,7 +41,7 @@ func friendly(err error) (string, bool) {
 	case errors.As(err, &counts) && errors.Is(err, approvals.ErrTooManyTargets):
 		return fmt.Sprintf("Too many targets: %d, the limit is %d. Split them over several requests.", counts.Got, counts.Limit), true
 	case errors.As(err, &counts) && errors.Is(err, approvals.ErrNotEnoughApprovers):
-		return fmt.Sprintf("Not filed: this needs %s, but only %d other eligible approver(s) exist. Ask an administrator to add approvers.", count(counts.Limit, "approval"), counts.Got), true
+		return fmt.Sprintf("Not filed: this needs %s, but only %d other eligible approver(s) exist. Ask an administrator to add approvers.", chat.Count(counts.Limit, "approval"), counts.Got), true
 	}
 	switch {
 	case errors.Is(err, approvals.ErrSelfApproval):
@@ -81,15 +82,15 @@ func friendly(err error) (string, bool) {
 
 // failMessage logs err with a new reference id and returns what the person
 // sees: the friendly text, or for faults only that something went wrong.
-func (b *Bot) failMessage(ctx context.Context, err error, op, subject string) Message {
+func (b *Bot) failMessage(ctx context.Context, err error, op, subject string) chat.Message {
 	ref := b.cfg.NewRef()
 	text, expected := friendly(err)
 	if expected {
 		b.log.InfoContext(ctx, "refused", "ref", ref, "op", op, "subject", subject, "err", err)
-		return Message{Text: text, Footer: "ref " + ref, Tone: ToneBad}
+		return chat.Message{Text: text, Footer: "ref " + ref, Tone: chat.ToneBad}
 	}
 	b.log.ErrorContext(ctx, "failed", "ref", ref, "op", op, "subject", subject, "err", err)
-	return Message{Text: "Something went wrong; nothing was changed that the card does not show. Give this reference to your administrator: " + ref + ".", Footer: "ref " + ref, Tone: ToneBad}
+	return chat.Message{Text: "Something went wrong; nothing was changed that the card does not show. Give this reference to your administrator: " + ref + ".", Footer: "ref " + ref, Tone: chat.ToneBad}
 }
 
 // fail is failMessage as a Response.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/internal/engine"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
@@ -21,7 +22,7 @@ import (
 // client, on one database: what approvers see and what Graph receives.
 type graphSystem struct {
 	bot     *bot.Bot
-	chat    *chat
+	chat    *recorder
 	store   *store.Store
 	graph   *graphtest.Server
 	router  *providers.Router
@@ -56,7 +57,7 @@ func newGraphSystem(t *testing.T, url string, protected []string) *graphSystem {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &graphSystem{chat: &chat{posts: map[string]bot.Message{}}, store: st, graph: srv, router: router, users: users,
+	g := &graphSystem{chat: &recorder{posts: map[string]chat.Message{}}, store: st, graph: srv, router: router, users: users,
 		changed: make(chan int64, 1024)}
 	return newGraphSystemWith(t, g, protected)
 }
@@ -307,7 +308,7 @@ func swapMallory(g *graphSystem) {
 }
 
 // messageText flattens what a message shows.
-func messageText(m bot.Message) string {
+func messageText(m chat.Message) string {
 	parts := []string{m.Title, m.Text, m.Pre, m.Footer}
 	for _, f := range m.Fields {
 		parts = append(parts, f.Label+": "+f.Value)

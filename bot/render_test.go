@@ -3,6 +3,7 @@ package bot
 import (
 	"errors"
 	"fmt"
+	"github.com/countersign/countersign/bot/chat"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func TestCardFitsWhateverTheBatch(t *testing.T) {
 			items[i].Status = approvals.ItemFailed
 		}
 	}
-	for name, m := range map[string]Message{
+	for name, m := range map[string]chat.Message{
 		"card":     renderCard(r, items, now),
 		"progress": renderProgress(r, items),
 		"summary":  renderSummary(r, items),
@@ -58,7 +59,7 @@ func TestCardFitsWhateverTheBatch(t *testing.T) {
 		}
 	}
 	// The summary lists failures first.
-	if m := renderSummary(r, items); m.Lines[0].Mark != MarkFailed || m.Lines[19].Mark != MarkFailed || m.Lines[20].Mark != MarkOK {
+	if m := renderSummary(r, items); m.Lines[0].Mark != chat.MarkFailed || m.Lines[19].Mark != chat.MarkFailed || m.Lines[20].Mark != chat.MarkOK {
 		t.Errorf("summary order: %v %v %v", m.Lines[0].Mark, m.Lines[19].Mark, m.Lines[20].Mark)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	slackbot "github.com/countersign/countersign/bot/slack"
 	"github.com/countersign/countersign/bot/slack/slacktest"
 	"github.com/countersign/countersign/internal/bottest"
@@ -33,7 +34,7 @@ type recorder struct{ calls atomic.Int32 }
 
 func (r *recorder) Command(context.Context, bot.Command) bot.Response {
 	r.calls.Add(1)
-	return bot.Response{Message: &bot.Message{Text: "ok"}}
+	return bot.Response{Message: &chat.Message{Text: "ok"}}
 }
 func (r *recorder) Click(context.Context, bot.Click) bot.Response {
 	r.calls.Add(1)
