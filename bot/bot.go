@@ -17,7 +17,6 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/commands"
-	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/providers"
 )
 
@@ -28,9 +27,9 @@ type Store interface {
 	Get(ctx context.Context, id int64) (approvals.Request, error)
 	Items(ctx context.Context, id int64) ([]approvals.Item, error)
 	Apply(ctx context.Context, id int64, ev approvals.Event, now time.Time) (approvals.Request, error)
-	List(ctx context.Context, f store.Filter) ([]approvals.Request, error)
-	SaveMessage(ctx context.Context, m store.Message, now time.Time) error
-	Messages(ctx context.Context, requestID int64) ([]store.Message, error)
+	List(ctx context.Context, f approvals.Filter) ([]approvals.Request, error)
+	SaveMessage(ctx context.Context, m chat.Location, now time.Time) error
+	Messages(ctx context.Context, requestID int64) ([]chat.Location, error)
 	FirstSeen(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error)
 }
 
@@ -344,7 +343,7 @@ func (b *Bot) file(ctx context.Context, c Command, spec approvals.Spec, provider
 		b.reply(ctx, c, b.failMessage(ctx, fmt.Errorf("posting card of request %d: %w", req.ID, err), "file", string(spec.Action)))
 		return
 	}
-	if err := b.cfg.Store.SaveMessage(ctx, store.Message{RequestID: req.ID, Platform: c.User.Platform, Channel: h.Channel, MessageID: h.ID, ThreadID: h.Thread}, b.cfg.Now()); err != nil {
+	if err := b.cfg.Store.SaveMessage(ctx, chat.Location{RequestID: req.ID, Platform: c.User.Platform, Channel: h.Channel, MessageID: h.ID, ThreadID: h.Thread}, b.cfg.Now()); err != nil {
 		log.ErrorContext(ctx, "saving card location", "err", err)
 	}
 	b.reply(ctx, c, chat.Message{Text: fmt.Sprintf("Filed request #%d. Waiting for %s from: %s.", req.ID, chat.Count(req.ApprovalsRequired, "approval"), strings.Join(req.Waiting(), ", "))})
@@ -375,7 +374,7 @@ func (b *Bot) status(ctx context.Context, id int64) Response {
 }
 
 func (b *Bot) pending(ctx context.Context) Response {
-	rs, err := b.cfg.Store.List(ctx, store.Filter{States: []approvals.State{approvals.StatePending}, Limit: maxLines + 1})
+	rs, err := b.cfg.Store.List(ctx, approvals.Filter{States: []approvals.State{approvals.StatePending}, Limit: maxLines + 1})
 	if err != nil {
 		return b.fail(ctx, err, "pending", "")
 	}

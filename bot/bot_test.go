@@ -298,7 +298,7 @@ func TestRefusedBeforeFiling(t *testing.T) {
 			if r.Message == nil || !strings.Contains(strings.ToLower(r.Message.Text), strings.ToLower(tt.want)) || !strings.HasPrefix(r.Message.Footer, "ref") {
 				t.Errorf("answer = %+v, want text with %q and a reference", r.Message, tt.want)
 			}
-			if rs, _ := f.store.List(context.Background(), store.Filter{}); len(rs) != 0 {
+			if rs, _ := f.store.List(context.Background(), approvals.Filter{}); len(rs) != 0 {
 				t.Errorf("%d requests stored, want none", len(rs))
 			}
 			if len(f.chat.posts) != 0 {

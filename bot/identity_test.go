@@ -113,7 +113,7 @@ func (g *graphSystem) file(t *testing.T, name, text string) (int64, string) {
 	t.Helper()
 	g.bot.Command(context.Background(), bot.Command{User: user("alice"), Channel: "C1", Name: name, Text: text, Reply: g.chat})
 	g.bot.Wait()
-	rs, err := g.store.List(context.Background(), store.Filter{})
+	rs, err := g.store.List(context.Background(), approvals.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
 	"github.com/countersign/countersign/bot/chat"
 	slackbot "github.com/countersign/countersign/bot/slack"
 	"github.com/countersign/countersign/bot/slack/slacktest"
 	"github.com/countersign/countersign/internal/bottest"
-	"github.com/countersign/countersign/internal/store"
 )
 
 // The official example of docs.slack.dev "Verifying requests from Slack".
@@ -157,7 +157,7 @@ func TestVerificationMatrix(t *testing.T) {
 	if n := rec.calls.Load(); n != 1 {
 		t.Fatalf("handler called %d times, want 1 (the replay must not reach it)", n)
 	}
-	reqs, err := st.List(context.Background(), store.Filter{})
+	reqs, err := st.List(context.Background(), approvals.Filter{})
 	if err != nil || len(reqs) != 0 {
 		t.Fatalf("store holds %d requests (err %v), want none", len(reqs), err)
 	}

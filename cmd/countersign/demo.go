@@ -290,7 +290,7 @@ func (d *demo) settle(ctx context.Context) error {
 }
 
 func (d *demo) busy(ctx context.Context) (bool, error) {
-	rs, err := d.store.List(ctx, store.Filter{})
+	rs, err := d.store.List(ctx, approvals.Filter{})
 	if err != nil {
 		return false, err
 	}

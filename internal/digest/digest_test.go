@@ -233,6 +233,6 @@ func TestJobPostsAndReportsErrors(t *testing.T) {
 
 type failingSource struct{ err error }
 
-func (f failingSource) List(context.Context, store.Filter) ([]approvals.Request, error) {
+func (f failingSource) List(context.Context, approvals.Filter) ([]approvals.Request, error) {
 	return nil, f.err
 }

@@ -14,14 +14,13 @@ import (
 	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/internal/digest"
 	"github.com/countersign/countersign/internal/safetext"
-	"github.com/countersign/countersign/internal/store"
 )
 
 // sliceSource is an in-memory Source that applies the Filter fields
 // Build uses.
 type sliceSource []approvals.Request
 
-func (s sliceSource) List(_ context.Context, f store.Filter) ([]approvals.Request, error) {
+func (s sliceSource) List(_ context.Context, f approvals.Filter) ([]approvals.Request, error) {
 	var out []approvals.Request
 	for _, r := range s {
 		if len(f.States) > 0 && !slices.Contains(f.States, r.State) {
