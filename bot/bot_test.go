@@ -18,6 +18,7 @@ import (
 	"github.com/countersign/countersign/providers"
 	"github.com/countersign/countersign/providers/tmcas"
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
+	"github.com/countersign/countersign/workflow"
 )
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
@@ -142,12 +143,17 @@ func newFixture(t *testing.T) *fixture {
 	}
 	c := &recorder{posts: map[string]chat.Message{}}
 	refs := 0
+	now := func() time.Time { return t0 }
+	wf, err := workflow.New(workflow.Config{Store: st, Providers: router, Now: now,
+		Policy: approvals.Policy{ApprovalsRequired: 1, RequestTTL: time.Hour, MaxTargets: 10, RequireReason: true, Protected: []string{"ceo@contoso.com"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, err := bot.New(bot.Config{
-		Store: st, Providers: router,
-		Policy: approvals.Policy{ApprovalsRequired: 1, RequestTTL: time.Hour, MaxTargets: 10, RequireReason: true, Protected: []string{"ceo@contoso.com"}},
+		Workflow: wf, Store: st,
 		Chats:  map[string]bot.Chat{"test": c},
 		Access: map[string]bot.Access{"test": access{approvers: []string{"bob", "carol"}}},
-		Now:    func() time.Time { return t0 },
+		Now:    now,
 		NewRef: func() string { refs++; return fmt.Sprintf("ref%d", refs) },
 	})
 	if err != nil {

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/countersign/countersign/bot/chat"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/commands"
 	"github.com/countersign/countersign/providers"
 )

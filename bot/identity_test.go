@@ -16,6 +16,7 @@ import (
 	"github.com/countersign/countersign/providers"
 	"github.com/countersign/countersign/providers/msgraph"
 	"github.com/countersign/countersign/providers/msgraph/graphtest"
+	"github.com/countersign/countersign/workflow"
 )
 
 // graphSystem is the bot, the engine and the Graph fake behind the real
@@ -225,9 +226,13 @@ func TestProtectionByIdentity(t *testing.T) {
 // seeded its users).
 func newGraphSystemWith(t *testing.T, g *graphSystem, protected []string) *graphSystem {
 	t.Helper()
+	wf, err := workflow.New(workflow.Config{Store: g.store, Providers: g.router,
+		Policy: approvals.Policy{ApprovalsRequired: 1, RequestTTL: time.Hour, MaxTargets: 10, RequireReason: true, Protected: protected}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, err := bot.New(bot.Config{
-		Store: g.store, Providers: g.router,
-		Policy: approvals.Policy{ApprovalsRequired: 1, RequestTTL: time.Hour, MaxTargets: 10, RequireReason: true, Protected: protected},
+		Workflow: wf, Store: g.store,
 		Chats:  map[string]bot.Chat{"test": g.chat},
 		Access: map[string]bot.Access{"test": access{approvers: []string{"bob", "carol"}}},
 	})

@@ -2,11 +2,13 @@ package bot
 
 import (
 	"fmt"
-	"github.com/countersign/countersign/bot/chat"
 	"strings"
 	"time"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/bot/chat"
+	"github.com/countersign/countersign/providers"
+	"github.com/countersign/countersign/workflow"
 )
 
 // maxLines is the most list lines one message shows; the rest are counted
@@ -20,17 +22,6 @@ func limitLines(m *chat.Message, n int) {
 		m.More += len(m.Lines) - n
 		m.Lines = m.Lines[:n]
 	}
-}
-
-// providerName is the provider as people know it.
-func providerName(p string) string {
-	switch p {
-	case "tmcas":
-		return "Trend Micro Cloud App Security"
-	case "graph":
-		return "Microsoft Graph"
-	}
-	return p
 }
 
 // actionTitle says what a spec does, for titles: "Disable 2 accounts".
@@ -145,7 +136,7 @@ func renderCard(r approvals.Request, items []approvals.Item, now time.Time) chat
 		Text:    status,
 		Fields: []chat.Field{
 			{Label: "Requested by", Value: who(r.Requester)},
-			{Label: "Provider", Value: providerName(r.Spec.Provider)},
+			{Label: "Provider", Value: providers.DisplayName(r.Spec.Provider)},
 		},
 		Footer: fmt.Sprintf("request #%d · content hash %s · filed %s", r.ID, approvals.ShortHash(r.Hash), stamp(r.CreatedAt)),
 	}
@@ -219,7 +210,7 @@ func renderProgress(r approvals.Request, items []approvals.Item) chat.Message {
 	text := fmt.Sprintf("%d succeeded, %d failed, %d skipped, %d in progress.", ok, failed, skipped, len(items)-done)
 	if waiting > 0 {
 		// A large batch is sent in parts; say how far sending has got.
-		text += fmt.Sprintf(" %d of %d sent to %s so far.", len(items)-waiting, len(items), providerName(r.Spec.Provider))
+		text += fmt.Sprintf(" %d of %d sent to %s so far.", len(items)-waiting, len(items), providers.DisplayName(r.Spec.Provider))
 	}
 	m := chat.Message{
 		Request: r.ID,
@@ -267,19 +258,21 @@ func renderSummary(r approvals.Request, items []approvals.Item) chat.Message {
 	return m
 }
 
-// renderPreview answers --dry-run and explain.
-func renderPreview(spec approvals.Spec, requester approvals.Actor, policy approvals.Policy, items []approvals.Item, problems []chat.Line, checkErr error, explain bool) chat.Message {
-	title := "Dry run: " + actionTitle(spec, len(items))
+// renderPreview answers --dry-run and explain: what the draft's targets
+// resolve to and what the policy says.
+func renderPreview(d workflow.Draft, p workflow.Preview, explain bool) chat.Message {
+	spec := d.Spec
+	title := "Dry run: " + actionTitle(spec, len(p.Items))
 	if explain {
-		title = "Explain: " + actionTitle(spec, len(items))
+		title = "Explain: " + actionTitle(spec, len(p.Items))
 	}
 	m := chat.Message{Title: title, Tone: chat.ToneNeutral, Fields: []chat.Field{
-		{Label: "Provider", Value: providerName(spec.Provider)},
-		{Label: "Approvals needed", Value: fmt.Sprint(policy.Required(spec))},
+		{Label: "Provider", Value: providers.DisplayName(spec.Provider)},
+		{Label: "Approvals needed", Value: fmt.Sprint(d.Policy.Required(spec))},
 	}}
 	var may []string
-	for _, a := range policy.Approvers {
-		if a != requester.Person {
+	for _, a := range d.Policy.Approvers {
+		if a != d.Actor.Person {
 			may = append(may, a)
 		}
 	}
@@ -288,20 +281,41 @@ func renderPreview(spec approvals.Spec, requester approvals.Actor, policy approv
 		m.Fields = append(m.Fields, chat.Field{Label: "Mail action", Value: spec.Mail.Action})
 	}
 	switch {
-	case checkErr != nil:
-		text, _ := friendly(checkErr)
+	case d.Refusal != nil:
+		text, _ := friendly(d.Refusal)
 		m.Text, m.Tone = "Policy: this would be refused. "+text, chat.ToneBad
-	case len(problems) > 0:
-		m.Text, m.Tone = "Policy: allowed, but "+chat.Count(len(problems), "target")+" cannot be acted on, so it would not be filed.", chat.ToneBad
+	case len(p.Problems) > 0:
+		m.Text, m.Tone = "Policy: allowed, but "+chat.Count(len(p.Problems), "target")+" cannot be acted on, so it would not be filed.", chat.ToneBad
 	default:
-		m.Text = fmt.Sprintf("Policy: allowed. %s would receive %s. Nothing was filed.", providerName(spec.Provider), chat.Count(len(items), "item"))
+		m.Text = fmt.Sprintf("Policy: allowed. %s would receive %s. Nothing was filed.", providers.DisplayName(spec.Provider), chat.Count(len(p.Items), "item"))
 	}
-	m.Lines = append(m.Lines, problems...)
-	for _, it := range items {
+	m.Lines = append(m.Lines, problemLines(p.Problems)...)
+	for _, it := range p.Items {
 		m.Lines = append(m.Lines, itemLine(it, false))
 	}
 	limitLines(&m, maxLines)
 	return m
+}
+
+// renderNotFiled says why a request was not filed: the targets that cannot
+// be acted on, or that the provider found nothing.
+func renderNotFiled(spec approvals.Spec, problems []workflow.Problem) chat.Message {
+	if len(problems) == 0 {
+		return chat.Message{Title: "Not filed: nothing to do", Tone: chat.ToneBad,
+			Text: fmt.Sprintf("%s found nothing to act on for %s.", providers.DisplayName(spec.Provider), strings.Join(spec.Targets, ", "))}
+	}
+	m := chat.Message{Title: "Not filed: " + chat.Count(len(problems), "target") + " cannot be acted on", Tone: chat.ToneBad, Lines: problemLines(problems)}
+	limitLines(&m, maxLines)
+	return m
+}
+
+// problemLines lists targets that cannot be acted on.
+func problemLines(problems []workflow.Problem) []chat.Line {
+	lines := make([]chat.Line, 0, len(problems))
+	for _, p := range problems {
+		lines = append(lines, chat.Line{Mark: chat.MarkProblem, Text: p.Target, Detail: p.Detail})
+	}
+	return lines
 }
 
 // renderPending lists pending requests, oldest first.

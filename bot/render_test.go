@@ -3,12 +3,12 @@ package bot
 import (
 	"errors"
 	"fmt"
-	"github.com/countersign/countersign/bot/chat"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/bot/chat"
 )
 
 func TestCardFitsWhateverTheBatch(t *testing.T) {
