@@ -7,9 +7,10 @@ import (
 	"github.com/countersign/countersign/approvals"
 )
 
-func TestIsMessageID(t *testing.T) {
+// TestTargetShapes: the one shape check of each kind of message target.
+func TestTargetShapes(t *testing.T) {
 	longest := "<" + strings.Repeat("a", approvals.MaxMessageID-len("<@x>")) + "@x>"
-	tests := []struct {
+	messageIDs := []struct {
 		in   string
 		want bool
 	}{
@@ -29,15 +30,7 @@ func TestIsMessageID(t *testing.T) {
 		{"<>", false},
 		{"", false},
 	}
-	for _, tt := range tests {
-		if got := approvals.IsMessageID(tt.in); got != tt.want {
-			t.Errorf("IsMessageID(%q) = %v, want %v", tt.in, got, tt.want)
-		}
-	}
-}
-
-func TestIsGUID(t *testing.T) {
-	tests := []struct {
+	guids := []struct {
 		in   string
 		want bool
 	}{
@@ -49,7 +42,12 @@ func TestIsGUID(t *testing.T) {
 		{"6c2a1f3e-4b5d-4e6f-8a9b_0c1d2e3f4a5b", false},
 		{"", false},
 	}
-	for _, tt := range tests {
+	for _, tt := range messageIDs {
+		if got := approvals.IsMessageID(tt.in); got != tt.want {
+			t.Errorf("IsMessageID(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+	for _, tt := range guids {
 		if got := approvals.IsGUID(tt.in); got != tt.want {
 			t.Errorf("IsGUID(%q) = %v, want %v", tt.in, got, tt.want)
 		}
