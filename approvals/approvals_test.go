@@ -325,3 +325,40 @@ func TestDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckDecisionIsTransitionsRule: the check the chat front makes before
+// it opens a denial's reason dialog is the one Transition applies, so a
+// dialog opens exactly when the denial could be recorded.
+func TestCheckDecisionIsTransitionsRule(t *testing.T) {
+	r := pending(1)
+	approved := with(r, func(r *approvals.Request) { r.State = approvals.StateApproved })
+	cases := []struct {
+		name   string
+		r      approvals.Request
+		person string
+		hash   string
+		at     time.Time
+		want   error
+	}{
+		{"eligible approver", r, "bob", r.Hash, t0, nil},
+		{"short hash", r, "carol", approvals.ShortHash(r.Hash), t0, nil},
+		{"requester", r, "alice", r.Hash, t0, approvals.ErrSelfApproval},
+		{"not an approver", r, "mallory", r.Hash, t0, approvals.ErrNotApprover},
+		{"unmapped", r, "", r.Hash, t0, approvals.ErrUnknownPerson},
+		{"wrong hash", r, "bob", "000000000000", t0, approvals.ErrHashMismatch},
+		{"at expiry", r, "bob", r.Hash, t0.Add(time.Hour), approvals.ErrExpired},
+		{"decided", approved, "bob", r.Hash, t0, approvals.ErrAlreadyDecided},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := approvals.CheckDecision(tc.r, tc.person, tc.hash, tc.at)
+			if !errors.Is(got, tc.want) || (tc.want == nil) != (got == nil) {
+				t.Fatalf("CheckDecision = %v, want %v", got, tc.want)
+			}
+			_, deny := approvals.Transition(tc.r, approvals.Event{Kind: approvals.EventDeny, Actor: who(tc.person), Hash: tc.hash, Reason: "x"}, tc.at)
+			if (deny == nil) != (got == nil) || (got != nil && !errors.Is(deny, tc.want)) {
+				t.Errorf("Transition(deny) = %v, CheckDecision = %v: the two disagree", deny, got)
+			}
+		})
+	}
+}

@@ -119,3 +119,15 @@ func (r Request) Waiting() []string {
 	}
 	return out
 }
+
+// Filter selects stored requests: the query of a store's List. The zero
+// Filter selects every request, oldest first.
+type Filter struct {
+	States        []State   // empty: any
+	CreatedSince  time.Time // zero: no lower bound
+	CreatedBefore time.Time // zero: no upper bound
+	UpdatedSince  time.Time // zero: no lower bound
+	Requester     string    // person; empty: anyone
+	Limit         int       // 0: no limit
+	Newest        bool      // newest first instead of oldest first
+}

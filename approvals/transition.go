@@ -51,7 +51,7 @@ func Transition(r Request, ev Event, now time.Time) (Request, error) {
 	next.UpdatedAt = now
 	switch ev.Kind {
 	case EventApprove, EventDeny:
-		if err := checkDecision(r, ev, now); err != nil {
+		if err := CheckDecision(r, ev.Actor.Person, ev.Hash, now); err != nil {
 			return r, err
 		}
 		d := Decision{Actor: ev.Actor, At: now, Reason: ev.Reason}
@@ -148,24 +148,24 @@ func Transition(r Request, ev Event, now time.Time) (Request, error) {
 	return r, fmt.Errorf("%w: unknown event %q", ErrInvalidTransition, ev.Kind)
 }
 
-// checkDecision holds the rules shared by approve and deny.
-func checkDecision(r Request, ev Event, now time.Time) error {
-	if ev.Actor.Person == "" {
+// CheckDecision reports why person may not approve or deny r at now with
+// hash, the content hash on the card they clicked (full or short); nil
+// means they may. Transition applies it to every approval and denial; the
+// chat front asks it before opening the reason dialog of a denial, so
+// nobody types a reason for a denial that cannot be.
+func CheckDecision(r Request, person, hash string, now time.Time) error {
+	switch {
+	case person == "":
 		return ErrUnknownPerson
-	}
-	if r.State != StatePending {
+	case r.State != StatePending:
 		return fmt.Errorf("%w: request is %s", ErrAlreadyDecided, r.State)
-	}
-	if !now.Before(r.ExpiresAt) {
+	case !now.Before(r.ExpiresAt):
 		return ErrExpired
-	}
-	if ev.Actor.Person == r.Requester.Person {
+	case person == r.Requester.Person:
 		return ErrSelfApproval
-	}
-	if !r.MayApprove(ev.Actor.Person) {
+	case !r.MayApprove(person):
 		return ErrNotApprover
-	}
-	if !MatchesHash(r.Hash, ev.Hash) {
+	case !MatchesHash(r.Hash, hash):
 		return ErrHashMismatch
 	}
 	return nil

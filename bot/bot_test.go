@@ -11,40 +11,42 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/commands"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
 	"github.com/countersign/countersign/providers"
 	"github.com/countersign/countersign/providers/tmcas"
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
+	"github.com/countersign/countersign/workflow"
 )
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 
-// chat records what the bot shows; failPost makes Post fail.
-type chat struct {
+// recorder records what the bot shows; failPost makes Post fail.
+type recorder struct {
 	mu       sync.Mutex
 	next     int
-	posts    map[string]bot.Message // latest version by id
-	replies  []bot.Message
-	private  []bot.Message
+	posts    map[string]chat.Message // latest version by id
+	replies  []chat.Message
+	private  []chat.Message
 	failPost bool
 	updates  int
 }
 
-func (c *chat) Post(_ context.Context, channel string, m bot.Message) (bot.Handle, error) {
+func (c *recorder) Post(_ context.Context, channel string, m chat.Message) (chat.Handle, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.failPost {
-		return bot.Handle{}, errors.New("chat.postMessage: channel_not_found")
+		return chat.Handle{}, errors.New("chat.postMessage: channel_not_found")
 	}
 	c.next++
 	id := fmt.Sprint(c.next)
 	c.posts[id] = m
-	return bot.Handle{Platform: "test", Channel: channel, ID: id}, nil
+	return chat.Handle{Platform: "test", Channel: channel, ID: id}, nil
 }
 
-func (c *chat) Update(_ context.Context, h bot.Handle, m bot.Message) error {
+func (c *recorder) Update(_ context.Context, h chat.Handle, m chat.Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.updates++
@@ -52,30 +54,30 @@ func (c *chat) Update(_ context.Context, h bot.Handle, m bot.Message) error {
 	return nil
 }
 
-func (c *chat) Reply(_ context.Context, parent bot.Handle, m bot.Message) (bot.Handle, error) {
+func (c *recorder) Reply(_ context.Context, parent chat.Handle, m chat.Message) (chat.Handle, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.next++
 	id := fmt.Sprint(c.next)
 	c.posts[id] = m
 	c.replies = append(c.replies, m)
-	return bot.Handle{Platform: "test", Channel: parent.Channel, ID: id, Thread: parent.ID}, nil
+	return chat.Handle{Platform: "test", Channel: parent.Channel, ID: id, Thread: parent.ID}, nil
 }
 
-func (c *chat) Respond(_ context.Context, m bot.Message) error {
+func (c *recorder) Respond(_ context.Context, m chat.Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.private = append(c.private, m)
 	return nil
 }
 
-func (c *chat) card(id string) bot.Message {
+func (c *recorder) card(id string) chat.Message {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.posts[id]
 }
 
-func (c *chat) lastPrivate() string {
+func (c *recorder) lastPrivate() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.private) == 0 {
@@ -106,7 +108,7 @@ func (a access) Approvers(context.Context) ([]string, error) { return a.approver
 
 type fixture struct {
 	bot   *bot.Bot
-	chat  *chat
+	chat  *recorder
 	store *store.Store
 	fake  *tmcastest.Server
 }
@@ -139,14 +141,19 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &chat{posts: map[string]bot.Message{}}
+	c := &recorder{posts: map[string]chat.Message{}}
 	refs := 0
+	now := func() time.Time { return t0 }
+	wf, err := workflow.New(workflow.Config{Store: st, Providers: router, Now: now,
+		Policy: approvals.Policy{ApprovalsRequired: 1, RequestTTL: time.Hour, MaxTargets: 10, RequireReason: true, Protected: []string{"ceo@contoso.com"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, err := bot.New(bot.Config{
-		Store: st, Providers: router,
-		Policy: approvals.Policy{ApprovalsRequired: 1, RequestTTL: time.Hour, MaxTargets: 10, RequireReason: true, Protected: []string{"ceo@contoso.com"}},
+		Workflow: wf, Store: st,
 		Chats:  map[string]bot.Chat{"test": c},
 		Access: map[string]bot.Access{"test": access{approvers: []string{"bob", "carol"}}},
-		Now:    func() time.Time { return t0 },
+		Now:    now,
 		NewRef: func() string { refs++; return fmt.Sprintf("ref%d", refs) },
 	})
 	if err != nil {
@@ -166,12 +173,12 @@ func (f *fixture) command(t *testing.T, who, name, text string) bot.Response {
 
 func (f *fixture) click(t *testing.T, who, value string) bot.Response {
 	t.Helper()
-	r := f.bot.Click(context.Background(), bot.Click{User: user(who), Message: bot.Handle{Platform: "test", Channel: "C1", ID: "1"}, Value: value})
+	r := f.bot.Click(context.Background(), bot.Click{User: user(who), Message: chat.Handle{Platform: "test", Channel: "C1", ID: "1"}, Value: value})
 	f.bot.Wait()
 	return r
 }
 
-func buttonValue(t *testing.T, m bot.Message, label string) string {
+func buttonValue(t *testing.T, m chat.Message, label string) string {
 	t.Helper()
 	for _, b := range m.Buttons {
 		if b.Label == label {
@@ -272,16 +279,18 @@ func TestDenyNeedsReasonDialog(t *testing.T) {
 
 func TestRefusedBeforeFiling(t *testing.T) {
 	tests := []struct {
-		name, who, text string
+		name, who, text string // text follows /countersign
 		user            func(bot.User) bot.User
 		want            string
 	}{
-		{"protected", "bob", `ceo@contoso.com --reason x`, nil, "ceo@contoso.com is protected"},
-		{"no reason", "bob", `eve@contoso.com`, nil, "A reason is required"},
-		{"too many", "bob", `a@c.io b@c.io c@c.io d@c.io e@c.io f@c.io g@c.io h@c.io i@c.io j@c.io k@c.io --reason x`, nil, "Too many targets: 11, the limit is 10"},
-		{"unknown person", "stranger", `eve@contoso.com --reason x`, nil, "not in Countersign's people list"},
-		{"restricted", "bob", `eve@contoso.com --reason x`, func(u bot.User) bot.User { u.Restricted = true; return u }, "may not use Countersign"},
-		{"parse error", "bob", `eve --reason x`, nil, "Eve"},
+		{"protected", "bob", `disable ceo@contoso.com --reason x`, nil, "ceo@contoso.com is protected"},
+		{"no reason", "bob", `disable eve@contoso.com`, nil, "A reason is required"},
+		{"too many", "bob", `disable a@c.io b@c.io c@c.io d@c.io e@c.io f@c.io g@c.io h@c.io i@c.io j@c.io k@c.io --reason x`, nil, "Too many targets: 11, the limit is 10"},
+		{"unknown person", "stranger", `disable eve@contoso.com --reason x`, nil, "not in Countersign's people list"},
+		{"restricted", "bob", `disable eve@contoso.com --reason x`, func(u bot.User) bot.User { u.Restricted = true; return u }, "may not use Countersign"},
+		{"parse error", "bob", `disable eve --reason x`, nil, "Eve"},
+		{"provider not configured", "bob", `disable eve@contoso.com --reason x --provider graph`, nil, `No configured provider can do that. Provider "graph" is not configured.`},
+		{"provider cannot", "bob", `enable eve@contoso.com --reason x`, nil, "No configured provider can do that. No configured provider supports enable."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -290,12 +299,12 @@ func TestRefusedBeforeFiling(t *testing.T) {
 			if tt.user != nil {
 				u = tt.user(u)
 			}
-			r := f.bot.Command(context.Background(), bot.Command{User: u, Channel: "C1", Name: "disable", Text: tt.text, Reply: f.chat})
+			r := f.bot.Command(context.Background(), bot.Command{User: u, Channel: "C1", Name: "countersign", Text: tt.text, Reply: f.chat})
 			f.bot.Wait()
 			if r.Message == nil || !strings.Contains(strings.ToLower(r.Message.Text), strings.ToLower(tt.want)) || !strings.HasPrefix(r.Message.Footer, "ref") {
 				t.Errorf("answer = %+v, want text with %q and a reference", r.Message, tt.want)
 			}
-			if rs, _ := f.store.List(context.Background(), store.Filter{}); len(rs) != 0 {
+			if rs, _ := f.store.List(context.Background(), approvals.Filter{}); len(rs) != 0 {
 				t.Errorf("%d requests stored, want none", len(rs))
 			}
 			if len(f.chat.posts) != 0 {
@@ -393,7 +402,7 @@ func TestDenyDialogAcceptsWhatReasonAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if req.State != approvals.StatePending || resp.Message == nil || resp.Message.Tone != bot.ToneBad {
+			if req.State != approvals.StatePending || resp.Message == nil || resp.Message.Tone != chat.ToneBad {
 				t.Errorf("dialog %q: request %s, answered %+v; want it refused", tt.value, req.State, resp.Message)
 			}
 		})

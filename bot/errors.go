@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/commands"
 	"github.com/countersign/countersign/providers"
 )
@@ -31,13 +32,16 @@ func friendly(err error) (string, bool) {
 	}
 	var target *approvals.TargetError
 	var counts *approvals.CountError
+	var provider *providers.Error
 	switch {
+	case errors.As(err, &provider):
+		return "No configured provider can do that. " + upper(provider.Msg) + ".", true
 	case errors.As(err, &target) && errors.Is(err, approvals.ErrProtectedTarget):
 		return fmt.Sprintf("%s is protected: no request may touch it. Ask an administrator if this is a real emergency.", target.Target), true
 	case errors.As(err, &counts) && errors.Is(err, approvals.ErrTooManyTargets):
 		return fmt.Sprintf("Too many targets: %d, the limit is %d. Split them over several requests.", counts.Got, counts.Limit), true
 	case errors.As(err, &counts) && errors.Is(err, approvals.ErrNotEnoughApprovers):
-		return fmt.Sprintf("Not filed: this needs %s, but only %d other eligible approver(s) exist. Ask an administrator to add approvers.", count(counts.Limit, "approval"), counts.Got), true
+		return fmt.Sprintf("Not filed: this needs %s, but only %d other eligible approver(s) exist. Ask an administrator to add approvers.", chat.Count(counts.Limit, "approval"), counts.Got), true
 	}
 	switch {
 	case errors.Is(err, approvals.ErrSelfApproval):
@@ -68,8 +72,6 @@ func friendly(err error) (string, bool) {
 		return "No targets given.", true
 	case errors.Is(err, approvals.ErrReasonRequired):
 		return `A reason is required: add --reason "…".`, true
-	case errors.Is(err, providers.ErrNoProvider), errors.Is(err, providers.ErrUnsupported):
-		return "No configured provider can do that. " + upper(providerProblem(err)), true
 	case errors.Is(err, errNoChannel):
 		return "Use Countersign in a channel, not in a direct message, so approvers see the request.", true
 	case errors.Is(err, errBadButton):
@@ -78,29 +80,17 @@ func friendly(err error) (string, bool) {
 	return "", false
 }
 
-// providerProblem is the router's explanation, which names only actions and
-// provider names from config.
-func providerProblem(err error) string {
-	msg := err.Error()
-	for _, s := range []error{providers.ErrNoProvider, providers.ErrUnsupported} {
-		if p := s.Error() + ": "; len(msg) > len(p) && msg[:len(p)] == p {
-			return msg[len(p):] + "."
-		}
-	}
-	return ""
-}
-
 // failMessage logs err with a new reference id and returns what the person
 // sees: the friendly text, or for faults only that something went wrong.
-func (b *Bot) failMessage(ctx context.Context, err error, op, subject string) Message {
+func (b *Bot) failMessage(ctx context.Context, err error, op, subject string) chat.Message {
 	ref := b.cfg.NewRef()
 	text, expected := friendly(err)
 	if expected {
 		b.log.InfoContext(ctx, "refused", "ref", ref, "op", op, "subject", subject, "err", err)
-		return Message{Text: text, Footer: "ref " + ref, Tone: ToneBad}
+		return chat.Message{Text: text, Footer: "ref " + ref, Tone: chat.ToneBad}
 	}
 	b.log.ErrorContext(ctx, "failed", "ref", ref, "op", op, "subject", subject, "err", err)
-	return Message{Text: "Something went wrong; nothing was changed that the card does not show. Give this reference to your administrator: " + ref + ".", Footer: "ref " + ref, Tone: ToneBad}
+	return chat.Message{Text: "Something went wrong; nothing was changed that the card does not show. Give this reference to your administrator: " + ref + ".", Footer: "ref " + ref, Tone: chat.ToneBad}
 }
 
 // fail is failMessage as a Response.

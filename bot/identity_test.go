@@ -9,19 +9,21 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/internal/engine"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
 	"github.com/countersign/countersign/providers"
 	"github.com/countersign/countersign/providers/msgraph"
 	"github.com/countersign/countersign/providers/msgraph/graphtest"
+	"github.com/countersign/countersign/workflow"
 )
 
 // graphSystem is the bot, the engine and the Graph fake behind the real
 // client, on one database: what approvers see and what Graph receives.
 type graphSystem struct {
 	bot     *bot.Bot
-	chat    *chat
+	chat    *recorder
 	store   *store.Store
 	graph   *graphtest.Server
 	router  *providers.Router
@@ -56,7 +58,7 @@ func newGraphSystem(t *testing.T, url string, protected []string) *graphSystem {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &graphSystem{chat: &chat{posts: map[string]bot.Message{}}, store: st, graph: srv, router: router, users: users,
+	g := &graphSystem{chat: &recorder{posts: map[string]chat.Message{}}, store: st, graph: srv, router: router, users: users,
 		changed: make(chan int64, 1024)}
 	return newGraphSystemWith(t, g, protected)
 }
@@ -112,7 +114,7 @@ func (g *graphSystem) file(t *testing.T, name, text string) (int64, string) {
 	t.Helper()
 	g.bot.Command(context.Background(), bot.Command{User: user("alice"), Channel: "C1", Name: name, Text: text, Reply: g.chat})
 	g.bot.Wait()
-	rs, err := g.store.List(context.Background(), store.Filter{})
+	rs, err := g.store.List(context.Background(), approvals.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,9 +226,13 @@ func TestProtectionByIdentity(t *testing.T) {
 // seeded its users).
 func newGraphSystemWith(t *testing.T, g *graphSystem, protected []string) *graphSystem {
 	t.Helper()
+	wf, err := workflow.New(workflow.Config{Store: g.store, Providers: g.router,
+		Policy: approvals.Policy{ApprovalsRequired: 1, RequestTTL: time.Hour, MaxTargets: 10, RequireReason: true, Protected: protected}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, err := bot.New(bot.Config{
-		Store: g.store, Providers: g.router,
-		Policy: approvals.Policy{ApprovalsRequired: 1, RequestTTL: time.Hour, MaxTargets: 10, RequireReason: true, Protected: protected},
+		Workflow: wf, Store: g.store,
 		Chats:  map[string]bot.Chat{"test": g.chat},
 		Access: map[string]bot.Access{"test": access{approvers: []string{"bob", "carol"}}},
 	})
@@ -307,7 +313,7 @@ func swapMallory(g *graphSystem) {
 }
 
 // messageText flattens what a message shows.
-func messageText(m bot.Message) string {
+func messageText(m chat.Message) string {
 	parts := []string{m.Title, m.Text, m.Pre, m.Footer}
 	for _, f := range m.Fields {
 		parts = append(parts, f.Label+": "+f.Value)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/bot/discord"
 	"github.com/countersign/countersign/bot/discord/discordtest"
 	slackbot "github.com/countersign/countersign/bot/slack"
@@ -180,7 +181,7 @@ func TestRenderedPayloadsAreInert(t *testing.T) {
 		r, items := randomRequest(rng, int64(i+1), now)
 		for _, m := range []struct {
 			kind string
-			msg  bot.Message
+			msg  chat.Message
 		}{
 			{"card", bot.RenderCard(r, items, now)},
 			{"progress", bot.RenderProgress(r, items)},

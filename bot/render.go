@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/bot/chat"
+	"github.com/countersign/countersign/providers"
+	"github.com/countersign/countersign/workflow"
 )
 
 // maxLines is the most list lines one message shows; the rest are counted
@@ -14,33 +17,11 @@ import (
 const maxLines = 40
 
 // limitLines cuts m's lines to n, counting the rest in More.
-func limitLines(m *Message, n int) {
+func limitLines(m *chat.Message, n int) {
 	if len(m.Lines) > n {
 		m.More += len(m.Lines) - n
 		m.Lines = m.Lines[:n]
 	}
-}
-
-// count formats "1 target", "3 targets".
-func count(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	if strings.HasSuffix(noun, "x") || strings.HasSuffix(noun, "s") {
-		return fmt.Sprintf("%d %ses", n, noun)
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// providerName is the provider as people know it.
-func providerName(p string) string {
-	switch p {
-	case "tmcas":
-		return "Trend Micro Cloud App Security"
-	case "graph":
-		return "Microsoft Graph"
-	}
-	return p
 }
 
 // actionTitle says what a spec does, for titles: "Disable 2 accounts".
@@ -51,7 +32,7 @@ func actionTitle(s approvals.Spec, items int) string {
 		if s.Mail != nil && s.Mail.Action != "" {
 			action = " (" + s.Mail.Action + ")"
 		}
-		return fmt.Sprintf("Purge a message from %s%s", count(items, "mailbox"), action)
+		return fmt.Sprintf("Purge a message from %s%s", chat.Count(items, "mailbox"), action)
 	case approvals.ActionBlockIP:
 		return "Block IP address " + strings.Join(s.Targets, ", ")
 	}
@@ -64,7 +45,7 @@ func actionTitle(s approvals.Spec, items int) string {
 		approvals.ActionRequireSignIn:   "Require sign-in again for",
 		approvals.ActionMarkCompromised: "Mark as compromised",
 	}[s.Action]
-	return verb + " " + count(len(s.Targets), "account")
+	return verb + " " + chat.Count(len(s.Targets), "account")
 }
 
 // destructive actions get a confirmation on their Approve button.
@@ -83,31 +64,31 @@ func destructive(s approvals.Spec) bool {
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
 // stateText describes the state of r in one line.
-func stateText(r approvals.Request, now time.Time) (string, Tone) {
+func stateText(r approvals.Request, now time.Time) (string, chat.Tone) {
 	switch r.State {
 	case approvals.StatePending:
 		left := r.ExpiresAt.Sub(now).Round(time.Minute)
-		return fmt.Sprintf("Waiting for approval: %d of %d (expires %s, in %s).", len(r.Approvals), r.ApprovalsRequired, stamp(r.ExpiresAt), left), ToneWaiting
+		return fmt.Sprintf("Waiting for approval: %d of %d (expires %s, in %s).", len(r.Approvals), r.ApprovalsRequired, stamp(r.ExpiresAt), left), chat.ToneWaiting
 	case approvals.StateApproved:
-		return "Approved; starting.", ToneGood
+		return "Approved; starting.", chat.ToneGood
 	case approvals.StateRunning:
-		return "Running.", ToneGood
+		return "Running.", chat.ToneGood
 	case approvals.StateSucceeded:
-		return "Succeeded.", ToneGood
+		return "Succeeded.", chat.ToneGood
 	case approvals.StatePartiallyFailed:
-		return "Partially failed: some targets were not done.", ToneBad
+		return "Partially failed: some targets were not done.", chat.ToneBad
 	case approvals.StateFailed:
-		return "Failed: nothing was done.", ToneBad
+		return "Failed: nothing was done.", chat.ToneBad
 	case approvals.StateNeedsAttention:
-		return "Needs attention: the outcome is uncertain and it will not be retried automatically. Check the provider's console.", ToneBad
+		return "Needs attention: the outcome is uncertain and it will not be retried automatically. Check the provider's console.", chat.ToneBad
 	case approvals.StateDenied:
-		return "Denied.", ToneBad
+		return "Denied.", chat.ToneBad
 	case approvals.StateExpired:
-		return "Expired without enough approvals.", ToneMuted
+		return "Expired without enough approvals.", chat.ToneMuted
 	case approvals.StateCancelled:
-		return "Cancelled.", ToneMuted
+		return "Cancelled.", chat.ToneMuted
 	}
-	return string(r.State), ToneNeutral
+	return string(r.State), chat.ToneNeutral
 }
 
 func who(a approvals.Actor) string {
@@ -118,24 +99,24 @@ func who(a approvals.Actor) string {
 }
 
 // itemLine is one target on a card or in a summary.
-func itemLine(it approvals.Item, withRef bool) Line {
-	l := Line{Text: it.Display, Detail: it.Before}
+func itemLine(it approvals.Item, withRef bool) chat.Line {
+	l := chat.Line{Text: it.Display, Detail: it.Before}
 	if l.Text == "" {
 		l.Text = it.Key
 	}
 	switch it.Status {
 	case approvals.ItemPending:
-		l.Mark = MarkPending
+		l.Mark = chat.MarkPending
 	case approvals.ItemSubmitted, approvals.ItemRunning:
-		l.Mark, l.Detail = MarkRunning, "in progress"
+		l.Mark, l.Detail = chat.MarkRunning, "in progress"
 	case approvals.ItemSucceeded:
-		l.Mark, l.Detail = MarkOK, "done"
+		l.Mark, l.Detail = chat.MarkOK, "done"
 	case approvals.ItemFailed:
-		l.Mark, l.Detail = MarkFailed, "failed"
+		l.Mark, l.Detail = chat.MarkFailed, "failed"
 	case approvals.ItemSkipped:
-		l.Mark, l.Detail = MarkSkipped, "skipped"
+		l.Mark, l.Detail = chat.MarkSkipped, "skipped"
 	case approvals.ItemUnknown:
-		l.Mark, l.Detail = MarkProblem, "outcome unknown, not sent again"
+		l.Mark, l.Detail = chat.MarkProblem, "outcome unknown, not sent again"
 	}
 	if it.Status.Terminal() && it.Detail != "" {
 		l.Detail += ": " + it.Detail
@@ -148,24 +129,24 @@ func itemLine(it approvals.Item, withRef bool) Line {
 
 // renderCard draws a request: who asked for what, the preview or progress
 // of each target, the approvals, and the buttons while it is pending.
-func renderCard(r approvals.Request, items []approvals.Item, now time.Time) Message {
+func renderCard(r approvals.Request, items []approvals.Item, now time.Time) chat.Message {
 	status, tone := stateText(r, now)
-	m := Message{
+	m := chat.Message{
 		Request: r.ID,
 		Title:   fmt.Sprintf("#%d · %s", r.ID, actionTitle(r.Spec, len(items))),
 		Tone:    tone,
 		Text:    status,
-		Fields: []Field{
+		Fields: []chat.Field{
 			{Label: "Requested by", Value: who(r.Requester)},
-			{Label: "Provider", Value: providerName(r.Spec.Provider)},
+			{Label: "Provider", Value: providers.DisplayName(r.Spec.Provider)},
 		},
 		Footer: fmt.Sprintf("request #%d · content hash %s · filed %s", r.ID, approvals.ShortHash(r.Hash), stamp(r.CreatedAt)),
 	}
 	if r.Spec.Reason != "" {
-		m.Fields = append(m.Fields, Field{Label: "Reason", Value: r.Spec.Reason})
+		m.Fields = append(m.Fields, chat.Field{Label: "Reason", Value: r.Spec.Reason})
 	}
 	if r.Spec.Action == approvals.ActionPurgeMail {
-		m.Fields = append(m.Fields, Field{Label: "Message", Value: strings.Join(r.Spec.Targets, ", "), Code: true})
+		m.Fields = append(m.Fields, chat.Field{Label: "Message", Value: strings.Join(r.Spec.Targets, ", "), Code: true})
 	}
 	var approvedBy []string
 	for _, d := range r.Approvals {
@@ -175,26 +156,26 @@ func renderCard(r approvals.Request, items []approvals.Item, now time.Time) Mess
 	if len(approvedBy) > 0 {
 		given += ": " + strings.Join(approvedBy, ", ")
 	}
-	m.Fields = append(m.Fields, Field{Label: "Approvals", Value: given})
+	m.Fields = append(m.Fields, chat.Field{Label: "Approvals", Value: given})
 	switch {
 	case r.State == approvals.StatePending:
-		m.Fields = append(m.Fields, Field{Label: "May approve", Value: strings.Join(r.Waiting(), ", ")})
-		approve := Button{Label: "Approve", Style: StylePrimary, Value: buttonValue(verbApprove, r)}
+		m.Fields = append(m.Fields, chat.Field{Label: "May approve", Value: strings.Join(r.Waiting(), ", ")})
+		approve := chat.Button{Label: "Approve", Style: chat.StylePrimary, Value: buttonValue(verbApprove, r)}
 		if destructive(r.Spec) {
-			approve.Confirm = &Confirm{Title: "Approve?", Text: actionTitle(r.Spec, len(items)) + ". This cannot be undone from here.", Confirm: "Approve", Deny: "Back"}
+			approve.Confirm = &chat.Confirm{Title: "Approve?", Text: actionTitle(r.Spec, len(items)) + ". This cannot be undone from here.", Confirm: "Approve", Deny: "Back"}
 		}
-		m.Buttons = []Button{approve, {Label: "Deny", Style: StyleDanger, Value: buttonValue(verbDeny, r)}}
+		m.Buttons = []chat.Button{approve, {Label: "Deny", Style: chat.StyleDanger, Value: buttonValue(verbDeny, r)}}
 	case r.Denial != nil:
-		m.Fields = append(m.Fields, Field{Label: "Denied by", Value: who(r.Denial.Actor) + ": " + r.Denial.Reason})
+		m.Fields = append(m.Fields, chat.Field{Label: "Denied by", Value: who(r.Denial.Actor) + ": " + r.Denial.Reason})
 	case r.Cancel != nil:
 		by := who(r.Cancel.Actor)
 		if r.Cancel.Reason != "" {
 			by += ": " + r.Cancel.Reason
 		}
-		m.Fields = append(m.Fields, Field{Label: "Cancelled by", Value: by})
+		m.Fields = append(m.Fields, chat.Field{Label: "Cancelled by", Value: by})
 	}
 	if r.Note != "" {
-		m.Fields = append(m.Fields, Field{Label: "Note", Value: r.Note})
+		m.Fields = append(m.Fields, chat.Field{Label: "Note", Value: r.Note})
 	}
 	for _, it := range items {
 		m.Lines = append(m.Lines, itemLine(it, false))
@@ -235,7 +216,7 @@ func (c counts) unknownText() string {
 
 // renderProgress is the progress message in the card's thread: exact
 // counts, and the targets that failed so far.
-func renderProgress(r approvals.Request, items []approvals.Item) Message {
+func renderProgress(r approvals.Request, items []approvals.Item) chat.Message {
 	c := tally(items)
 	waiting := 0
 	for _, it := range items {
@@ -246,16 +227,16 @@ func renderProgress(r approvals.Request, items []approvals.Item) Message {
 	text := fmt.Sprintf("%d succeeded, %d failed, %d skipped, %d in progress.", c.ok, c.failed, c.skipped, len(items)-c.done) + c.unknownText()
 	if waiting > 0 {
 		// A large batch is sent in parts; say how far sending has got.
-		text += fmt.Sprintf(" %d of %d sent to %s so far.", len(items)-waiting, len(items), providerName(r.Spec.Provider))
+		text += fmt.Sprintf(" %d of %d sent to %s so far.", len(items)-waiting, len(items), providers.DisplayName(r.Spec.Provider))
 	}
-	m := Message{
+	m := chat.Message{
 		Request: r.ID,
 		Title:   fmt.Sprintf("Progress of #%d: %d of %d done", r.ID, c.done, len(items)),
 		Text:    text,
-		Tone:    ToneGood,
+		Tone:    chat.ToneGood,
 	}
 	if c.failed+c.unknown > 0 {
-		m.Tone = ToneBad
+		m.Tone = chat.ToneBad
 	}
 	for _, it := range items {
 		if it.Status == approvals.ItemFailed || it.Status == approvals.ItemUnknown {
@@ -268,10 +249,10 @@ func renderProgress(r approvals.Request, items []approvals.Item) Message {
 
 // renderSummary is the final reply: the outcome and every target with the
 // provider's reference, failures first.
-func renderSummary(r approvals.Request, items []approvals.Item) Message {
+func renderSummary(r approvals.Request, items []approvals.Item) chat.Message {
 	status, tone := stateText(r, r.FinishedAt)
 	c := tally(items)
-	m := Message{
+	m := chat.Message{
 		Request: r.ID,
 		Title:   fmt.Sprintf("#%d finished: %s", r.ID, r.State),
 		Tone:    tone,
@@ -294,52 +275,75 @@ func renderSummary(r approvals.Request, items []approvals.Item) Message {
 	return m
 }
 
-// renderPreview answers --dry-run and explain.
-func renderPreview(spec approvals.Spec, requester approvals.Actor, policy approvals.Policy, items []approvals.Item, problems []Line, checkErr error, explain bool) Message {
-	title := "Dry run: " + actionTitle(spec, len(items))
+// renderPreview answers --dry-run and explain: what the draft's targets
+// resolve to and what the policy says.
+func renderPreview(d workflow.Draft, p workflow.Preview, explain bool) chat.Message {
+	spec := d.Spec
+	title := "Dry run: " + actionTitle(spec, len(p.Items))
 	if explain {
-		title = "Explain: " + actionTitle(spec, len(items))
+		title = "Explain: " + actionTitle(spec, len(p.Items))
 	}
-	m := Message{Title: title, Tone: ToneNeutral, Fields: []Field{
-		{Label: "Provider", Value: providerName(spec.Provider)},
-		{Label: "Approvals needed", Value: fmt.Sprint(policy.Required(spec))},
+	m := chat.Message{Title: title, Tone: chat.ToneNeutral, Fields: []chat.Field{
+		{Label: "Provider", Value: providers.DisplayName(spec.Provider)},
+		{Label: "Approvals needed", Value: fmt.Sprint(d.Policy.Required(spec))},
 	}}
 	var may []string
-	for _, a := range policy.Approvers {
-		if a != requester.Person {
+	for _, a := range d.Policy.Approvers {
+		if a != d.Actor.Person {
 			may = append(may, a)
 		}
 	}
-	m.Fields = append(m.Fields, Field{Label: "May approve", Value: strings.Join(may, ", ")})
+	m.Fields = append(m.Fields, chat.Field{Label: "May approve", Value: strings.Join(may, ", ")})
 	if spec.Mail != nil {
-		m.Fields = append(m.Fields, Field{Label: "Mail action", Value: spec.Mail.Action})
+		m.Fields = append(m.Fields, chat.Field{Label: "Mail action", Value: spec.Mail.Action})
 	}
 	switch {
-	case checkErr != nil:
-		text, _ := friendly(checkErr)
-		m.Text, m.Tone = "Policy: this would be refused. "+text, ToneBad
-	case len(problems) > 0:
-		m.Text, m.Tone = "Policy: allowed, but "+count(len(problems), "target")+" cannot be acted on, so it would not be filed.", ToneBad
+	case d.Refusal != nil:
+		text, _ := friendly(d.Refusal)
+		m.Text, m.Tone = "Policy: this would be refused. "+text, chat.ToneBad
+	case len(p.Problems) > 0:
+		m.Text, m.Tone = "Policy: allowed, but "+chat.Count(len(p.Problems), "target")+" cannot be acted on, so it would not be filed.", chat.ToneBad
 	default:
-		m.Text = fmt.Sprintf("Policy: allowed. %s would receive %s. Nothing was filed.", providerName(spec.Provider), count(len(items), "item"))
+		m.Text = fmt.Sprintf("Policy: allowed. %s would receive %s. Nothing was filed.", providers.DisplayName(spec.Provider), chat.Count(len(p.Items), "item"))
 	}
-	m.Lines = append(m.Lines, problems...)
-	for _, it := range items {
+	m.Lines = append(m.Lines, problemLines(p.Problems)...)
+	for _, it := range p.Items {
 		m.Lines = append(m.Lines, itemLine(it, false))
 	}
 	limitLines(&m, maxLines)
 	return m
 }
 
-// renderPending lists pending requests, oldest first.
-func renderPending(rs []approvals.Request, now time.Time) Message {
-	if len(rs) == 0 {
-		return Message{Title: "No requests are waiting for approval."}
+// renderNotFiled says why a request was not filed: the targets that cannot
+// be acted on, or that the provider found nothing.
+func renderNotFiled(spec approvals.Spec, problems []workflow.Problem) chat.Message {
+	if len(problems) == 0 {
+		return chat.Message{Title: "Not filed: nothing to do", Tone: chat.ToneBad,
+			Text: fmt.Sprintf("%s found nothing to act on for %s.", providers.DisplayName(spec.Provider), strings.Join(spec.Targets, ", "))}
 	}
-	m := Message{Title: "Waiting for approval", Tone: ToneWaiting}
+	m := chat.Message{Title: "Not filed: " + chat.Count(len(problems), "target") + " cannot be acted on", Tone: chat.ToneBad, Lines: problemLines(problems)}
+	limitLines(&m, maxLines)
+	return m
+}
+
+// problemLines lists targets that cannot be acted on.
+func problemLines(problems []workflow.Problem) []chat.Line {
+	lines := make([]chat.Line, 0, len(problems))
+	for _, p := range problems {
+		lines = append(lines, chat.Line{Mark: chat.MarkProblem, Text: p.Target, Detail: p.Detail})
+	}
+	return lines
+}
+
+// renderPending lists pending requests, oldest first.
+func renderPending(rs []approvals.Request, now time.Time) chat.Message {
+	if len(rs) == 0 {
+		return chat.Message{Title: "No requests are waiting for approval."}
+	}
+	m := chat.Message{Title: "Waiting for approval", Tone: chat.ToneWaiting}
 	for _, r := range rs {
-		m.Lines = append(m.Lines, Line{
-			Mark:   MarkPending,
+		m.Lines = append(m.Lines, chat.Line{
+			Mark:   chat.MarkPending,
 			Text:   fmt.Sprintf("#%d %s", r.ID, actionTitle(r.Spec, len(r.Spec.Targets))),
 			Detail: fmt.Sprintf("by %s, %s old, %d of %d approvals", r.Requester.Person, now.Sub(r.CreatedAt).Round(time.Minute), len(r.Approvals), r.ApprovalsRequired),
 		})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/bot/chat"
 )
 
 func TestCardFitsWhateverTheBatch(t *testing.T) {
@@ -22,7 +23,7 @@ func TestCardFitsWhateverTheBatch(t *testing.T) {
 			items[i].Status = approvals.ItemFailed
 		}
 	}
-	for name, m := range map[string]Message{
+	for name, m := range map[string]chat.Message{
 		"card":     renderCard(r, items, now),
 		"progress": renderProgress(r, items),
 		"summary":  renderSummary(r, items),
@@ -58,7 +59,7 @@ func TestCardFitsWhateverTheBatch(t *testing.T) {
 		}
 	}
 	// The summary lists failures first.
-	if m := renderSummary(r, items); m.Lines[0].Mark != MarkFailed || m.Lines[19].Mark != MarkFailed || m.Lines[20].Mark != MarkOK {
+	if m := renderSummary(r, items); m.Lines[0].Mark != chat.MarkFailed || m.Lines[19].Mark != chat.MarkFailed || m.Lines[20].Mark != chat.MarkOK {
 		t.Errorf("summary order: %v %v %v", m.Lines[0].Mark, m.Lines[19].Mark, m.Lines[20].Mark)
 	}
 }
@@ -72,17 +73,17 @@ func TestUnknownOutcomes(t *testing.T) {
 		{Key: "b@x.com", Display: "b@x.com", Status: approvals.ItemUnknown, Detail: "check ACCOUNT_DISABLE on b@x.com"},
 	}
 	p := renderProgress(r, items)
-	if p.Title != "Progress of #8: 2 of 2 done" || p.Tone != ToneBad ||
+	if p.Title != "Progress of #8: 2 of 2 done" || p.Tone != chat.ToneBad ||
 		p.Text != "1 succeeded, 0 failed, 0 skipped, 0 in progress. 1 with an unknown outcome: check each before acting again." {
 		t.Errorf("progress: %q / %q / %v", p.Title, p.Text, p.Tone)
 	}
-	if len(p.Lines) != 1 || p.Lines[0].Mark != MarkProblem ||
+	if len(p.Lines) != 1 || p.Lines[0].Mark != chat.MarkProblem ||
 		p.Lines[0].Detail != "outcome unknown, not sent again: check ACCOUNT_DISABLE on b@x.com" {
 		t.Errorf("progress lines: %+v, want the unknown item with what to check", p.Lines)
 	}
 	s := renderSummary(r, items)
 	if !strings.HasSuffix(s.Text, "1 succeeded, 0 failed, 0 skipped of 2. 1 with an unknown outcome: check each before acting again.") ||
-		s.Lines[0].Mark != MarkProblem {
+		s.Lines[0].Mark != chat.MarkProblem {
 		t.Errorf("summary: %q, first line %+v", s.Text, s.Lines[0])
 	}
 }

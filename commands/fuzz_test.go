@@ -121,11 +121,11 @@ func checkTarget(t *testing.T, s approvals.Spec, tg string) {
 		}
 	case approvals.TargetMessage:
 		switch {
-		case isGUID(tg):
+		case approvals.IsGUID(tg):
 			if tg != strings.ToLower(tg) || s.Provider == ProviderTMCAS {
 				t.Fatalf("message target %q with provider %q", tg, s.Provider)
 			}
-		case isMessageID(tg):
+		case approvals.IsMessageID(tg):
 			if s.Provider == ProviderGraph {
 				t.Fatalf("message target %q with provider %q", tg, s.Provider)
 			}

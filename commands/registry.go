@@ -15,11 +15,11 @@ const (
 
 // Limits on input, whatever the policy says.
 const (
-	MaxInput   = 4000 // characters of the text after the command name
-	MaxTargets = 1000 // targets, and --recipient addresses, of one command; policy.max_targets may be lower
-	MaxReason  = 500  // characters of --reason
-	MaxAddress = 254  // characters of a user address (RFC 5321 path limit)
-	MaxMsgID   = 512  // characters of an Internet Message-ID, the longest TMCAS accepts
+	MaxInput   = 4000                   // characters of the text after the command name
+	MaxTargets = 1000                   // targets, and --recipient addresses, of one command; policy.max_targets may be lower
+	MaxReason  = 500                    // characters of --reason
+	MaxAddress = 254                    // characters of a user address (RFC 5321 path limit)
+	MaxMsgID   = approvals.MaxMessageID // characters of an Internet Message-ID, the longest TMCAS accepts
 )
 
 // Def describes one command: enough for help text, the Slack manifest and

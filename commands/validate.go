@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/countersign/countersign/approvals"
 )
 
 const addressHint = "give an e-mail address or UPN, such as mallory@contoso.com"
@@ -135,46 +137,6 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 	return s, false
 }
 
-// isGUID reports whether s has the shape of a GUID: 8-4-4-4-12 hex digits.
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// isMessageID reports whether s is an Internet Message-ID as TMCAS takes
-// it: <left@right>, printable ASCII without spaces or angle brackets inside.
-func isMessageID(s string) bool {
-	if len(s) < 5 || len(s) > MaxMsgID || s[0] != '<' || s[len(s)-1] != '>' {
-		return false
-	}
-	inner := s[1 : len(s)-1]
-	at := strings.LastIndexByte(inner, '@')
-	if at <= 0 || at == len(inner)-1 {
-		return false
-	}
-	for i := 0; i < len(inner); i++ {
-		if c := inner[i]; c <= ' ' || c >= 0x7f || c == '<' || c == '>' {
-			return false
-		}
-	}
-	return true
-}
-
 const messageIDHint = "give the Graph network message id (a GUID such as 6c2a1f3e-4b5d-4e6f-8a9b-0c1d2e3f4a5b) or, for tmcas, the Message-ID header <…@…>"
 
 // parseMessageID validates the message of purge-mail. A GUID is Graph's
@@ -188,14 +150,14 @@ func parseMessageID(raw, provider string) (id, shape string, err error) {
 		return "", "", &Error{Msg: fmt.Sprintf("%s is a link, not a message id", show(raw)), Hint: messageIDHint}
 	}
 	s := x.text
-	if g := strings.TrimSuffix(strings.TrimPrefix(s, "{"), "}"); isGUID(g) && len(s)-len(g) != 1 {
+	if g := strings.TrimSuffix(strings.TrimPrefix(s, "{"), "}"); approvals.IsGUID(g) && len(s)-len(g) != 1 {
 		if provider == ProviderTMCAS {
 			return "", "", &Error{Msg: "tmcas finds mail by its Internet Message-ID, not a Graph network message id",
 				Hint: "give the Message-ID header in angle brackets, such as <abc123@mail.contoso.com>, or use --provider graph"}
 		}
 		return strings.ToLower(g), ProviderGraph, nil
 	}
-	if isMessageID(s) {
+	if approvals.IsMessageID(s) {
 		if provider == ProviderGraph {
 			return "", "", &Error{Msg: "graph finds mail by its network message id (a GUID), not the Message-ID header",
 				Hint: "copy the Network Message ID from the Defender portal, or use --provider tmcas"}

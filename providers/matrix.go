@@ -12,6 +12,18 @@ const (
 	Graph = "graph"
 )
 
+// DisplayName is the provider as people know it, for messages: "Microsoft
+// Graph" for graph. An unknown name is returned as it is.
+func DisplayName(name string) string {
+	switch name {
+	case TMCAS:
+		return "Trend Micro Cloud App Security"
+	case Graph:
+		return "Microsoft Graph"
+	}
+	return name
+}
+
 // Capability is one row of the capability matrix of DESIGN §3: the provider
 // call an action becomes.
 type Capability struct {

@@ -146,3 +146,17 @@ var (
 	// ErrNoProvider: no provider is configured for the action.
 	ErrNoProvider = errors.New("no provider configured")
 )
+
+// Error is a refusal of the router or a provider client that people may be
+// shown as it is: Msg names only actions, flags and provider names from
+// config, never data from a provider's answer or a secret. Err is the
+// sentinel callers branch on, ErrNoProvider or ErrUnsupported.
+type Error struct {
+	Err error
+	Msg string // a lowercase sentence without a final full stop
+}
+
+func (e *Error) Error() string { return e.Err.Error() + ": " + e.Msg }
+
+// Unwrap returns the sentinel, for errors.Is.
+func (e *Error) Unwrap() error { return e.Err }

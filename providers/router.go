@@ -62,20 +62,20 @@ func (r *Router) Route(spec approvals.Spec) (approvals.Spec, Provider, error) {
 		slices.Sort(able)
 		switch len(able) {
 		case 0:
-			return spec, nil, fmt.Errorf("%w: no configured provider supports %s", ErrNoProvider, spec.Action)
+			return spec, nil, &Error{Err: ErrNoProvider, Msg: fmt.Sprintf("no configured provider supports %s", spec.Action)}
 		case 1:
 			name = able[0]
 		default:
-			return spec, nil, fmt.Errorf("%w: %s is supported by %s; add a routes: entry or pass --provider",
-				ErrNoProvider, spec.Action, strings.Join(able, " and "))
+			return spec, nil, &Error{Err: ErrNoProvider, Msg: fmt.Sprintf("%s is supported by %s; add a routes: entry or pass --provider",
+				spec.Action, strings.Join(able, " and "))}
 		}
 	}
 	p, ok := r.providers[name]
 	if !ok {
-		return spec, nil, fmt.Errorf("%w: provider %q is not configured", ErrNoProvider, name)
+		return spec, nil, &Error{Err: ErrNoProvider, Msg: fmt.Sprintf("provider %q is not configured", name)}
 	}
 	if !p.Supports(spec.Action) {
-		return spec, nil, fmt.Errorf("%w: %s cannot %s", ErrUnsupported, name, spec.Action)
+		return spec, nil, &Error{Err: ErrUnsupported, Msg: fmt.Sprintf("%s cannot %s", name, spec.Action)}
 	}
 	spec.Provider = name
 	if spec.Action == approvals.ActionPurgeMail {
@@ -88,8 +88,8 @@ func (r *Router) Route(spec approvals.Spec) (approvals.Spec, Provider, error) {
 			m.Action = allowed[0]
 		}
 		if !slices.Contains(allowed, m.Action) {
-			return spec, nil, fmt.Errorf("%w: %s cannot purge mail with --action %s (use %s)",
-				ErrUnsupported, name, m.Action, strings.Join(allowed, ", "))
+			return spec, nil, &Error{Err: ErrUnsupported, Msg: fmt.Sprintf("%s cannot purge mail with --action %s (use %s)",
+				name, m.Action, strings.Join(allowed, ", "))}
 		}
 		spec.Mail = &m
 	}

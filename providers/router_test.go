@@ -41,16 +41,23 @@ func TestRoute(t *testing.T) {
 		provider string
 		mail     string
 		wantErr  error
+		wantMsg  string // what people are shown of the refusal
 	}{
-		{"route", both, approvals.Spec{Action: approvals.ActionDisable}, "tmcas", "", nil},
-		{"flag beats route", both, approvals.Spec{Action: approvals.ActionDisable, Provider: "graph"}, "graph", "", nil},
-		{"the only capable", both, approvals.Spec{Action: approvals.ActionEnableMFA}, "tmcas", "", nil},
-		{"two capable, no route", both, approvals.Spec{Action: approvals.ActionRevokeSessions}, "", "", providers.ErrNoProvider},
-		{"not configured", onlyGraph, approvals.Spec{Action: approvals.ActionEnableMFA}, "", "", providers.ErrNoProvider},
-		{"unsupported by the flag", both, approvals.Spec{Action: approvals.ActionEnable, Provider: "tmcas"}, "", "", providers.ErrUnsupported},
-		{"graph mail default", both, approvals.Spec{Action: approvals.ActionPurgeMail}, "graph", "soft-delete", nil},
-		{"tmcas mail default", both, approvals.Spec{Action: approvals.ActionPurgeMail, Provider: "tmcas", Mail: &approvals.MailOptions{}}, "tmcas", "quarantine", nil},
-		{"mail action of the other provider", both, approvals.Spec{Action: approvals.ActionPurgeMail, Mail: &approvals.MailOptions{Action: "quarantine"}}, "", "", providers.ErrUnsupported},
+		{"route", both, approvals.Spec{Action: approvals.ActionDisable}, "tmcas", "", nil, ""},
+		{"flag beats route", both, approvals.Spec{Action: approvals.ActionDisable, Provider: "graph"}, "graph", "", nil, ""},
+		{"the only capable", both, approvals.Spec{Action: approvals.ActionEnableMFA}, "tmcas", "", nil, ""},
+		{"two capable, no route", both, approvals.Spec{Action: approvals.ActionRevokeSessions}, "", "", providers.ErrNoProvider,
+			"revoke-sessions is supported by graph and tmcas; add a routes: entry or pass --provider"},
+		{"not configured", onlyGraph, approvals.Spec{Action: approvals.ActionEnableMFA}, "", "", providers.ErrNoProvider,
+			"no configured provider supports enable-mfa"},
+		{"unsupported by the flag", both, approvals.Spec{Action: approvals.ActionEnable, Provider: "tmcas"}, "", "", providers.ErrUnsupported,
+			"tmcas cannot enable"},
+		{"graph mail default", both, approvals.Spec{Action: approvals.ActionPurgeMail}, "graph", "soft-delete", nil, ""},
+		{"tmcas mail default", both, approvals.Spec{Action: approvals.ActionPurgeMail, Provider: "tmcas", Mail: &approvals.MailOptions{}}, "tmcas", "quarantine", nil, ""},
+		{"provider not configured", onlyGraph, approvals.Spec{Action: approvals.ActionDisable, Provider: "tmcas"}, "", "", providers.ErrNoProvider,
+			`provider "tmcas" is not configured`},
+		{"mail action of the other provider", both, approvals.Spec{Action: approvals.ActionPurgeMail, Mail: &approvals.MailOptions{Action: "quarantine"}}, "", "", providers.ErrUnsupported,
+			"graph cannot purge mail with --action quarantine (use soft-delete, hard-delete, junk, deleted-items, inbox)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,6 +65,10 @@ func TestRoute(t *testing.T) {
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("Route: %v, want %v", err, tt.wantErr)
+				}
+				var perr *providers.Error
+				if !errors.As(err, &perr) || perr.Msg != tt.wantMsg {
+					t.Fatalf("Route: %#v, want a *providers.Error saying %q", err, tt.wantMsg)
 				}
 				return
 			}

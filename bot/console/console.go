@@ -17,6 +17,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/internal/safetext"
 )
 
@@ -40,10 +41,10 @@ type Console struct {
 	out     io.Writer
 	current string
 	next    int
-	msgs    map[string]bot.Message // by handle id: the latest version
-	cards   map[int64]string       // request id → card handle id
-	dirty   []string               // handle ids changed since the last Flush, in order
-	private []string               // private lines since the last Flush
+	msgs    map[string]chat.Message // by handle id: the latest version
+	cards   map[int64]string        // request id → card handle id
+	dirty   []string                // handle ids changed since the last Flush, in order
+	private []string                // private lines since the last Flush
 }
 
 // New returns a console writing to out, acting as the first person.
@@ -51,7 +52,7 @@ func New(out io.Writer, people []Person, live bool) (*Console, error) {
 	if len(people) == 0 {
 		return nil, errors.New("console: no people")
 	}
-	return &Console{people: people, live: live, out: out, current: people[0].Name, msgs: map[string]bot.Message{}, cards: map[int64]string{}}, nil
+	return &Console{people: people, live: live, out: out, current: people[0].Name, msgs: map[string]chat.Message{}, cards: map[int64]string{}}, nil
 }
 
 // Current is the person the console acts as.
@@ -75,7 +76,7 @@ func (c *Console) person(name string) (Person, bool) {
 }
 
 // Post implements bot.Chat.
-func (c *Console) Post(_ context.Context, channel string, m bot.Message) (bot.Handle, error) {
+func (c *Console) Post(_ context.Context, channel string, m chat.Message) (chat.Handle, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.next++
@@ -84,11 +85,11 @@ func (c *Console) Post(_ context.Context, channel string, m bot.Message) (bot.Ha
 		c.cards[m.Request] = id
 	}
 	c.changed(id, m, "card "+id)
-	return bot.Handle{Platform: bot.PlatformConsole, Channel: channel, ID: id}, nil
+	return chat.Handle{Platform: bot.PlatformConsole, Channel: channel, ID: id}, nil
 }
 
 // Update implements bot.Chat.
-func (c *Console) Update(_ context.Context, h bot.Handle, m bot.Message) error {
+func (c *Console) Update(_ context.Context, h chat.Handle, m chat.Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.msgs[h.ID]; !ok {
@@ -99,17 +100,17 @@ func (c *Console) Update(_ context.Context, h bot.Handle, m bot.Message) error {
 }
 
 // Reply implements bot.Chat.
-func (c *Console) Reply(_ context.Context, parent bot.Handle, m bot.Message) (bot.Handle, error) {
+func (c *Console) Reply(_ context.Context, parent chat.Handle, m chat.Message) (chat.Handle, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.next++
 	id := "m" + strconv.Itoa(c.next)
 	c.changed(id, m, "reply "+id+" in the thread of "+parent.ID)
-	return bot.Handle{Platform: bot.PlatformConsole, Channel: parent.Channel, ID: id, Thread: parent.ID}, nil
+	return chat.Handle{Platform: bot.PlatformConsole, Channel: parent.Channel, ID: id, Thread: parent.ID}, nil
 }
 
 // changed records a new version of message id; c.mu is held.
-func (c *Console) changed(id string, m bot.Message, label string) {
+func (c *Console) changed(id string, m chat.Message, label string) {
 	_, seen := c.msgs[id]
 	c.msgs[id] = m
 	if c.live {
@@ -122,7 +123,7 @@ func (c *Console) changed(id string, m bot.Message, label string) {
 }
 
 // Respond prints a private message to the current person.
-func (c *Console) Respond(_ context.Context, m bot.Message) error {
+func (c *Console) Respond(_ context.Context, m chat.Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	text := render("only you ("+c.current+") see this", m)
@@ -299,12 +300,12 @@ func (c *Console) click(ctx context.Context, verb, args string, h bot.Handler) e
 	card := c.msgs[handle]
 	c.mu.Unlock()
 	label := map[string]string{"approve": "Approve", "deny": "Deny"}[verb]
-	i := slices.IndexFunc(card.Buttons, func(b bot.Button) bool { return b.Label == label })
+	i := slices.IndexFunc(card.Buttons, func(b chat.Button) bool { return b.Label == label })
 	if !ok || i < 0 {
 		c.say("Request #%d has no %s button here.", id, label)
 		return nil
 	}
-	click := bot.Click{User: c.user(), Message: bot.Handle{Platform: bot.PlatformConsole, Channel: Channel, ID: handle}, Value: card.Buttons[i].Value}
+	click := bot.Click{User: c.user(), Message: chat.Handle{Platform: bot.PlatformConsole, Channel: Channel, ID: handle}, Value: card.Buttons[i].Value}
 	resp := h.Click(ctx, click)
 	if resp.Dialog == nil {
 		c.show(resp)
@@ -324,15 +325,15 @@ func (c *Console) show(r bot.Response) {
 	}
 }
 
-var marks = map[bot.Mark]string{
-	bot.MarkNone: "-", bot.MarkPending: "○", bot.MarkRunning: "…", bot.MarkOK: "✓",
-	bot.MarkFailed: "✗", bot.MarkSkipped: "–", bot.MarkProblem: "!",
+var marks = map[chat.Mark]string{
+	chat.MarkNone: "-", chat.MarkPending: "○", chat.MarkRunning: "…", chat.MarkOK: "✓",
+	chat.MarkFailed: "✗", chat.MarkSkipped: "–", chat.MarkProblem: "!",
 }
 
 // render draws m as plain text in a box. Every line passes through
 // safetext.Clean, so no text can move the cursor, recolour the terminal
 // or reorder what it shows.
-func render(label string, m bot.Message) string {
+func render(label string, m chat.Message) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "┌─ %s\n", label)
 	line := func(s string) {

@@ -7,6 +7,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 )
 
 // threadArchive is how long, in minutes, an idle request thread stays open.
@@ -18,10 +19,10 @@ const codeThreadExists = 160004
 
 // Post implements bot.Chat: m becomes a channel message sent with the bot
 // token, so it can be edited long after any interaction token expired.
-func (a *Adapter) Post(ctx context.Context, channel string, m bot.Message) (bot.Handle, error) {
+func (a *Adapter) Post(ctx context.Context, channel string, m chat.Message) (chat.Handle, error) {
 	send, err := messageSend(m)
 	if err != nil {
-		return bot.Handle{}, fmt.Errorf("discord post: %w", err)
+		return chat.Handle{}, fmt.Errorf("discord post: %w", err)
 	}
 	var msg *discordgo.Message
 	err = a.call(ctx, "post", func(opts ...discordgo.RequestOption) (err error) {
@@ -29,14 +30,14 @@ func (a *Adapter) Post(ctx context.Context, channel string, m bot.Message) (bot.
 		return err
 	})
 	if err != nil {
-		return bot.Handle{}, err
+		return chat.Handle{}, err
 	}
-	return bot.Handle{Platform: bot.PlatformDiscord, Channel: channel, ID: msg.ID}, nil
+	return chat.Handle{Platform: bot.PlatformDiscord, Channel: channel, ID: msg.ID}, nil
 }
 
 // Update implements bot.Chat. A reply (ID != Thread) lives in the thread
 // channel; a card in its own channel.
-func (a *Adapter) Update(ctx context.Context, h bot.Handle, m bot.Message) error {
+func (a *Adapter) Update(ctx context.Context, h chat.Handle, m chat.Message) error {
 	r, err := render(m)
 	if err != nil {
 		return fmt.Errorf("discord update: %w", err)
@@ -50,7 +51,7 @@ func (a *Adapter) Update(ctx context.Context, h bot.Handle, m bot.Message) error
 }
 
 // messageChannel is the channel the message h is in.
-func messageChannel(h bot.Handle) string {
+func messageChannel(h chat.Handle) string {
 	if h.Thread != "" && h.ID != h.Thread {
 		return h.Thread
 	}
@@ -60,10 +61,10 @@ func messageChannel(h bot.Handle) string {
 // Reply implements bot.Chat. The first reply to a card starts a public
 // thread from it, "Request #N"; the thread's id equals the card's id, so a
 // handle rebuilt without Thread still finds it.
-func (a *Adapter) Reply(ctx context.Context, parent bot.Handle, m bot.Message) (bot.Handle, error) {
+func (a *Adapter) Reply(ctx context.Context, parent chat.Handle, m chat.Message) (chat.Handle, error) {
 	send, err := messageSend(m)
 	if err != nil {
-		return bot.Handle{}, fmt.Errorf("discord reply: %w", err)
+		return chat.Handle{}, fmt.Errorf("discord reply: %w", err)
 	}
 	thread := parent.Thread
 	if thread == "" {
@@ -84,7 +85,7 @@ func (a *Adapter) Reply(ctx context.Context, parent bot.Handle, m bot.Message) (
 		case apiCode(err) == codeThreadExists:
 			thread = parent.ID // another replica started it
 		default:
-			return bot.Handle{}, err
+			return chat.Handle{}, err
 		}
 	}
 	var msg *discordgo.Message
@@ -93,9 +94,9 @@ func (a *Adapter) Reply(ctx context.Context, parent bot.Handle, m bot.Message) (
 		return err
 	})
 	if err != nil {
-		return bot.Handle{}, err
+		return chat.Handle{}, err
 	}
-	return bot.Handle{Platform: bot.PlatformDiscord, Channel: parent.Channel, ID: msg.ID, Thread: thread}, nil
+	return chat.Handle{Platform: bot.PlatformDiscord, Channel: parent.Channel, ID: msg.ID, Thread: thread}, nil
 }
 
 // followups sends ephemeral follow-up messages for one interaction through
@@ -108,7 +109,7 @@ type followups struct {
 }
 
 // Respond implements bot.Responder.
-func (f *followups) Respond(ctx context.Context, m bot.Message) error {
+func (f *followups) Respond(ctx context.Context, m chat.Message) error {
 	select {
 	case <-f.answered:
 	case <-ctx.Done():

@@ -11,6 +11,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/bot/discord/discordtest"
 )
 
@@ -47,7 +48,7 @@ func (h *fakeHandler) Command(_ context.Context, c bot.Command) bot.Response {
 	f := h.command
 	h.mu.Unlock()
 	if f == nil {
-		return bot.Response{Message: &bot.Message{Text: "filed"}}
+		return bot.Response{Message: &chat.Message{Text: "filed"}}
 	}
 	return f(c)
 }
@@ -58,7 +59,7 @@ func (h *fakeHandler) Click(_ context.Context, c bot.Click) bot.Response {
 	f := h.click
 	h.mu.Unlock()
 	if f == nil {
-		return bot.Response{Message: &bot.Message{Text: "clicked"}}
+		return bot.Response{Message: &chat.Message{Text: "clicked"}}
 	}
 	return f(c)
 }
@@ -69,7 +70,7 @@ func (h *fakeHandler) Submit(_ context.Context, s bot.Submit) bot.Response {
 	f := h.submit
 	h.mu.Unlock()
 	if f == nil {
-		return bot.Response{Message: &bot.Message{Text: "submitted"}}
+		return bot.Response{Message: &chat.Message{Text: "submitted"}}
 	}
 	return f(s)
 }
@@ -147,12 +148,12 @@ func (e *env) noViolations() {
 	}
 }
 
-func card(id int64) bot.Message {
-	return bot.Message{Request: id, Title: "Disable 1 account", Tone: bot.ToneWaiting, Text: "Requested by alice: phishing",
-		Fields:  []bot.Field{{Label: "Provider", Value: "Trend Micro"}, {Label: "Hash", Value: "7f3a9c", Code: true}},
-		Lines:   []bot.Line{{Mark: bot.MarkPending, Text: "mallory@contoso.com", Detail: "waiting"}},
+func card(id int64) chat.Message {
+	return chat.Message{Request: id, Title: "Disable 1 account", Tone: chat.ToneWaiting, Text: "Requested by alice: phishing",
+		Fields:  []chat.Field{{Label: "Provider", Value: "Trend Micro"}, {Label: "Hash", Value: "7f3a9c", Code: true}},
+		Lines:   []chat.Line{{Mark: chat.MarkPending, Text: "mallory@contoso.com", Detail: "waiting"}},
 		Footer:  "ref 7f3a · expires in 1h",
-		Buttons: []bot.Button{{Label: "Approve", Style: bot.StylePrimary, Value: "approve:42:7f3a9c"}, {Label: "Deny", Style: bot.StyleDanger, Value: "deny:42:7f3a9c"}}}
+		Buttons: []chat.Button{{Label: "Approve", Style: chat.StylePrimary, Value: "approve:42:7f3a9c"}, {Label: "Deny", Style: chat.StyleDanger, Value: "deny:42:7f3a9c"}}}
 }
 
 func TestChatPostUpdateReply(t *testing.T) {
@@ -176,7 +177,7 @@ func TestChatPostUpdateReply(t *testing.T) {
 		t.Errorf("card text %q lacks the escaped target line", m.Text())
 	}
 	// First reply starts the thread.
-	r1, err := e.a.Reply(ctx, h, bot.Message{Request: 42, Text: "Running: 0 of 1 done"})
+	r1, err := e.a.Reply(ctx, h, chat.Message{Request: 42, Text: "Running: 0 of 1 done"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,12 +190,12 @@ func TestChatPostUpdateReply(t *testing.T) {
 	}
 	// The card handle now carries the thread; a second reply goes in.
 	h.Thread = r1.Thread
-	r2, err := e.a.Reply(ctx, h, bot.Message{Request: 42, Title: "Done"})
+	r2, err := e.a.Reply(ctx, h, chat.Message{Request: 42, Title: "Done"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A handle rebuilt without the thread finds the existing one.
-	r3, err := e.a.Reply(ctx, bot.Handle{Platform: bot.PlatformDiscord, Channel: channel, ID: h.ID}, bot.Message{Request: 42, Text: "again"})
+	r3, err := e.a.Reply(ctx, chat.Handle{Platform: bot.PlatformDiscord, Channel: channel, ID: h.ID}, chat.Message{Request: 42, Text: "again"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,11 +203,11 @@ func TestChatPostUpdateReply(t *testing.T) {
 		t.Errorf("rebuilt reply went to thread %q, want %q", r3.Thread, h.ID)
 	}
 	// Update the progress reply (in the thread) and the card (no buttons).
-	if err := e.a.Update(ctx, r1, bot.Message{Request: 42, Text: "Running: 1 of 1 done"}); err != nil {
+	if err := e.a.Update(ctx, r1, chat.Message{Request: 42, Text: "Running: 1 of 1 done"}); err != nil {
 		t.Fatal(err)
 	}
 	decided := card(42)
-	decided.Buttons, decided.Tone = nil, bot.ToneGood
+	decided.Buttons, decided.Tone = nil, chat.ToneGood
 	if err := e.a.Update(ctx, h, decided); err != nil {
 		t.Fatal(err)
 	}
@@ -226,9 +227,9 @@ func TestHTTPCommandFlow(t *testing.T) {
 	e.h.command = func(c bot.Command) bot.Response {
 		go func() {
 			// Follow-ups arrive after the acknowledgement.
-			_ = c.Reply.Respond(context.Background(), bot.Message{Title: "Preview", Text: "would disable @everyone"})
+			_ = c.Reply.Respond(context.Background(), chat.Message{Title: "Preview", Text: "would disable @everyone"})
 		}()
-		return bot.Response{Message: &bot.Message{Text: "Looking up 2 targets…"}}
+		return bot.Response{Message: &chat.Message{Text: "Looking up 2 targets…"}}
 	}
 	in := e.fake.NewCommand(alice, discordtest.Where{Channel: channel}, "disable",
 		discordtest.String("targets", "mallory@contoso.com, eve@contoso.com"),

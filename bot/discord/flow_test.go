@@ -10,6 +10,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/bot/discord/discordtest"
 )
 
@@ -21,18 +22,18 @@ func clickDenyFlow(t *testing.T, e *env, send func(*discordtest.Interaction) *di
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.a.Reply(ctx, h, bot.Message{Request: 42, Text: "progress"}); err != nil {
+	if _, err := e.a.Reply(ctx, h, chat.Message{Request: 42, Text: "progress"}); err != nil {
 		t.Fatal(err)
 	}
 	e.h.click = func(c bot.Click) bot.Response {
 		if strings.HasPrefix(c.Value, "deny:") {
-			return bot.Response{Dialog: &bot.Dialog{ID: c.Value, Title: "Deny request #42", Label: "Reason",
+			return bot.Response{Dialog: &chat.Dialog{ID: c.Value, Title: "Deny request #42", Label: "Reason",
 				Hint: "Why is this request denied?", Required: true, MaxLen: 500}}
 		}
-		return bot.Response{Message: &bot.Message{Text: "You approved request #42."}}
+		return bot.Response{Message: &chat.Message{Text: "You approved request #42."}}
 	}
 	e.h.submit = func(s bot.Submit) bot.Response {
-		return bot.Response{Message: &bot.Message{Text: "You denied request #42."}}
+		return bot.Response{Message: &chat.Message{Text: "You denied request #42."}}
 	}
 	// A click is answered as a (deferred) update of the card; what the
 	// clicker is told follows privately.
@@ -60,7 +61,7 @@ func clickDenyFlow(t *testing.T, e *env, send func(*discordtest.Interaction) *di
 	}
 	e.h.mu.Lock()
 	defer e.h.mu.Unlock()
-	want := bot.Handle{Platform: bot.PlatformDiscord, Channel: channel, ID: h.ID, Thread: h.ID}
+	want := chat.Handle{Platform: bot.PlatformDiscord, Channel: channel, ID: h.ID, Thread: h.ID}
 	if len(e.h.clicks) != 2 || e.h.clicks[0].Message != want || e.h.clicks[0].Value != "approve:42:7f3a9c" || e.h.clicks[0].User.ID != bob.ID {
 		t.Errorf("clicks %+v, want message %+v", e.h.clicks, want)
 	}
@@ -149,8 +150,8 @@ func TestGatewayFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.h.command = func(c bot.Command) bot.Response {
-		go func() { _ = c.Reply.Respond(context.Background(), bot.Message{Text: "preview ready"}) }()
-		return bot.Response{Message: &bot.Message{Text: "Looking up 1 target…"}}
+		go func() { _ = c.Reply.Respond(context.Background(), chat.Message{Text: "preview ready"}) }()
+		return bot.Response{Message: &chat.Message{Text: "Looking up 1 target…"}}
 	}
 	in := e.fake.NewCommand(alice, discordtest.Where{Channel: channel}, "disable",
 		discordtest.String("targets", "mallory@contoso.com"), discordtest.String("reason", "phish"))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/bot/discord"
 	"github.com/countersign/countersign/bot/discord/discordtest"
 )
@@ -20,11 +21,11 @@ type counter struct{ n atomic.Int32 }
 
 func (c *counter) Command(context.Context, bot.Command) bot.Response {
 	c.n.Add(1)
-	return bot.Response{Message: &bot.Message{Text: "ok"}}
+	return bot.Response{Message: &chat.Message{Text: "ok"}}
 }
 func (c *counter) Click(context.Context, bot.Click) bot.Response {
 	c.n.Add(1)
-	return bot.Response{Message: &bot.Message{Text: "ok"}}
+	return bot.Response{Message: &chat.Message{Text: "ok"}}
 }
 func (c *counter) Submit(context.Context, bot.Submit) bot.Response {
 	c.n.Add(1)

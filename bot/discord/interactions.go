@@ -17,6 +17,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/commands"
 )
 
@@ -229,7 +230,7 @@ const laterTimeout = 30 * time.Second
 
 // later sends m through r once the interaction is answered, in the
 // background; Wait waits for it.
-func (a *Adapter) later(ctx context.Context, r *followups, m bot.Message) {
+func (a *Adapter) later(ctx context.Context, r *followups, m chat.Message) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), laterTimeout)
 	a.inflight.Add(1)
 	go func() {
@@ -260,11 +261,11 @@ func user(m *discordgo.Member) bot.User {
 // handleOf is the message a component or modal interaction came from.
 // Countersign puts buttons on cards only, which are channel messages; a
 // thread started from the card has the card's id.
-func handleOf(i *discordgo.Interaction) bot.Handle {
+func handleOf(i *discordgo.Interaction) chat.Handle {
 	if i.Message == nil {
-		return bot.Handle{}
+		return chat.Handle{}
 	}
-	h := bot.Handle{Platform: bot.PlatformDiscord, Channel: i.ChannelID, ID: i.Message.ID}
+	h := chat.Handle{Platform: bot.PlatformDiscord, Channel: i.ChannelID, ID: i.Message.ID}
 	if i.Message.ChannelID != "" {
 		h.Channel = i.Message.ChannelID
 	}

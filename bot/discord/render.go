@@ -8,7 +8,7 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
-	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/internal/safetext"
 )
 
@@ -68,7 +68,7 @@ const (
 )
 
 // neutral is the one way user- and provider-supplied text reaches Discord:
-// every string of a bot.Message passes through it before any other
+// every string of a chat.Message passes through it before any other
 // markup is added. It returns s as one line that Discord shows as typed.
 // safetext.Clean removes bidi, zero-width and control characters; then,
 // in markdown, every markdown character gets a backslash, and so does the
@@ -140,34 +140,34 @@ func clip(s string, n int) string {
 func runes(s string) int { return utf8.RuneCountInString(s) }
 
 // markSymbol is how a Line's mark is drawn.
-func markSymbol(m bot.Mark) string {
+func markSymbol(m chat.Mark) string {
 	switch m {
-	case bot.MarkOK:
+	case chat.MarkOK:
 		return "✅"
-	case bot.MarkFailed:
+	case chat.MarkFailed:
 		return "❌"
-	case bot.MarkPending:
+	case chat.MarkPending:
 		return "⏳"
-	case bot.MarkRunning:
+	case chat.MarkRunning:
 		return "🔄"
-	case bot.MarkSkipped:
+	case chat.MarkSkipped:
 		return "➖"
-	case bot.MarkProblem:
+	case chat.MarkProblem:
 		return "⚠️"
 	}
 	return "•"
 }
 
 // toneColor is the embed colour of a tone.
-func toneColor(t bot.Tone) int {
+func toneColor(t chat.Tone) int {
 	switch t {
-	case bot.ToneWaiting:
+	case chat.ToneWaiting:
 		return 0xF1C40F
-	case bot.ToneGood:
+	case chat.ToneGood:
 		return 0x2ECC71
-	case bot.ToneBad:
+	case chat.ToneBad:
 		return 0xE74C3C
-	case bot.ToneMuted:
+	case chat.ToneMuted:
 		return 0x95A5A6
 	}
 	return 0x5865F2
@@ -184,7 +184,7 @@ type rendered struct {
 
 // render draws m as one embed and its buttons as action rows, escaping
 // every string and keeping inside Discord's limits.
-func render(m bot.Message) (rendered, error) {
+func render(m chat.Message) (rendered, error) {
 	e := &discordgo.MessageEmbed{Color: toneColor(m.Tone)}
 	if m.Title != "" {
 		e.Title = clip(neutral(m.Title, inMarkdown), limitTitle)
@@ -242,9 +242,9 @@ func render(m bot.Message) (rendered, error) {
 		}
 		style := discordgo.SecondaryButton
 		switch b.Style {
-		case bot.StylePrimary:
+		case chat.StylePrimary:
 			style = discordgo.SuccessButton
-		case bot.StyleDanger:
+		case chat.StyleDanger:
 			style = discordgo.DangerButton
 		}
 		label := clipLiteral(neutral(b.Label, inPlain), limitLabel)
@@ -268,7 +268,7 @@ func render(m bot.Message) (rendered, error) {
 
 // description draws Text, Lines, More and Pre within n characters. Lines
 // that do not fit are counted into "… and N more" rather than cut.
-func description(m bot.Message, n int) string {
+func description(m chat.Message, n int) string {
 	var parts []string
 	if m.Text != "" {
 		parts = append(parts, clip(neutralLines(m.Text, inMarkdown), n))
@@ -344,7 +344,7 @@ func clipLiteral(s string, n int) string {
 }
 
 // messageSend is m as a new channel message.
-func messageSend(m bot.Message) (*discordgo.MessageSend, error) {
+func messageSend(m chat.Message) (*discordgo.MessageSend, error) {
 	r, err := render(m)
 	if err != nil {
 		return nil, err
@@ -353,7 +353,7 @@ func messageSend(m bot.Message) (*discordgo.MessageSend, error) {
 }
 
 // responseData is m as an ephemeral interaction response or follow-up.
-func responseData(m bot.Message) (*discordgo.InteractionResponseData, error) {
+func responseData(m chat.Message) (*discordgo.InteractionResponseData, error) {
 	r, err := render(m)
 	if err != nil {
 		return nil, err
@@ -364,7 +364,7 @@ func responseData(m bot.Message) (*discordgo.InteractionResponseData, error) {
 
 // modal is d as a modal response: one required paragraph input whose
 // custom_id is "value".
-func modal(d bot.Dialog) (*discordgo.InteractionResponse, error) {
+func modal(d chat.Dialog) (*discordgo.InteractionResponse, error) {
 	if d.ID == "" || len(d.ID) > limitCustomID {
 		return nil, errBadButton
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
-	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/internal/safetext"
 )
 
@@ -52,7 +52,7 @@ func literalOK(s string, inCode bool) bool {
 }
 
 // checkRendered asserts the escaping and limit properties of one render.
-func checkRendered(t *testing.T, m bot.Message, r rendered) {
+func checkRendered(t *testing.T, m chat.Message, r rendered) {
 	t.Helper()
 	e := r.embed
 	n := utf8.RuneCountInString
@@ -123,12 +123,12 @@ func checkRendered(t *testing.T, m bot.Message, r rendered) {
 }
 
 // userMessage puts s everywhere a message carries text.
-func userMessage(s string, repeat int) bot.Message {
-	m := bot.Message{Request: 1, Title: s, Text: s, Pre: s, Footer: s, More: 3}
+func userMessage(s string, repeat int) chat.Message {
+	m := chat.Message{Request: 1, Title: s, Text: s, Pre: s, Footer: s, More: 3}
 	for range repeat {
-		m.Fields = append(m.Fields, bot.Field{Label: s, Value: s}, bot.Field{Label: s, Value: s, Code: true})
-		m.Lines = append(m.Lines, bot.Line{Mark: bot.MarkOK, Text: s, Detail: s})
-		m.Buttons = append(m.Buttons, bot.Button{Label: s, Value: "approve:1:abc"})
+		m.Fields = append(m.Fields, chat.Field{Label: s, Value: s}, chat.Field{Label: s, Value: s, Code: true})
+		m.Lines = append(m.Lines, chat.Line{Mark: chat.MarkOK, Text: s, Detail: s})
+		m.Buttons = append(m.Buttons, chat.Button{Label: s, Value: "approve:1:abc"})
 	}
 	return m
 }
@@ -175,9 +175,9 @@ func TestRenderLimits(t *testing.T) {
 	}
 	checkRendered(t, m, r)
 	// Lines that do not fit are counted, not cut.
-	m = bot.Message{Title: "Batch"}
+	m = chat.Message{Title: "Batch"}
 	for range 200 {
-		m.Lines = append(m.Lines, bot.Line{Mark: bot.MarkFailed, Text: strings.Repeat("x", 60) + "@contoso.com", Detail: "failed"})
+		m.Lines = append(m.Lines, chat.Line{Mark: chat.MarkFailed, Text: strings.Repeat("x", 60) + "@contoso.com", Detail: "failed"})
 	}
 	r, err = render(m)
 	if err != nil {
@@ -187,16 +187,16 @@ func TestRenderLimits(t *testing.T) {
 	if !strings.Contains(r.embed.Description, " more") || strings.Count(r.embed.Description, "❌") >= 200 {
 		t.Errorf("description does not count the lines left out: ends %q", r.embed.Description[len(r.embed.Description)-40:])
 	}
-	if _, err := render(bot.Message{Buttons: []bot.Button{{Label: "x", Value: strings.Repeat("v", 101)}}}); err == nil {
+	if _, err := render(chat.Message{Buttons: []chat.Button{{Label: "x", Value: strings.Repeat("v", 101)}}}); err == nil {
 		t.Error("a 101-character button value rendered")
 	}
-	if _, err := render(bot.Message{Buttons: []bot.Button{{Label: "x"}}}); err == nil {
+	if _, err := render(chat.Message{Buttons: []chat.Button{{Label: "x"}}}); err == nil {
 		t.Error("an empty button value rendered")
 	}
 	// 7 buttons take two rows.
-	m = bot.Message{Title: "t"}
+	m = chat.Message{Title: "t"}
 	for range 7 {
-		m.Buttons = append(m.Buttons, bot.Button{Label: "b", Value: "v" + strings.Repeat("x", len(m.Buttons))})
+		m.Buttons = append(m.Buttons, chat.Button{Label: "b", Value: "v" + strings.Repeat("x", len(m.Buttons))})
 	}
 	if r, _ := render(m); len(r.components) != 2 {
 		t.Errorf("7 buttons in %d rows", len(r.components))
@@ -204,7 +204,7 @@ func TestRenderLimits(t *testing.T) {
 }
 
 func TestModalLimits(t *testing.T) {
-	r, err := modal(bot.Dialog{ID: "deny:1:x", Title: strings.Repeat("T", 60), Label: "@everyone " + strings.Repeat("L", 60), MaxLen: 500})
+	r, err := modal(chat.Dialog{ID: "deny:1:x", Title: strings.Repeat("T", 60), Label: "@everyone " + strings.Repeat("L", 60), MaxLen: 500})
 	if err != nil {
 		t.Fatal(err)
 	}

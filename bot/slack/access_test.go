@@ -13,6 +13,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	slackbot "github.com/countersign/countersign/bot/slack"
 	"github.com/countersign/countersign/bot/slack/slacktest"
 	"github.com/countersign/countersign/internal/bottest"
@@ -132,7 +133,7 @@ func TestRateLimitedPostIsRetried(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for i := range 2 {
-		if _, err := a.Post(ctx, channel, bot.Message{Title: "card", Text: strings.Repeat("x", i+1)}); err != nil {
+		if _, err := a.Post(ctx, channel, chat.Message{Title: "card", Text: strings.Repeat("x", i+1)}); err != nil {
 			t.Fatal(err)
 		}
 	}

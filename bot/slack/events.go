@@ -15,6 +15,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 )
 
 // ackMessage is the body of an ephemeral answer: the HTTP response to a
@@ -26,14 +27,14 @@ type ackMessage struct {
 	Blocks          []slack.Block `json:"blocks,omitempty"`
 }
 
-func ephemeral(m bot.Message) ackMessage {
+func ephemeral(m chat.Message) ackMessage {
 	r := render(m)
 	return ackMessage{ResponseType: slack.ResponseTypeEphemeral, Text: r.Text, Blocks: r.Blocks}
 }
 
 // failure is an error message the adapter itself answers with.
 func failure(text string) *ackMessage {
-	m := ephemeral(bot.Message{Title: "Countersign could not take that", Tone: bot.ToneBad, Text: text})
+	m := ephemeral(chat.Message{Title: "Countersign could not take that", Tone: chat.ToneBad, Text: text})
 	return &m
 }
 
@@ -89,7 +90,7 @@ type dialogMeta struct {
 	TS      string `json:"t,omitempty"`
 }
 
-func (a *Adapter) openDialog(ctx context.Context, trigger string, d bot.Dialog, channel, ts string) error {
+func (a *Adapter) openDialog(ctx context.Context, trigger string, d chat.Dialog, channel, ts string) error {
 	meta, err := json.Marshal(dialogMeta{Dialog: d.ID, Channel: channel, TS: ts})
 	if err != nil {
 		return err
@@ -122,7 +123,7 @@ func (a *Adapter) interaction(ctx context.Context, h bot.Handler, cb slack.Inter
 			r.later(ctx, *failure("Your Slack account could not be looked up just now. Try again in a minute."))
 			return nil
 		}
-		msg := bot.Handle{Platform: bot.PlatformSlack, Channel: channel, ID: cb.Container.MessageTs, Thread: cb.Container.ThreadTs}
+		msg := chat.Handle{Platform: bot.PlatformSlack, Channel: channel, ID: cb.Container.MessageTs, Thread: cb.Container.ThreadTs}
 		resp := h.Click(ctx, bot.Click{User: u, Message: msg, Value: act.Value})
 		if resp.Dialog != nil {
 			// The trigger id lives three seconds: open the modal first.
@@ -157,7 +158,7 @@ func (a *Adapter) interaction(ctx context.Context, h bot.Handler, cb slack.Inter
 		}
 		resp := h.Submit(ctx, bot.Submit{
 			User:    u,
-			Message: bot.Handle{Platform: bot.PlatformSlack, Channel: meta.Channel, ID: meta.TS},
+			Message: chat.Handle{Platform: bot.PlatformSlack, Channel: meta.Channel, ID: meta.TS},
 			Dialog:  meta.Dialog,
 			Value:   value,
 		})
@@ -179,7 +180,7 @@ type responder struct {
 }
 
 // Respond implements bot.Responder.
-func (r responder) Respond(ctx context.Context, m bot.Message) error {
+func (r responder) Respond(ctx context.Context, m chat.Message) error {
 	return r.send(ctx, ephemeral(m))
 }
 

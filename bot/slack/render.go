@@ -8,7 +8,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackutilsx"
 
-	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/internal/safetext"
 )
 
@@ -38,7 +38,7 @@ const (
 )
 
 // neutral is the one way user- and provider-supplied text reaches Slack:
-// every string of a bot.Message passes through it before any other
+// every string of a chat.Message passes through it before any other
 // markup is added. It returns s as one line that Slack shows as typed:
 //
 //   - safetext.Clean removes bidi, zero-width and control characters;
@@ -149,13 +149,13 @@ func plain(s string, n int) *slack.TextBlockObject {
 	return &slack.TextBlockObject{Type: slack.PlainTextType, Text: clip(neutral(s, inText), n)}
 }
 
-var toneIcons = map[bot.Tone]string{
-	bot.ToneWaiting: "⏳ ", bot.ToneGood: "✅ ", bot.ToneBad: "❌ ", bot.ToneMuted: "⚪ ",
+var toneIcons = map[chat.Tone]string{
+	chat.ToneWaiting: "⏳ ", chat.ToneGood: "✅ ", chat.ToneBad: "❌ ", chat.ToneMuted: "⚪ ",
 }
 
-var markIcons = map[bot.Mark]string{
-	bot.MarkNone: "•", bot.MarkPending: "○", bot.MarkRunning: "⏳", bot.MarkOK: "✅",
-	bot.MarkFailed: "❌", bot.MarkSkipped: "➖", bot.MarkProblem: "⚠️",
+var markIcons = map[chat.Mark]string{
+	chat.MarkNone: "•", chat.MarkPending: "○", chat.MarkRunning: "⏳", chat.MarkOK: "✅",
+	chat.MarkFailed: "❌", chat.MarkSkipped: "➖", chat.MarkProblem: "⚠️",
 }
 
 // rendered is a message as Slack takes it.
@@ -167,7 +167,7 @@ type rendered struct {
 // render turns a neutral message into Block Kit within Slack's limits.
 // Every string of m passes through neutral; the only markup is the
 // adapter's own.
-func render(m bot.Message) rendered {
+func render(m chat.Message) rendered {
 	var blocks []slack.Block
 	add := func(b slack.Block) { blocks = append(blocks, b) }
 	if m.Title != "" {
@@ -243,9 +243,9 @@ func render(m bot.Message) rendered {
 		for i, b := range m.Buttons[:min(len(m.Buttons), maxButtons)] {
 			btn := slack.NewButtonBlockElement(fmt.Sprintf("countersign-%d", i), b.Value, plain(b.Label, maxButtonText))
 			switch b.Style {
-			case bot.StylePrimary:
+			case chat.StylePrimary:
 				btn.Style = slack.StylePrimary
-			case bot.StyleDanger:
+			case chat.StyleDanger:
 				btn.Style = slack.StyleDanger
 			}
 			if c := b.Confirm; c != nil {
@@ -309,7 +309,7 @@ func chunks(s string, n int) []string {
 
 // view is the modal of a dialog. private_metadata carries where the dialog
 // came from, so the submission can be answered there.
-func view(d bot.Dialog, metadata string) slack.ModalViewRequest {
+func view(d chat.Dialog, metadata string) slack.ModalViewRequest {
 	// One line: a reason with a line break is refused (commands.Reason).
 	input := slack.NewPlainTextInputBlockElement(plain(d.Hint, 150), "value")
 	if d.MaxLen > 0 {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/internal/safetext"
 )
 
@@ -72,14 +72,14 @@ func checkSafe(t *testing.T, r rendered) {
 	}
 }
 
-func message(s string, n int) bot.Message {
-	m := bot.Message{
+func message(s string, n int) chat.Message {
+	m := chat.Message{
 		Title: s, Text: s + "\n" + s, Footer: s, Pre: s, More: n % 7,
-		Fields:  []bot.Field{{Label: s, Value: s}, {Label: "hash", Value: s, Code: true}},
-		Buttons: []bot.Button{{Label: s, Value: "approve:1:abc", Style: bot.StyleDanger, Confirm: &bot.Confirm{Title: s, Text: s, Confirm: s, Deny: s}}},
+		Fields:  []chat.Field{{Label: s, Value: s}, {Label: "hash", Value: s, Code: true}},
+		Buttons: []chat.Button{{Label: s, Value: "approve:1:abc", Style: chat.StyleDanger, Confirm: &chat.Confirm{Title: s, Text: s, Confirm: s, Deny: s}}},
 	}
 	for i := 0; i < n%60; i++ {
-		m.Lines = append(m.Lines, bot.Line{Mark: bot.MarkFailed, Text: s, Detail: s})
+		m.Lines = append(m.Lines, chat.Line{Mark: chat.MarkFailed, Text: s, Detail: s})
 	}
 	return m
 }
@@ -119,10 +119,10 @@ func TestRenderKeepsLimitsForHugeMessages(t *testing.T) {
 	m := message(strings.Repeat("x", 4000), 59)
 	m.Text = strings.Repeat("<!channel> & more text\n", 20000)
 	for i := 0; i < 500; i++ {
-		m.Lines = append(m.Lines, bot.Line{Mark: bot.MarkOK, Text: strings.Repeat("y", 400), Detail: "done"})
+		m.Lines = append(m.Lines, chat.Line{Mark: chat.MarkOK, Text: strings.Repeat("y", 400), Detail: "done"})
 	}
 	for i := 0; i < 300; i++ {
-		m.Fields = append(m.Fields, bot.Field{Label: "f", Value: strings.Repeat("v", 3000)})
+		m.Fields = append(m.Fields, chat.Field{Label: "f", Value: strings.Repeat("v", 3000)})
 	}
 	r := render(m)
 	checkSafe(t, r)
@@ -189,8 +189,8 @@ func TestRenderNeutralisesUserText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := bot.Message{Title: tt.in, Text: tt.in, Footer: tt.in, Fields: []bot.Field{{Label: "Reason", Value: tt.in}},
-				Lines: []bot.Line{{Mark: bot.MarkOK, Text: tt.in, Detail: tt.in}}, Buttons: []bot.Button{{Label: tt.in, Value: "deny:1:abc"}}}
+			m := chat.Message{Title: tt.in, Text: tt.in, Footer: tt.in, Fields: []chat.Field{{Label: "Reason", Value: tt.in}},
+				Lines: []chat.Line{{Mark: chat.MarkOK, Text: tt.in, Detail: tt.in}}, Buttons: []chat.Button{{Label: tt.in, Value: "deny:1:abc"}}}
 			r := render(m)
 			raw, err := json.Marshal(r.Blocks)
 			if err != nil {

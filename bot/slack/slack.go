@@ -22,6 +22,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 )
 
 // callbackDialog is the callback_id of Countersign's modals.
@@ -201,12 +202,12 @@ func wait(ctx context.Context, l *rate.Limiter) error {
 	return l.Wait(ctx)
 }
 
-func msgOptions(m bot.Message) []slack.MsgOption {
+func msgOptions(m chat.Message) []slack.MsgOption {
 	r := render(m)
 	return []slack.MsgOption{slack.MsgOptionText(r.Text, false), slack.MsgOptionBlocks(r.Blocks...)}
 }
 
-func (a *Adapter) post(ctx context.Context, channel, thread string, m bot.Message) (string, error) {
+func (a *Adapter) post(ctx context.Context, channel, thread string, m chat.Message) (string, error) {
 	if err := wait(ctx, a.postLimiter(channel)); err != nil {
 		return "", err
 	}
@@ -224,30 +225,30 @@ func (a *Adapter) post(ctx context.Context, channel, thread string, m bot.Messag
 }
 
 // Post implements bot.Chat.
-func (a *Adapter) Post(ctx context.Context, channel string, m bot.Message) (bot.Handle, error) {
+func (a *Adapter) Post(ctx context.Context, channel string, m chat.Message) (chat.Handle, error) {
 	ts, err := a.post(ctx, channel, "", m)
 	if err != nil {
-		return bot.Handle{}, err
+		return chat.Handle{}, err
 	}
-	return bot.Handle{Platform: bot.PlatformSlack, Channel: channel, ID: ts}, nil
+	return chat.Handle{Platform: bot.PlatformSlack, Channel: channel, ID: ts}, nil
 }
 
 // Reply implements bot.Chat: replies go in the parent's thread, whose id is
 // the parent's ts.
-func (a *Adapter) Reply(ctx context.Context, parent bot.Handle, m bot.Message) (bot.Handle, error) {
+func (a *Adapter) Reply(ctx context.Context, parent chat.Handle, m chat.Message) (chat.Handle, error) {
 	thread := parent.Thread
 	if thread == "" {
 		thread = parent.ID
 	}
 	ts, err := a.post(ctx, parent.Channel, thread, m)
 	if err != nil {
-		return bot.Handle{}, err
+		return chat.Handle{}, err
 	}
-	return bot.Handle{Platform: bot.PlatformSlack, Channel: parent.Channel, ID: ts, Thread: thread}, nil
+	return chat.Handle{Platform: bot.PlatformSlack, Channel: parent.Channel, ID: ts, Thread: thread}, nil
 }
 
 // Update implements bot.Chat.
-func (a *Adapter) Update(ctx context.Context, h bot.Handle, m bot.Message) error {
+func (a *Adapter) Update(ctx context.Context, h chat.Handle, m chat.Message) error {
 	if err := wait(ctx, a.updLim); err != nil {
 		return err
 	}

@@ -12,11 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	slackbot "github.com/countersign/countersign/bot/slack"
 	"github.com/countersign/countersign/bot/slack/slacktest"
 	"github.com/countersign/countersign/internal/bottest"
-	"github.com/countersign/countersign/internal/store"
 )
 
 // The official example of docs.slack.dev "Verifying requests from Slack".
@@ -33,7 +34,7 @@ type recorder struct{ calls atomic.Int32 }
 
 func (r *recorder) Command(context.Context, bot.Command) bot.Response {
 	r.calls.Add(1)
-	return bot.Response{Message: &bot.Message{Text: "ok"}}
+	return bot.Response{Message: &chat.Message{Text: "ok"}}
 }
 func (r *recorder) Click(context.Context, bot.Click) bot.Response {
 	r.calls.Add(1)
@@ -156,7 +157,7 @@ func TestVerificationMatrix(t *testing.T) {
 	if n := rec.calls.Load(); n != 1 {
 		t.Fatalf("handler called %d times, want 1 (the replay must not reach it)", n)
 	}
-	reqs, err := st.List(context.Background(), store.Filter{})
+	reqs, err := st.List(context.Background(), approvals.Filter{})
 	if err != nil || len(reqs) != 0 {
 		t.Fatalf("store holds %d requests (err %v), want none", len(reqs), err)
 	}

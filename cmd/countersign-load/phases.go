@@ -14,7 +14,6 @@ import (
 	"github.com/countersign/countersign/approvals"
 	slackbot "github.com/countersign/countersign/bot/slack"
 	"github.com/countersign/countersign/bot/slack/slacktest"
-	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
 )
 
@@ -127,7 +126,7 @@ func runAck(ctx context.Context, log *slog.Logger, db string, rate float64, dura
 			wg.Add(1)
 			click(c)
 		}
-		reqs, err := r.st.List(ctx, store.Filter{States: []approvals.State{approvals.StatePending}})
+		reqs, err := r.st.List(ctx, approvals.Filter{States: []approvals.State{approvals.StatePending}})
 		if err != nil {
 			return nil, err
 		}
@@ -141,7 +140,7 @@ func runAck(ctx context.Context, log *slog.Logger, db string, rate float64, dura
 	}
 	rep.finalWait = time.Since(start)
 	rep.errors = errs.Load()
-	reqs, err := r.st.List(ctx, store.Filter{})
+	reqs, err := r.st.List(ctx, approvals.Filter{})
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/providers/msgraph/graphtest"
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
+	"github.com/countersign/countersign/workflow"
 )
 
 // demoConfig is the demo's configuration; the %s are the fakes' addresses
@@ -223,17 +224,22 @@ func startDemo(ctx context.Context, e env, clk *clock, live bool) (_ *demo, err 
 	}
 	refs := 0
 	newRef := func() string { refs++; return fmt.Sprintf("demo%04d", refs) }
+	wf, err := workflow.New(workflow.Config{Store: d.store, Providers: router, Policy: cfg.Policy(), Admin: cfg.IsAdmin,
+		Logger: d.log, Now: clk.Now, Metrics: d.metrics})
+	if err != nil {
+		return nil, err
+	}
 	d.bot, err = bot.New(bot.Config{
-		Store: d.store, Providers: router, Policy: cfg.Policy(), Admin: cfg.IsAdmin,
+		Workflow: wf, Store: d.store,
 		Chats:  map[string]bot.Chat{bot.PlatformConsole: d.console},
 		Access: map[string]bot.Access{bot.PlatformConsole: d.console},
-		Logger: d.log, Now: clk.Now, NewRef: newRef, Metrics: d.metrics,
+		Logger: d.log, Now: clk.Now, NewRef: newRef,
 	})
 	if err != nil {
 		return nil, err
 	}
 	d.engine, err = engine.New(engine.Config{
-		Store: d.store, Providers: router, Notifier: d, Logger: d.log, Now: clk.Now,
+		Store: d.store, Providers: router, Notifier: d, Expirer: wf, Logger: d.log, Now: clk.Now,
 		PollInterval: cfg.Engine.PollInterval, PollDeadline: cfg.Engine.PollDeadline,
 		ExpirySweep: cfg.Engine.ExpirySweep, Workers: 4,
 		FetchPollInterval: 50 * time.Millisecond, NotifyInterval: 100 * time.Millisecond,
@@ -290,7 +296,7 @@ func (d *demo) settle(ctx context.Context) error {
 }
 
 func (d *demo) busy(ctx context.Context) (bool, error) {
-	rs, err := d.store.List(ctx, store.Filter{})
+	rs, err := d.store.List(ctx, approvals.Filter{})
 	if err != nil {
 		return false, err
 	}

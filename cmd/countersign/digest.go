@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/internal/config"
 	"github.com/countersign/countersign/internal/digest"
 	"github.com/countersign/countersign/internal/engine"
@@ -18,14 +18,14 @@ import (
 
 // digestPoster posts a digest to every adapter's digest channel. It tries
 // them all and reports every failure.
-func digestPoster(adapters []adapter) (func(ctx context.Context, m bot.Message) error, bool) {
+func digestPoster(adapters []adapter) (func(ctx context.Context, m chat.Message) error, bool) {
 	var targets []adapter
 	for _, a := range adapters {
 		if a.digest != "" {
 			targets = append(targets, a)
 		}
 	}
-	post := func(ctx context.Context, m bot.Message) error {
+	post := func(ctx context.Context, m chat.Message) error {
 		var errs []error
 		for _, a := range targets {
 			if _, err := a.chat.Post(ctx, a.digest, m); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/countersign/countersign/internal/health"
 	"github.com/countersign/countersign/internal/metrics"
 	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/workflow"
 )
 
 // runServe runs the bot until ctx is cancelled (SIGINT or SIGTERM), then
@@ -57,6 +58,10 @@ func serve(ctx context.Context, e env, args []string, listen func(addr string) (
 	if err != nil {
 		return err
 	}
+	wf, err := workflow.New(workflow.Config{Store: st, Providers: router, Policy: cfg.Policy(), Admin: cfg.IsAdmin, Logger: log, Metrics: m})
+	if err != nil {
+		return err
+	}
 	checks := health.DatabaseChecks(st)
 	mux := http.NewServeMux()
 	var notifier engine.Notifier
@@ -66,10 +71,7 @@ func serve(ctx context.Context, e env, args []string, listen func(addr string) (
 		for _, a := range adapters {
 			chats[a.name], access[a.name] = a.chat, a.access
 		}
-		b, err = bot.New(bot.Config{
-			Store: st, Providers: router, Policy: cfg.Policy(), Admin: cfg.IsAdmin,
-			Chats: chats, Access: access, Logger: log, Metrics: m,
-		})
+		b, err = bot.New(bot.Config{Workflow: wf, Store: st, Chats: chats, Access: access, Logger: log})
 		if err != nil {
 			return err
 		}
@@ -110,7 +112,7 @@ func serve(ctx context.Context, e env, args []string, listen func(addr string) (
 	}
 	periodic = append(periodic, checkpointJob(log, st, cfg.Audit.CheckpointFile))
 	eng, err := engine.New(engine.Config{
-		Store: st, Providers: router, Notifier: notifier, Logger: log,
+		Store: st, Providers: router, Notifier: notifier, Expirer: wf, Logger: log,
 		PollInterval: cfg.Engine.PollInterval, PollDeadline: cfg.Engine.PollDeadline,
 		Workers: cfg.Engine.Workers, ExpirySweep: cfg.Engine.ExpirySweep,
 		Metrics: m, ID: replicaID(st), Periodic: periodic, Protected: cfg.Policy().Protected,

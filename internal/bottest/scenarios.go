@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/approvals"
-	"github.com/countersign/countersign/internal/store"
 )
 
 // Driver plays people on one chat platform against a running System, the
@@ -185,7 +184,7 @@ func refusedStory(t *testing.T, d Driver, sys *System) {
 	if got := d.Command(t, "alice", "/disable --reason x"); got == "" || strings.Contains(got, "Looking up") {
 		t.Fatalf("a command without targets was answered %q", got)
 	}
-	if reqs, err := sys.Store.List(context.Background(), store.Filter{}); err != nil || len(reqs) != 0 {
+	if reqs, err := sys.Store.List(context.Background(), approvals.Filter{}); err != nil || len(reqs) != 0 {
 		t.Fatalf("refused commands stored %d requests (err %v)", len(reqs), err)
 	}
 	if id := d.LastCard(t); id != 0 {

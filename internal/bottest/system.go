@@ -20,6 +20,7 @@ import (
 	"github.com/countersign/countersign/providers"
 	"github.com/countersign/countersign/providers/tmcas"
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
+	"github.com/countersign/countersign/workflow"
 )
 
 // People of the scenarios. Alice files, Bob and Carol approve, Mallory is
@@ -136,10 +137,11 @@ func New(ctx context.Context, st *store.Store, opts Options) (*System, error) {
 	if err != nil {
 		return fail(err)
 	}
-	b, err := bot.New(bot.Config{
-		Store: st, Providers: router, Policy: Policy,
-		Chats: opts.Chats, Access: opts.Access, Logger: log,
-	})
+	wf, err := workflow.New(workflow.Config{Store: st, Providers: router, Policy: Policy, Logger: log})
+	if err != nil {
+		return fail(err)
+	}
+	b, err := bot.New(bot.Config{Workflow: wf, Store: st, Chats: opts.Chats, Access: opts.Access, Logger: log})
 	if err != nil {
 		return fail(err)
 	}
@@ -148,7 +150,7 @@ func New(ctx context.Context, st *store.Store, opts Options) (*System, error) {
 		poll = 50 * time.Millisecond
 	}
 	eng, err := engine.New(engine.Config{
-		Store: st, Providers: router, Notifier: b, Logger: log,
+		Store: st, Providers: router, Notifier: b, Expirer: wf, Logger: log,
 		PollInterval: poll, Workers: 4,
 		FetchPollInterval: 20 * time.Millisecond, NotifyInterval: cmp.Or(opts.NotifyInterval, 100*time.Millisecond),
 		Protected: Policy.Protected,

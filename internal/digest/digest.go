@@ -15,12 +15,11 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/approvals"
-	"github.com/countersign/countersign/internal/store"
 )
 
 // Source is what Build reads; *store.Store implements it.
 type Source interface {
-	List(ctx context.Context, f store.Filter) ([]approvals.Request, error)
+	List(ctx context.Context, f approvals.Filter) ([]approvals.Request, error)
 }
 
 // Digest is what happened in the window [From, To): every request that was
@@ -131,11 +130,11 @@ func Build(ctx context.Context, src Source, from, to time.Time, loc *time.Locati
 	if from.IsZero() || to.IsZero() || !from.Before(to) || to.Sub(from) > maxDays*24*time.Hour {
 		return Digest{}, fmt.Errorf("%w: [%s, %s)", ErrWindow, from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
-	changed, err := src.List(ctx, store.Filter{UpdatedSince: from})
+	changed, err := src.List(ctx, approvals.Filter{UpdatedSince: from})
 	if err != nil {
 		return Digest{}, fmt.Errorf("listing requests changed since %s: %w", from.Format(time.RFC3339), err)
 	}
-	pending, err := src.List(ctx, store.Filter{States: []approvals.State{approvals.StatePending}})
+	pending, err := src.List(ctx, approvals.Filter{States: []approvals.State{approvals.StatePending}})
 	if err != nil {
 		return Digest{}, fmt.Errorf("listing pending requests: %w", err)
 	}

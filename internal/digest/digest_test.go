@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/countersign/countersign/approvals"
-	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/internal/digest"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
@@ -179,7 +179,7 @@ func TestGolden(t *testing.T) {
 		t.Errorf("Days (-want +got):\n%s", diff)
 	}
 	msg := d.Message()
-	if msg.Tone != bot.ToneBad {
+	if msg.Tone != chat.ToneBad {
 		t.Errorf("Tone = %q, want bad with failures", msg.Tone)
 	}
 	if want := "Countersign digest: Mon 23 Nov 09:00 – Tue 24 Nov 09:00 (UTC)"; msg.Title != want {
@@ -210,8 +210,8 @@ func TestBuildRefusesBadWindows(t *testing.T) {
 
 func TestJobPostsAndReportsErrors(t *testing.T) {
 	ctx := context.Background()
-	var posted []bot.Message
-	post := func(_ context.Context, m bot.Message) error { posted = append(posted, m); return nil }
+	var posted []chat.Message
+	post := func(_ context.Context, m chat.Message) error { posted = append(posted, m); return nil }
 	run := digest.Job(digest.JobConfig{Source: sliceSource(nil), Post: post})
 	if err := run(ctx, t0, t0.Add(-h)); err != nil {
 		t.Fatal(err)
@@ -220,7 +220,7 @@ func TestJobPostsAndReportsErrors(t *testing.T) {
 		t.Fatalf("posted %+v, want one Nothing happened message", posted)
 	}
 	chatDown := errors.New("chat unavailable")
-	run = digest.Job(digest.JobConfig{Source: sliceSource(nil), Post: func(context.Context, bot.Message) error { return chatDown }})
+	run = digest.Job(digest.JobConfig{Source: sliceSource(nil), Post: func(context.Context, chat.Message) error { return chatDown }})
 	if err := run(ctx, t0, t0.Add(-h)); !errors.Is(err, chatDown) {
 		t.Errorf("Run with a failing Post = %v, want it wrapped", err)
 	}
@@ -233,6 +233,6 @@ func TestJobPostsAndReportsErrors(t *testing.T) {
 
 type failingSource struct{ err error }
 
-func (f failingSource) List(context.Context, store.Filter) ([]approvals.Request, error) {
+func (f failingSource) List(context.Context, approvals.Filter) ([]approvals.Request, error) {
 	return nil, f.err
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/countersign/countersign/approvals"
-	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/internal/digest"
 	"github.com/countersign/countersign/internal/engine"
 	"github.com/countersign/countersign/internal/store"
@@ -46,8 +46,8 @@ type posts struct {
 	err error
 }
 
-func (p *posts) post(replica string) func(context.Context, bot.Message) error {
-	return func(_ context.Context, m bot.Message) error {
+func (p *posts) post(replica string) func(context.Context, chat.Message) error {
+	return func(_ context.Context, m chat.Message) error {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		w, err := parseWindow(m)
@@ -60,7 +60,7 @@ func (p *posts) post(replica string) func(context.Context, bot.Message) error {
 	}
 }
 
-func parseWindow(m bot.Message) (window, error) {
+func parseWindow(m chat.Message) (window, error) {
 	var w window
 	sub := footerWindow.FindStringSubmatch(m.Footer)
 	if sub == nil {

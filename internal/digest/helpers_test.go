@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/countersign/countersign/approvals"
-	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/internal/store"
 )
 
@@ -113,7 +113,7 @@ func spec(a approvals.Action, provider string, targets ...string) approvals.Spec
 }
 
 // render draws a message as an adapter would see it, one field a line.
-func render(m bot.Message) string {
+func render(m chat.Message) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "title: %s\ntone: %s\ntext: %s\n", m.Title, m.Tone, m.Text)
 	for _, f := range m.Fields {
@@ -132,7 +132,7 @@ func render(m bot.Message) string {
 
 // messageChars counts the characters of every string in m, as the
 // platforms limit them.
-func messageChars(m bot.Message) int {
+func messageChars(m chat.Message) int {
 	n := 0
 	count := func(ss ...string) {
 		for _, s := range ss {

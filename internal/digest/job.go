@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 )
 
 // JobConfig configures the digest's periodic job.
@@ -18,7 +18,7 @@ type JobConfig struct {
 	Source Source
 	// Post posts the digest message to the digest channel(s). An error
 	// fails the run, and the next slot's digest covers this window too.
-	Post func(ctx context.Context, m bot.Message) error
+	Post func(ctx context.Context, m chat.Message) error
 	// Location is the time zone of the digest's days and times; nil
 	// means UTC.
 	Location *time.Location

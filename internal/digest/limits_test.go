@@ -11,17 +11,16 @@ import (
 	"unicode/utf8"
 
 	"github.com/countersign/countersign/approvals"
-	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/internal/digest"
 	"github.com/countersign/countersign/internal/safetext"
-	"github.com/countersign/countersign/internal/store"
 )
 
 // sliceSource is an in-memory Source that applies the Filter fields
 // Build uses.
 type sliceSource []approvals.Request
 
-func (s sliceSource) List(_ context.Context, f store.Filter) ([]approvals.Request, error) {
+func (s sliceSource) List(_ context.Context, f approvals.Filter) ([]approvals.Request, error) {
 	var out []approvals.Request
 	for _, r := range s {
 		if len(f.States) > 0 && !slices.Contains(f.States, r.State) {
@@ -121,11 +120,11 @@ func generate(seed uint64, n int, from, to time.Time, sh shape) []approvals.Requ
 }
 
 // rank orders marks as Message must keep them.
-func rank(m bot.Mark) int {
+func rank(m chat.Mark) int {
 	switch m {
-	case bot.MarkFailed:
+	case chat.MarkFailed:
 		return 0
-	case bot.MarkPending:
+	case chat.MarkPending:
 		return 1
 	}
 	return 2
@@ -175,7 +174,7 @@ func TestMessageFitsWhateverTheVolume(t *testing.T) {
 						t.Errorf("class %d shown while class %d was cut (%d of %d)", c, c-1, shown[c-1], avail[c-1])
 					}
 				}
-				if want := bot.ToneBad; len(d.Problems) > 0 && m.Tone != want {
+				if want := chat.ToneBad; len(d.Problems) > 0 && m.Tone != want {
 					t.Errorf("Tone = %q with %d problems, want %q", m.Tone, len(d.Problems), want)
 				}
 				for _, s := range messageStrings(m) {
@@ -196,7 +195,7 @@ func TestMessageFitsWhateverTheVolume(t *testing.T) {
 	}
 }
 
-func messageStrings(m bot.Message) []string {
+func messageStrings(m chat.Message) []string {
 	out := []string{m.Title, m.Text, m.Footer}
 	for _, f := range m.Fields {
 		out = append(out, f.Label, f.Value)

@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/countersign/countersign/approvals"
-	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/internal/safetext"
 )
 
@@ -36,7 +36,7 @@ const (
 // expired and cancelled ones, and More counts the rest. When the counts
 // and the chart would leave room for only a few list lines, they and the
 // lines are drawn more tersely.
-func (d Digest) Message() bot.Message {
+func (d Digest) Message() chat.Message {
 	loc := d.location()
 	listed := len(d.Problems) + len(d.Pending) + len(d.Denied) + len(d.Expired) + len(d.Cancelled)
 	// From roomy to terse; the first that shows wantLines list lines wins.
@@ -45,7 +45,7 @@ func (d Digest) Message() bot.Message {
 		{field: 90, chartRows: 7, text: 60, detail: 80},
 		{field: 40, chartRows: 3, text: 48, detail: 48},
 	}
-	var m bot.Message
+	var m chat.Message
 	for i, l := range layouts {
 		m = d.message(loc, l)
 		if len(m.Lines) >= min(wantLines, listed) || i == len(layouts)-1 {
@@ -66,8 +66,8 @@ type layout struct {
 // wantLines is how many list lines Message makes room for first.
 const wantLines = 10
 
-func (d Digest) message(loc *time.Location, l layout) bot.Message {
-	m := bot.Message{
+func (d Digest) message(loc *time.Location, l layout) chat.Message {
+	m := chat.Message{
 		Title:  d.title(loc),
 		Footer: d.footer(),
 	}
@@ -77,11 +77,11 @@ func (d Digest) message(loc *time.Location, l layout) bot.Message {
 	}
 	switch {
 	case len(d.Problems) > 0:
-		m.Tone = bot.ToneBad
+		m.Tone = chat.ToneBad
 	case len(d.Pending) > 0:
-		m.Tone = bot.ToneWaiting
+		m.Tone = chat.ToneWaiting
 	default:
-		m.Tone = bot.ToneGood
+		m.Tone = chat.ToneGood
 	}
 	m.Text = d.summary(loc)
 	m.Fields = d.fields(l.field)
@@ -94,18 +94,18 @@ func (d Digest) message(loc *time.Location, l layout) bot.Message {
 	used := messageRunes(m)
 	full := false
 	for _, g := range []struct {
-		mark bot.Mark
+		mark chat.Mark
 		es   []Entry
 	}{
-		{bot.MarkFailed, d.Problems}, {bot.MarkPending, d.Pending},
-		{bot.MarkSkipped, d.Denied}, {bot.MarkSkipped, d.Expired}, {bot.MarkSkipped, d.Cancelled},
+		{chat.MarkFailed, d.Problems}, {chat.MarkPending, d.Pending},
+		{chat.MarkSkipped, d.Denied}, {chat.MarkSkipped, d.Expired}, {chat.MarkSkipped, d.Cancelled},
 	} {
 		if full {
 			m.More += len(g.es)
 			continue
 		}
 		for i, e := range g.es {
-			line := bot.Line{Mark: g.mark, Text: lineText(e, l.text), Detail: cut(outcome(e), l.detail)}
+			line := chat.Line{Mark: g.mark, Text: lineText(e, l.text), Detail: cut(outcome(e), l.detail)}
 			n := lineRunes(line)
 			if full = full || len(m.Lines) == MaxMessageLines || used+n > budget; full {
 				m.More += len(g.es) - i
@@ -139,7 +139,7 @@ func (d Digest) footer() string {
 
 func (d Digest) summary(loc *time.Location) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s filed, decided or run in this window (%d filed).", plural(d.Total, "request"), d.Filed)
+	fmt.Fprintf(&b, "%s filed, decided or run in this window (%d filed).", chat.Count(d.Total, "request"), d.Filed)
 	if n := len(d.Problems); n > 0 {
 		fmt.Fprintf(&b, " %d failed or need attention.", n)
 	}
@@ -149,29 +149,22 @@ func (d Digest) summary(loc *time.Location) string {
 	return b.String()
 }
 
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return strconv.Itoa(n) + " " + noun + "s"
-}
-
 // fields renders the counts, each value cut to limit runes.
-func (d Digest) fields(limit int) []bot.Field {
-	var out []bot.Field
+func (d Digest) fields(limit int) []chat.Field {
+	var out []chat.Field
 	add := func(label string, cs []Count) {
 		if len(cs) > 0 {
-			out = append(out, bot.Field{Label: label, Value: cut(joinCounts(cs, " · ", personRunes), limit)})
+			out = append(out, chat.Field{Label: label, Value: cut(joinCounts(cs, " · ", personRunes), limit)})
 		}
 	}
 	add("Outcomes", d.ByOutcome)
 	add("Actions", d.ByAction)
 	add("Providers", d.ByProvider)
 	if d.ToApproval.Of > 0 {
-		out = append(out, bot.Field{Label: "Median to approval", Value: timing(d.ToApproval)})
+		out = append(out, chat.Field{Label: "Median to approval", Value: timing(d.ToApproval)})
 	}
 	if d.ToCompletion.Of > 0 {
-		out = append(out, bot.Field{Label: "Median to completion", Value: timing(d.ToCompletion)})
+		out = append(out, chat.Field{Label: "Median to completion", Value: timing(d.ToCompletion)})
 	}
 	add("Top requesters", d.TopRequesters)
 	add("Top approvers", d.TopApprovers)
@@ -375,7 +368,7 @@ func cut(s string, n int) string {
 }
 
 // messageRunes counts the characters of every string in m.
-func messageRunes(m bot.Message) int {
+func messageRunes(m chat.Message) int {
 	n := utf8.RuneCountInString(m.Title) + utf8.RuneCountInString(m.Text) + utf8.RuneCountInString(m.Pre) +
 		utf8.RuneCountInString(m.Footer)
 	for _, f := range m.Fields {
@@ -387,6 +380,6 @@ func messageRunes(m bot.Message) int {
 	return n
 }
 
-func lineRunes(l bot.Line) int {
+func lineRunes(l chat.Line) int {
 	return utf8.RuneCountInString(string(l.Mark)) + utf8.RuneCountInString(l.Text) + utf8.RuneCountInString(l.Detail)
 }

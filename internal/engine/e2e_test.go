@@ -38,7 +38,7 @@ func waitAll(ctx context.Context, t testing.TB, s *store.Store, ids []int64) {
 	t.Helper()
 	open := []approvals.State{approvals.StatePending, approvals.StateApproved, approvals.StateRunning}
 	waitFor(ctx, t, "every request final", func() bool {
-		rs, err := s.List(ctx, store.Filter{States: open, Limit: 1})
+		rs, err := s.List(ctx, approvals.Filter{States: open, Limit: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -74,6 +74,10 @@ type Config struct {
 	PollDeadline time.Duration
 	// Workers is how many requests this process executes at once.
 	Workers int
+	// Expirer expires unanswered requests; the engine runs it on the
+	// leader on the ExpirySweep schedule and tells the Notifier of every
+	// request it expired. Nil runs no sweep.
+	Expirer Expirer
 	// ExpirySweep is the cron schedule (5 fields, or a descriptor such as
 	// @hourly or @every 1m) of the sweep that expires unanswered requests.
 	ExpirySweep string
@@ -124,6 +128,12 @@ type Engine struct {
 	periodic  map[string]*periodicJob
 }
 
+// Expirer expires the pending requests whose TTL has passed and returns
+// their ids; *workflow.Service implements it.
+type Expirer interface {
+	ExpireDue(ctx context.Context) ([]int64, error)
+}
+
 // ExecutionObserver records execution times; *metrics.Metrics implements
 // it.
 type ExecutionObserver interface {
@@ -172,9 +182,13 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.notify = newCoalescer(cfg.Notifier, cfg.NotifyInterval, realClock{}, cfg.Logger)
 
-	sweep := Periodic{Name: expirySweepName, Schedule: cfg.ExpirySweep, Location: time.UTC, Run: e.sweepExpired}
+	all := cfg.Periodic
+	if cfg.Expirer != nil {
+		sweep := Periodic{Name: expirySweepName, Schedule: cfg.ExpirySweep, Location: time.UTC, Run: e.sweepExpired}
+		all = append([]Periodic{sweep}, all...)
+	}
 	var periodic []*river.PeriodicJob
-	for _, p := range append([]Periodic{sweep}, cfg.Periodic...) {
+	for _, p := range all {
 		pj, err := newPeriodicJob(p)
 		if err != nil {
 			return nil, err

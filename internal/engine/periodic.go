@@ -10,7 +10,6 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/robfig/cron/v3"
 
-	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/internal/jobs"
 )
 
@@ -38,7 +37,7 @@ type Periodic struct {
 	Run func(ctx context.Context, slot, previous time.Time) error
 }
 
-// expirySweepName names the built-in expiry sweep.
+// expirySweepName names the periodic job that runs the Expirer.
 const expirySweepName = "expire_sweep"
 
 // periodicJob is a Periodic with its parsed schedule.
@@ -187,33 +186,12 @@ func (e *Engine) runPeriodic(ctx context.Context, pj *periodicJob, slot time.Tim
 	return e.store.FinishPeriodic(wctx, pj.Name, slot, cause, e.now())
 }
 
-// expiryBatch is how many requests the sweep expires per query.
-const expiryBatch = 100
-
-// sweepExpired expires every pending request past its TTL.
+// sweepExpired has the Expirer expire every pending request past its TTL,
+// and has each expired request rendered again.
 func (e *Engine) sweepExpired(ctx context.Context, _, _ time.Time) error {
-	now := e.now()
-	for {
-		ids, err := e.store.DueForExpiry(ctx, now, expiryBatch)
-		if err != nil {
-			return err
-		}
-		expired := 0
-		for _, id := range ids {
-			_, err := e.store.Apply(ctx, id, approvals.Event{Kind: approvals.EventExpire}, now)
-			switch {
-			case err == nil:
-				expired++
-				e.notify.Changed(id)
-				e.log.InfoContext(ctx, "request expired", "request_id", id)
-			case errors.Is(err, approvals.ErrAlreadyDecided), errors.Is(err, approvals.ErrNotExpired):
-				// Decided since the query.
-			default:
-				return fmt.Errorf("expiring request %d: %w", id, err)
-			}
-		}
-		if len(ids) < expiryBatch || expired == 0 {
-			return nil
-		}
+	ids, err := e.cfg.Expirer.ExpireDue(ctx)
+	for _, id := range ids {
+		e.notify.Changed(id)
 	}
+	return err
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
+	"github.com/countersign/countersign/providers"
+	"github.com/countersign/countersign/workflow"
 )
 
 func TestSlots(t *testing.T) {
@@ -194,9 +196,17 @@ func TestExpirySweep(t *testing.T) {
 		var mu sync.Mutex
 		now := t0.Add(2 * time.Hour)
 		rec := &recorder{}
-		e, err := New(Config{Store: s, Providers: f, Notifier: rec, NotifyInterval: time.Nanosecond, ExpirySweep: "@every 1s",
-			FetchPollInterval: 50 * time.Millisecond,
-			Now:               func() time.Time { mu.Lock(); defer mu.Unlock(); return now }})
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		router, err := providers.NewRouter(nil, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wf, err := workflow.New(workflow.Config{Store: s, Providers: router, Now: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := New(Config{Store: s, Providers: f, Notifier: rec, NotifyInterval: time.Nanosecond,
+			Expirer: wf, ExpirySweep: "@every 1s", FetchPollInterval: 50 * time.Millisecond, Now: clock})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
 )
@@ -156,7 +157,7 @@ func TestMessagesAndFirstSeen(t *testing.T) {
 		ctx := context.Background()
 		s := open(t, url)
 		r := file(t, s, testPolicy(1), "mallory@contoso.com", t0)
-		m := store.Message{RequestID: r.ID, Platform: "slack", Channel: "C0SOC", MessageID: "1700000000.000100"}
+		m := chat.Location{RequestID: r.ID, Platform: "slack", Channel: "C0SOC", MessageID: "1700000000.000100"}
 		if err := s.SaveMessage(ctx, m, t0); err != nil {
 			t.Fatal(err)
 		}
@@ -168,7 +169,7 @@ func TestMessagesAndFirstSeen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff([]store.Message{m}, got); diff != "" {
+		if diff := cmp.Diff([]chat.Location{m}, got); diff != "" {
 			t.Fatalf("Messages mismatch (-want +got):\n%s", diff)
 		}
 
@@ -194,15 +195,15 @@ func TestList(t *testing.T) {
 		if _, err := s.Apply(ctx, b.ID, approve("bob", b.Hash), t0.Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		pending, err := s.List(ctx, store.Filter{States: []approvals.State{approvals.StatePending}})
+		pending, err := s.List(ctx, approvals.Filter{States: []approvals.State{approvals.StatePending}})
 		if err != nil || len(pending) != 1 || pending[0].ID != a.ID {
 			t.Fatalf("pending = %v, %v; want only request %d", ids(pending), err, a.ID)
 		}
-		newest, err := s.List(ctx, store.Filter{Newest: true, Limit: 1})
+		newest, err := s.List(ctx, approvals.Filter{Newest: true, Limit: 1})
 		if err != nil || len(newest) != 1 || newest[0].ID != b.ID || len(newest[0].Approvals) != 1 {
 			t.Fatalf("newest = %+v, %v; want request %d with its approval", newest, err, b.ID)
 		}
-		window, err := s.List(ctx, store.Filter{CreatedSince: t0.Add(30 * time.Second)})
+		window, err := s.List(ctx, approvals.Filter{CreatedSince: t0.Add(30 * time.Second)})
 		if err != nil || len(window) != 1 || window[0].ID != b.ID {
 			t.Fatalf("created since = %v, %v; want only %d", ids(window), err, b.ID)
 		}

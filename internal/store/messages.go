@@ -4,21 +4,12 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/countersign/countersign/bot/chat"
 )
 
-// Message is where a request's card lives on one chat platform, so any
-// replica can re-render it after a restart.
-type Message struct {
-	RequestID  int64
-	Platform   string // slack, discord, console
-	Channel    string
-	MessageID  string // Slack ts, Discord message id
-	ThreadID   string // thread the progress goes to (Slack: the card's ts; Discord: thread channel id)
-	ProgressID string // the progress message edited in place
-}
-
 // SaveMessage records or updates a card's location.
-func (s *Store) SaveMessage(ctx context.Context, m Message, now time.Time) error {
+func (s *Store) SaveMessage(ctx context.Context, m chat.Location, now time.Time) error {
 	_, err := s.q().exec(ctx, `INSERT INTO messages (request_id, platform, channel, message_id, thread_id, progress_id, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (request_id, platform) DO UPDATE SET channel = excluded.channel, message_id = excluded.message_id,
@@ -31,16 +22,16 @@ func (s *Store) SaveMessage(ctx context.Context, m Message, now time.Time) error
 }
 
 // Messages returns the cards of a request, one per platform.
-func (s *Store) Messages(ctx context.Context, requestID int64) ([]Message, error) {
+func (s *Store) Messages(ctx context.Context, requestID int64) ([]chat.Location, error) {
 	rows, err := s.q().query(ctx, `SELECT request_id, platform, channel, message_id, thread_id, progress_id
 		FROM messages WHERE request_id = $1 ORDER BY platform`, requestID)
 	if err != nil {
 		return nil, fmt.Errorf("reading messages of request %d: %w", requestID, err)
 	}
 	defer rows.Close()
-	var out []Message
+	var out []chat.Location
 	for rows.Next() {
-		var m Message
+		var m chat.Location
 		if err := rows.Scan(&m.RequestID, &m.Platform, &m.Channel, &m.MessageID, &m.ThreadID, &m.ProgressID); err != nil {
 			return nil, fmt.Errorf("reading messages of request %d: %w", requestID, err)
 		}

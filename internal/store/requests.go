@@ -336,19 +336,8 @@ func (s *Store) items(ctx context.Context, q querier, id int64) ([]approvals.Ite
 	return out, rows.Err()
 }
 
-// Filter selects requests for List.
-type Filter struct {
-	States        []approvals.State // empty: any
-	CreatedSince  time.Time         // zero: no lower bound
-	CreatedBefore time.Time         // zero: no upper bound
-	UpdatedSince  time.Time         // zero: no lower bound
-	Requester     string            // person; empty: anyone
-	Limit         int               // 0: no limit
-	Newest        bool              // newest first instead of oldest first
-}
-
 // List returns the requests matching f, with their approvals.
-func (s *Store) List(ctx context.Context, f Filter) ([]approvals.Request, error) {
+func (s *Store) List(ctx context.Context, f approvals.Filter) ([]approvals.Request, error) {
 	var where []string
 	var args []any
 	arg := func(v any) string {

@@ -337,8 +337,15 @@ func graphAction(a approvals.Action) (string, bool) {
 	return "", false
 }
 
+// unsupportedMail is the error for a purge-mail --action Graph has no
+// remediation for.
+func unsupportedMail(action string) error {
+	return &providers.Error{Err: providers.ErrUnsupported, Msg: fmt.Sprintf("graph cannot purge mail with --action %s", action)}
+}
+
+// unsupported is the error for an action Graph cannot perform.
 func unsupported(a approvals.Action) error {
-	return fmt.Errorf("graph: %w: %s", providers.ErrUnsupported, a)
+	return &providers.Error{Err: providers.ErrUnsupported, Msg: "graph cannot " + string(a)}
 }
 
 // Resolve previews spec: identity accounts for account actions, the

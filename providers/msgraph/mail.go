@@ -115,7 +115,7 @@ func (c *Client) resolveMail(ctx context.Context, spec approvals.Spec) ([]provid
 	var want []string
 	if spec.Mail != nil {
 		if _, ok := remediationAction(spec.Mail.Action); !ok {
-			return nil, fmt.Errorf("graph: %w: purge-mail --action %q", providers.ErrUnsupported, spec.Mail.Action)
+			return nil, unsupportedMail(spec.Mail.Action)
 		}
 		for _, r := range spec.Mail.Recipients {
 			if r = strings.ToLower(strings.TrimSpace(r)); !slices.Contains(want, r) {
@@ -229,7 +229,7 @@ func (c *Client) submitMail(ctx context.Context, batch providers.Batch) (provide
 	}
 	action, ok := remediationAction(opts.Action)
 	if !ok {
-		return providers.Submission{}, fmt.Errorf("graph: %w: purge-mail --action %q", providers.ErrUnsupported, opts.Action)
+		return providers.Submission{}, unsupportedMail(opts.Action)
 	}
 	severity, ok := remediationSeverity(opts.Severity)
 	if !ok {

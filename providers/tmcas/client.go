@@ -307,7 +307,7 @@ func mailActionType(action string) (string, bool) {
 
 // unsupported is the error for an action TMCAS cannot perform.
 func unsupported(a approvals.Action) error {
-	return fmt.Errorf("tmcas: %w: %s", providers.ErrUnsupported, a)
+	return &providers.Error{Err: providers.ErrUnsupported, Msg: "tmcas cannot " + string(a)}
 }
 
 // BaseURL returns the service URL in use, for `config check` and logs.

@@ -114,8 +114,10 @@ func TestResolveAccounts(t *testing.T) {
 	if n := len(f.Calls()); n != 0 {
 		t.Errorf("Resolve of accounts made %d calls, want 0 (TMCAS has no lookup)", n)
 	}
-	if _, err := c.Resolve(testCtx(t), accountSpec(approvals.ActionEnable, "a@contoso.com")); !errors.Is(err, providers.ErrUnsupported) {
-		t.Errorf("Resolve(enable): got %v, want ErrUnsupported", err)
+	var perr *providers.Error
+	if _, err := c.Resolve(testCtx(t), accountSpec(approvals.ActionEnable, "a@contoso.com")); !errors.Is(err, providers.ErrUnsupported) ||
+		!errors.As(err, &perr) || perr.Msg != "tmcas cannot enable" {
+		t.Errorf("Resolve(enable): got %v, want ErrUnsupported saying %q", err, "tmcas cannot enable")
 	}
 }
 

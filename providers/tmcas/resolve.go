@@ -89,9 +89,9 @@ func (c *Client) resolveMail(ctx context.Context, spec approvals.Spec) ([]provid
 		seen[id] = true
 		problem := ""
 		switch {
-		case looksLikeGUID(id):
+		case approvals.IsGUID(strings.TrimSuffix(strings.TrimPrefix(id, "{"), "}")):
 			problem = "this looks like a Microsoft Graph network message id; TMCAS needs the Internet Message-ID (<…@…>) from the message headers"
-		case !validMessageID(id):
+		case !approvals.IsMessageID(id):
 			problem = "not an Internet Message-ID: expected <…@…> with the angle brackets"
 		}
 		if problem != "" {
@@ -234,46 +234,6 @@ func validDomain(d string) bool {
 			if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
 				return false
 			}
-		}
-	}
-	return true
-}
-
-// validMessageID reports whether s is an Internet Message-ID: <left@right>,
-// printable ASCII, no spaces.
-func validMessageID(s string) bool {
-	if len(s) < 5 || len(s) > 512 || s[0] != '<' || s[len(s)-1] != '>' {
-		return false
-	}
-	inner := s[1 : len(s)-1]
-	at := strings.LastIndexByte(inner, '@')
-	if at <= 0 || at == len(inner)-1 {
-		return false
-	}
-	for i := 0; i < len(inner); i++ {
-		if b := inner[i]; b <= ' ' || b >= 0x7f || b == '<' || b == '>' {
-			return false
-		}
-	}
-	return true
-}
-
-// looksLikeGUID reports whether s has the shape of a GUID, such as a Graph
-// networkMessageId, optionally in braces.
-func looksLikeGUID(s string) bool {
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "{"), "}")
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		switch b := s[i]; {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if b != '-' {
-				return false
-			}
-		case b >= '0' && b <= '9', b >= 'a' && b <= 'f', b >= 'A' && b <= 'F':
-		default:
-			return false
 		}
 	}
 	return true

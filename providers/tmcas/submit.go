@@ -178,7 +178,7 @@ func mailBody(batch providers.Batch) ([]mailItem, []pollItem, error) {
 	}
 	at, ok := mailActionType(action)
 	if !ok {
-		return nil, nil, fmt.Errorf("tmcas: %w: purge-mail --action %q (use delete or quarantine)", providers.ErrUnsupported, action)
+		return nil, nil, &providers.Error{Err: providers.ErrUnsupported, Msg: fmt.Sprintf("tmcas cannot purge mail with --action %s (use delete or quarantine)", action)}
 	}
 	var body []mailItem
 	pis := make([]pollItem, 0, len(batch.Items))
@@ -188,7 +188,7 @@ func mailBody(batch providers.Batch) ([]mailItem, []pollItem, error) {
 			return nil, nil, fmt.Errorf("tmcas: item %s: mail data: %w", it.Key, err)
 		}
 		box := strings.TrimSpace(it.Mailbox)
-		if !validAddress(box) || !validMessageID(d.MessageID) || len(d.Copies) == 0 {
+		if !validAddress(box) || !approvals.IsMessageID(d.MessageID) || len(d.Copies) == 0 {
 			return nil, nil, fmt.Errorf("tmcas: item %s: needs a mailbox, a Message-ID and at least one copy from the sweep", it.Key)
 		}
 		pi := pollItem{Key: it.Key, ActionType: at, Mailbox: strings.ToLower(box), MessageID: d.MessageID}
