@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/approvals"
-	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
 )
@@ -75,14 +74,7 @@ func TestSIGTERMDuringBatch(t *testing.T) {
 	fake := tmcastest.New(tmcastest.Options{Limit: -1, Faults: tmcastest.Faults{ExecutingPolls: 1 << 20}})
 	defer fake.Close()
 	url := testdb.SQLite(t)
-	st, err := store.Open(ctx, url, store.Options{AuditKey: []byte(testKey)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := testdb.Store(t, url)
 	policy := approvals.Policy{ApprovalsRequired: 1, RequestTTL: time.Hour, MaxTargets: 100, Approvers: []string{"bob"}}
 	var targets []string
 	var items []approvals.Item

@@ -56,16 +56,7 @@ type System struct {
 // adapters need it (for replay protection) before the bot exists.
 func OpenStore(t testing.TB) *store.Store {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, testdb.SQLite(t), store.Options{AuditKey: []byte("bottest-audit-key-0123456789abcdef")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return testdb.Store(t, testdb.SQLite(t))
 }
 
 // Options configure Start.

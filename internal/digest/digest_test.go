@@ -101,7 +101,7 @@ func seed(t testing.TB, s *store.Store) map[string]int64 {
 
 func TestGolden(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t, testdb.SQLite(t))
+	s := testdb.Store(t, testdb.SQLite(t))
 	ids := seed(t, s)
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {

@@ -101,7 +101,7 @@ func TestOneDigestPerSlotAcrossFailover(t *testing.T) {
 	stopped := map[string]bool{}
 	var filer *store.Store
 	for _, name := range []string{"a", "b"} {
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		filer = s
 		e, err := engine.New(engine.Config{Store: s, Providers: noProviders{}, ID: "digest-" + name,
 			FetchPollInterval: 50 * time.Millisecond,

@@ -18,7 +18,7 @@ func BenchmarkExecute(b *testing.B) {
 		b.Run(dialect, func(b *testing.B) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
-			s := openStore(b, testdb.URL(b, dialect))
+			s := testdb.Store(b, testdb.URL(b, dialect))
 			e, err := New(Config{Store: s, Providers: newFakeProvider(), PollInterval: 10 * time.Millisecond,
 				FetchPollInterval: 10 * time.Millisecond})
 			if err != nil {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/internal/testdb"
 	"github.com/countersign/countersign/providers"
 	"github.com/countersign/countersign/providers/tmcas"
 )
@@ -52,7 +53,7 @@ const childMaxItems = 2
 func runChild() error {
 	ctx := context.Background()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	s, err := store.Open(ctx, os.Getenv(envChildStore), store.Options{AuditKey: testKey, Logger: log})
+	s, err := store.Open(ctx, os.Getenv(envChildStore), store.Options{AuditKey: []byte(testdb.AuditKey), Logger: log})
 	if err != nil {
 		return err
 	}

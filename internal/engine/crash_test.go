@@ -120,7 +120,7 @@ func runCrashTrial(t *testing.T, fake *tmcastest.Server, fakeURL, trial string, 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	url := testdb.SQLite(t)
-	s := openStore(t, url)
+	s := testdb.Store(t, url)
 	var ids []int64
 	for _, targets := range crashTargets(trial) {
 		ids = append(ids, approvedRequest(t, s, "tmcas", time.Now(), targets...).ID)

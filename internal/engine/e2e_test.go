@@ -55,7 +55,7 @@ func TestEngineRunsRequestsToTheEnd(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		f.maxItems, f.pollsToFinish = 1, 3
 		f.fail = map[string]bool{"u3-b@contoso.com": true}
@@ -111,7 +111,7 @@ func TestStopHandsRunningJobsBack(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		polling := make(chan struct{}, 1)
 		f.onPoll = func(ctx context.Context) { // the provider hangs

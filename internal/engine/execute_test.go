@@ -150,7 +150,7 @@ func TestExecuteOutcomes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			testdb.Each(t, func(t *testing.T, url string) {
-				s := openStore(t, url)
+				s := testdb.Store(t, url)
 				f := newFakeProvider()
 				tc.setup(f)
 				e, rec, _ := testEngine(t, s, f, fixed(t0))
@@ -190,7 +190,7 @@ func TestExecuteOutcomes(t *testing.T) {
 
 func TestExecuteRecordsEachStep(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		f.maxItems = 1
 		e, _, _ := testEngine(t, s, f, fixed(t0))
@@ -228,7 +228,7 @@ func crashedInSubmitWindow(t *testing.T, s *store.Store, id int64) {
 
 func TestCrashInSubmitWindowNeedsAttention(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		e, rec, logs := testEngine(t, s, f, fixed(t0))
 		r := approvedRequest(t, s, "fake", t0, "a@x.io")
@@ -256,7 +256,7 @@ func TestCrashInSubmitWindowNeedsAttention(t *testing.T) {
 
 func TestStaleAttemptCannotRecord(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		e, _, _ := testEngine(t, s, f, fixed(t0))
 		r := approvedRequest(t, s, "fake", t0, "a@x.io")
@@ -299,7 +299,7 @@ func TestNeverExecuted(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			testdb.Each(t, func(t *testing.T, url string) {
 				ctx := context.Background()
-				s := openStore(t, url)
+				s := testdb.Store(t, url)
 				f := newFakeProvider()
 				e, _, _ := testEngine(t, s, f, fixed(t0))
 				var r approvals.Request
@@ -327,7 +327,7 @@ func TestNeverExecuted(t *testing.T) {
 func TestCancelWhileResolvingStopsSubmission(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		e, _, _ := testEngine(t, s, f, fixed(t0))
 		r := approvedRequest(t, s, "fake", t0, "a@x.io")
@@ -382,7 +382,7 @@ func (c *cancelOnResolve) Resolve(ctx context.Context, spec approvals.Spec) ([]p
 
 func TestPollDeadlineNeedsAttention(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		f.pollsToFinish = 1000
 		now := t0
@@ -410,7 +410,7 @@ func TestPollDeadlineNeedsAttention(t *testing.T) {
 
 func TestProviderNotConfigured(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		e, _, _ := testEngine(t, s, newFakeProvider(), fixed(t0))
 		r := approvedRequest(t, s, "graph", t0, "a@x.io")
 		drive(t, e, r.ID)
@@ -424,7 +424,7 @@ func TestProviderNotConfigured(t *testing.T) {
 
 func TestSubmissionDeadline(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		temp := fmt.Errorf("HTTP 503: %w", providers.ErrTemporary)
 		f.submitErrs = []error{temp, temp, temp}
@@ -453,7 +453,7 @@ func TestSubmissionDeadline(t *testing.T) {
 }
 
 func TestLogsNameNoTargets(t *testing.T) {
-	s := openStore(t, testdb.SQLite(t))
+	s := testdb.Store(t, testdb.SQLite(t))
 	f := newFakeProvider()
 	f.extra = []string{"new@contoso.com"}
 	f.missing = map[string]bool{"gone@contoso.com": true}

@@ -29,7 +29,7 @@ func TestFailover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	url := testdb.Postgres(t)
-	s := openStore(t, url)
+	s := testdb.Store(t, url)
 	fake := tmcastest.New(tmcastest.Options{Limit: -1, Token: "token-a", ExtraTokens: []string{"token-b"}, Faults: tmcastest.Faults{
 		Latency:        300 * time.Millisecond, // a poll in progress when the kill comes
 		CreatedPolls:   2,

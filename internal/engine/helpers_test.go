@@ -21,24 +21,7 @@ import (
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
 )
 
-var (
-	testKey = []byte("test-audit-key-0123456789abcdef-0123456789")
-	t0      = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-)
-
-func openStore(t testing.TB, url string) *store.Store {
-	t.Helper()
-	ctx := context.Background()
-	s, err := store.Open(ctx, url, store.Options{AuditKey: testKey})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	return s
-}
+var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 
 func actor(name string) approvals.Actor {
 	return approvals.Actor{Person: name, Platform: "console", Account: name, Name: name}

@@ -24,7 +24,7 @@ func TestProviderOutage(t *testing.T) {
 			testdb.Each(t, func(t *testing.T, url string) {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
-				s := openStore(t, url)
+				s := testdb.Store(t, url)
 				fake := tmcastest.New(tmcastest.Options{Limit: -1, Faults: tmcastest.Faults{
 					CreatedPolls: 1, ExecutingPolls: 1, UnknownUsers: tmcastest.UnknownAccept,
 				}})

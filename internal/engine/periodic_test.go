@@ -96,7 +96,7 @@ func (r *runs) take() [][2]time.Time {
 func TestPeriodicSlotClaims(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		hour := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
 		r := &runs{fail: map[time.Time]bool{hour(3): true}}
 		var replicas []*Engine
@@ -144,7 +144,7 @@ func TestPeriodicJobsRunOnLeaderOncePerSlot(t *testing.T) {
 		r := &runs{}
 		var engines []*Engine
 		for i := range 2 {
-			e, err := New(Config{Store: openStore(t, url), Providers: newFakeProvider(), ID: []string{"a", "b"}[i],
+			e, err := New(Config{Store: testdb.Store(t, url), Providers: newFakeProvider(), ID: []string{"a", "b"}[i],
 				FetchPollInterval: 50 * time.Millisecond,
 				Periodic:          []Periodic{{Name: "tick", Schedule: "@every 1s", Run: r.run}}})
 			if err != nil {
@@ -187,7 +187,7 @@ func TestExpirySweep(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		due := fileRequest(t, s, "fake", t0, "a@x.io")                       // expires at t0+1h
 		fresh := fileRequest(t, s, "fake", t0.Add(90*time.Minute), "b@x.io") // expires at t0+2.5h

@@ -11,7 +11,7 @@ import (
 func TestPeriodicSlotsRunAtMostOnce(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		s := open(t, url)
+		s := testdb.Store(t, url)
 		slot := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Hour) }
 		claim := func(name string, i int, wantClaimed bool, wantPrev time.Time) {
 			t.Helper()
@@ -45,7 +45,7 @@ func TestPeriodicSlotsRunAtMostOnce(t *testing.T) {
 		claim("expire_sweep", 5, true, time.Time{}) // names are independent
 
 		// Two replicas claiming one slot at once: one wins.
-		other := openSecond(t, url)
+		other := testdb.Open(t, url)
 		wins := make(chan bool, 2)
 		errs := clickTogether(
 			func() error { _, ok, err := s.ClaimPeriodic(ctx, "race", slot(9), slot(9)); wins <- ok; return err },

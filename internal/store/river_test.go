@@ -61,7 +61,7 @@ func TestReleaseRiverClient(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		s := open(t, url)
+		s := testdb.Store(t, url)
 		w := &blockWorker{started: make(chan struct{}, 1)}
 		workers := river.NewWorkers()
 		river.AddWorker(workers, w)
