@@ -15,12 +15,23 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/internal/digest"
 	"github.com/countersign/countersign/internal/store"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC) // a Monday
+
+// committed is the window [from, to) of everything committed in src now.
+func committed(t testing.TB, src digest.Source, from, to time.Time) digest.Window {
+	t.Helper()
+	w, err := digest.Committed(context.Background(), src, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
 
 func actor(name string) approvals.Actor {
 	return approvals.Actor{Person: name, Platform: "console", Account: "U" + strings.ToUpper(name), Name: name}

@@ -68,24 +68,25 @@ func TestSlots(t *testing.T) {
 	}
 }
 
-// runs records the calls of a Periodic's Run.
+// runs records the calls of a Periodic's Run. Each run's mark is its
+// slot's Unix time.
 type runs struct {
 	mu    sync.Mutex
-	calls [][2]time.Time // slot, previous
+	calls []PeriodicRun
 	fail  map[time.Time]bool
 }
 
-func (r *runs) run(_ context.Context, slot, previous time.Time) error {
+func (r *runs) run(_ context.Context, p PeriodicRun) (int64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.calls = append(r.calls, [2]time.Time{slot, previous})
-	if r.fail[slot] {
-		return errors.New("chat unavailable")
+	r.calls = append(r.calls, p)
+	if r.fail[p.Slot] {
+		return p.Slot.Unix(), errors.New("chat unavailable")
 	}
-	return nil
+	return p.Slot.Unix(), nil
 }
 
-func (r *runs) take() [][2]time.Time {
+func (r *runs) take() []PeriodicRun {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := r.calls
@@ -125,14 +126,17 @@ func TestPeriodicSlotClaims(t *testing.T) {
 		run(replicas[1], 3)
 		run(replicas[0], 4) // covers 2 and 3
 		run(replicas[1], 5)
-		want := [][2]time.Time{
-			{hour(1), hour(0)}, // nothing completed yet: the schedule's previous slot
-			{hour(3), hour(1)},
-			{hour(4), hour(1)},
-			{hour(5), hour(4)},
+		after := func(slot, prev int) PeriodicRun {
+			return PeriodicRun{Slot: hour(slot), Previous: hour(prev), Mark: hour(prev).Unix(), Marked: true}
+		}
+		want := []PeriodicRun{
+			{Slot: hour(1), Previous: hour(0)}, // nothing completed yet: the schedule's previous slot, no mark
+			after(3, 1),
+			after(4, 1), // the failed slot 3's mark is dropped
+			after(5, 4),
 		}
 		if diff := cmp.Diff(want, r.take()); diff != "" {
-			t.Errorf("runs (slot, previous) (-want +got):\n%s", diff)
+			t.Errorf("runs (-want +got):\n%s", diff)
 		}
 	})
 }
@@ -155,7 +159,7 @@ func TestPeriodicJobsRunOnLeaderOncePerSlot(t *testing.T) {
 			}
 			engines = append(engines, e)
 		}
-		var got [][2]time.Time
+		var got []PeriodicRun
 		waitFor(ctx, t, "three periodic runs", func() bool {
 			got = append(got, r.take()...)
 			return len(got) >= 3
@@ -168,7 +172,7 @@ func TestPeriodicJobsRunOnLeaderOncePerSlot(t *testing.T) {
 		got = append(got, r.take()...)
 		seen := map[time.Time]bool{}
 		for i, c := range got {
-			slot, prev := c[0], c[1]
+			slot, prev := c.Slot, c.Previous
 			if seen[slot] {
 				t.Fatalf("slot %s ran twice: %v", slot, got)
 			}
@@ -176,8 +180,8 @@ func TestPeriodicJobsRunOnLeaderOncePerSlot(t *testing.T) {
 			if slot.Nanosecond() != 0 {
 				t.Errorf("slot %s is not on the 1 s grid", slot)
 			}
-			if i > 0 && !prev.Equal(got[i-1][0]) {
-				t.Errorf("run %d: previous = %s, want the last completed slot %s", i, prev, got[i-1][0])
+			if i > 0 && (!prev.Equal(got[i-1].Slot) || !c.Marked || c.Mark != got[i-1].Slot.Unix()) {
+				t.Errorf("run %d: previous = %s, mark %d (%v); want the last completed slot %s and its mark", i, prev, c.Mark, c.Marked, got[i-1].Slot)
 			}
 		}
 	})
