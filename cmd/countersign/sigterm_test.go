@@ -51,8 +51,10 @@ func startChild(t *testing.T, environ []string) (*exec.Cmd, *bytes.Buffer) {
 	return cmd, &logs
 }
 
-// waitUntil polls cond until it holds or ctx ends.
-func waitUntil(ctx context.Context, t *testing.T, what string, cond func() bool) {
+// pollStore polls cond until it holds or ctx ends. It is for the state a
+// serve process writes to the database, which nothing in this process is
+// told of; waits on the fakes use their Wait.
+func pollStore(ctx context.Context, t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -124,7 +126,9 @@ func TestSIGTERMDuringBatch(t *testing.T) {
 		return n
 	}
 	child, logs := startChild(t, environ)
-	waitUntil(ctx, t, "the batch to be submitted and polled", func() bool { return posts() == 1 && polls() >= 2 })
+	if err := fake.Wait(ctx, func() bool { return posts() == 1 && polls() >= 2 }); err != nil {
+		t.Fatalf("waiting for the batch to be submitted and polled: %v", err)
+	}
 
 	start := time.Now()
 	if err := child.Process.Signal(syscall.SIGTERM); err != nil {
@@ -147,7 +151,7 @@ func TestSIGTERMDuringBatch(t *testing.T) {
 
 	fake.UpdateFaults(func(f *tmcastest.Faults) { f.ExecutingPolls = 0 })
 	startChild(t, environ)
-	waitUntil(ctx, t, "the batch to finish after restart", func() bool {
+	pollStore(ctx, t, "the batch to finish after restart", func() bool {
 		got, err := st.Get(ctx, req.ID)
 		return err == nil && got.State.Terminal()
 	})

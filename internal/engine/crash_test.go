@@ -132,7 +132,7 @@ func runCrashTrial(t *testing.T, fake *tmcastest.Server, fakeURL, trial string, 
 	c := startChild(t, url, fakeURL, fake.Token(), replica, "fast", poll)
 
 	if kill < 0 {
-		waitAll(ctx, t, s, ids)
+		waitAll(ctx, t, s, ids, c.changes())
 		res.finishedAt = time.Since(start)
 		if err := c.stop(ctx); err != nil {
 			t.Fatal(err)
@@ -164,7 +164,7 @@ func runCrashTrial(t *testing.T, fake *tmcastest.Server, fakeURL, trial string, 
 
 	restart := time.Now()
 	c = startChild(t, url, fakeURL, fake.Token(), replica, "fast", poll)
-	waitAll(ctx, t, s, ids)
+	waitAll(ctx, t, s, ids, c.changes())
 	res.recovered = time.Since(restart)
 	if err := c.stop(ctx); err != nil {
 		t.Fatal(err)

@@ -38,7 +38,8 @@ func TestProviderOutage(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				e, err := New(Config{Store: s, Providers: router, PollInterval: 50 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond})
+				cfg, changed := watched(Config{Store: s, Providers: router, PollInterval: 50 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond})
+				e, err := New(cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -53,15 +54,15 @@ func TestProviderOutage(t *testing.T) {
 				if phase == "polling" {
 					waitFor(ctx, t, "submission recorded", func() bool {
 						return getRequest(t, s, r.ID).Phase == approvals.PhaseSubmitted
-					})
+					}, changed)
 					fake.UpdateFaults(func(f *tmcastest.Faults) { f.Rate5xx = 1 })
 				}
-				waitFor(ctx, t, "calls refused during the outage", func() bool { return refused(fake) >= failedCalls })
+				waitFor(ctx, t, "calls refused during the outage", func() bool { return refused(fake) >= failedCalls }, fake.Changes())
 				if got := getRequest(t, s, r.ID); got.State != approvals.StateRunning {
 					t.Fatalf("during the outage the request is %s (%s), want running", got.State, got.Note)
 				}
 				fake.UpdateFaults(func(f *tmcastest.Faults) { f.Rate5xx = 0 })
-				waitState(ctx, t, s, r.ID, approvals.StateSucceeded)
+				waitState(ctx, t, s, r.ID, approvals.StateSucceeded, changed)
 
 				sent := sentTargets(fake)
 				if sent["a@contoso.com"] != 1 || sent["b@contoso.com"] != 1 {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/internal/changes"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
 )
@@ -68,17 +69,19 @@ func TestSlots(t *testing.T) {
 	}
 }
 
-// runs records the calls of a Periodic's Run. Each run's mark is its
-// slot's Unix time.
+// runs records the calls of a Periodic's Run and tells changes of each.
+// Each run's mark is its slot's Unix time.
 type runs struct {
-	mu    sync.Mutex
-	calls []PeriodicRun
-	fail  map[time.Time]bool
+	mu      sync.Mutex
+	calls   []PeriodicRun
+	fail    map[time.Time]bool
+	changes changes.Signal
 }
 
 func (r *runs) run(_ context.Context, p PeriodicRun) (int64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer r.changes.Notify()
 	r.calls = append(r.calls, p)
 	if r.fail[p.Slot] {
 		return p.Slot.Unix(), errors.New("chat unavailable")
@@ -163,7 +166,7 @@ func TestPeriodicJobsRunOnLeaderOncePerSlot(t *testing.T) {
 		waitFor(ctx, t, "three periodic runs", func() bool {
 			got = append(got, r.take()...)
 			return len(got) >= 3
-		})
+		}, &r.changes)
 		for _, e := range engines {
 			if err := e.Stop(ctx); err != nil {
 				t.Fatal(err)
@@ -198,9 +201,10 @@ func TestExpirySweep(t *testing.T) {
 		var mu sync.Mutex
 		now := t0.Add(2 * time.Hour)
 		rec := &recorder{}
-		e, err := New(Config{Store: s, Providers: f, Notifier: rec, NotifyInterval: time.Nanosecond, ExpirySweep: "@every 1s",
+		cfg, changed := watched(Config{Store: s, Providers: f, Notifier: rec, NotifyInterval: time.Nanosecond, ExpirySweep: "@every 1s",
 			FetchPollInterval: 50 * time.Millisecond,
 			Now:               func() time.Time { mu.Lock(); defer mu.Unlock(); return now }})
+		e, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,7 +212,7 @@ func TestExpirySweep(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer e.Stop(context.Background())
-		waitState(ctx, t, s, due.ID, approvals.StateExpired)
+		waitState(ctx, t, s, due.ID, approvals.StateExpired, changed)
 		if got, err := s.Get(ctx, fresh.ID); err != nil || got.State != approvals.StatePending {
 			t.Fatalf("request within its TTL = %s, %v; want pending", got.State, err)
 		}
@@ -219,7 +223,7 @@ func TestExpirySweep(t *testing.T) {
 		mu.Lock()
 		now = t0.Add(3 * time.Hour)
 		mu.Unlock()
-		waitState(ctx, t, s, fresh.ID, approvals.StateExpired)
+		waitState(ctx, t, s, fresh.ID, approvals.StateExpired, changed)
 		if err := e.Stop(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -235,8 +239,9 @@ func TestExpirySweep(t *testing.T) {
 	})
 }
 
-// waitState waits until request id is in state want.
-func waitState(ctx context.Context, t *testing.T, s *store.Store, id int64, want approvals.State) {
+// waitState waits until request id is in state want, checking again
+// whenever one of signals tells of a change.
+func waitState(ctx context.Context, t *testing.T, s *store.Store, id int64, want approvals.State, signals ...*changes.Signal) {
 	t.Helper()
-	waitFor(ctx, t, fmt.Sprintf("request %d to be %s", id, want), func() bool { return getRequest(t, s, id).State == want })
+	waitFor(ctx, t, fmt.Sprintf("request %d to be %s", id, want), func() bool { return getRequest(t, s, id).State == want }, signals...)
 }

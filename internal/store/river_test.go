@@ -90,6 +90,7 @@ func TestReleaseRiverClient(t *testing.T) {
 			t.Fatal("job never started")
 		}
 		const leaderQ = `SELECT leader_id || ' ' || CAST(elected_at AS TEXT) FROM river_leader`
+		// Only the database knows when River elected the client: poll it.
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		var term string
