@@ -58,4 +58,3 @@ func TestDockerfileBuildsAStaticBinary(t *testing.T) {
 		t.Errorf("countersign version: got %q, want the version set by -ldflags", v)
 	}
 }
-

@@ -35,7 +35,10 @@ type crashTrial struct {
 // kill fell inside the submit window), and that needs_attention happens
 // exactly when it did.
 func TestCrashRecovery(t *testing.T) {
-	trials := 50
+	// It mostly waits (on the provider, River or a schedule): the other
+	// slow tests run meanwhile.
+	t.Parallel()
+	trials := crashTrials
 	if testing.Short() {
 		trials = 10
 	}

@@ -54,6 +54,9 @@ func waitAll(ctx context.Context, t testing.TB, s *store.Store, ids []int64, sig
 }
 
 func TestEngineRunsRequestsToTheEnd(t *testing.T) {
+	// It mostly waits (on the provider, River or a schedule): the other
+	// slow tests run meanwhile.
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

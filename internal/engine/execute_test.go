@@ -62,6 +62,9 @@ func flushed(t *testing.T, e *Engine) {
 }
 
 func TestExecuteOutcomes(t *testing.T) {
+	// It mostly waits (on the provider, River or a schedule): the other
+	// slow tests run meanwhile.
+	t.Parallel()
 	const a, b, c = "a@contoso.com", "b@contoso.com", "c@contoso.com"
 	cases := []struct {
 		name         string

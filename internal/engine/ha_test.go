@@ -25,6 +25,9 @@ const envHAKill = "COUNTERSIGN_HA_KILL"
 // measures how long its requests wait before the other replica polls them
 // again. Every request must still finish with one submission per target.
 func TestFailover(t *testing.T) {
+	// It mostly waits (on the provider, River or a schedule): the other
+	// slow tests run meanwhile.
+	t.Parallel()
 	const requests = 20
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -18,6 +18,9 @@ import (
 // during submission or during polling, over real HTTP: the request waits
 // and then succeeds, with each target sent once.
 func TestProviderOutage(t *testing.T) {
+	// It mostly waits (on the provider, River or a schedule): the other
+	// slow tests run meanwhile.
+	t.Parallel()
 	const failedCalls = 12 // how long the outage lasts, in refused calls
 	for _, phase := range []string{"submission", "polling"} {
 		t.Run(phase, func(t *testing.T) {

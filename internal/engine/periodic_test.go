@@ -145,6 +145,9 @@ func TestPeriodicSlotClaims(t *testing.T) {
 }
 
 func TestPeriodicJobsRunOnLeaderOncePerSlot(t *testing.T) {
+	// It mostly waits (on the provider, River or a schedule): the other
+	// slow tests run meanwhile.
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -191,6 +194,9 @@ func TestPeriodicJobsRunOnLeaderOncePerSlot(t *testing.T) {
 }
 
 func TestExpirySweep(t *testing.T) {
+	// It mostly waits (on the provider, River or a schedule): the other
+	// slow tests run meanwhile.
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

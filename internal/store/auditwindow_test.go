@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/countersign/countersign/internal/changes"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
 )
@@ -71,9 +73,10 @@ func TestAuditWindowSelectsByTimeAndCommitOrder(t *testing.T) {
 // TestAuditWindowsChainUnderConcurrentAppends has several stores (replicas
 // on PostgreSQL, connections on SQLite) append entries stamped just before
 // their transaction while a reader cuts the log into windows the way the
-// digest does: each window ends at the time it is cut and at the head it
-// read then, and starts where the one before ended. Every entry must be in
-// exactly one window, whenever it committed.
+// digest does, after each append, while the other writers' are in flight:
+// each window ends at the time it is cut and at the head it read then, and
+// starts where the one before ended. Every entry must be in exactly one
+// window, whenever it committed.
 func TestAuditWindowsChainUnderConcurrentAppends(t *testing.T) {
 	const writers, appends = 4, 50
 	testdb.Each(t, func(t *testing.T, url string) {
@@ -83,21 +86,34 @@ func TestAuditWindowsChainUnderConcurrentAppends(t *testing.T) {
 		start := time.Now()
 		var wg sync.WaitGroup
 		errs := make(chan error, writers)
+		var appended atomic.Int64
+		var sig changes.Signal
 		for w := range writers {
 			s := testdb.Open(t, url)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				defer sig.Notify()
 				for i := range appends {
 					if err := s.AppendAudit(ctx, time.Now(), int64(w*appends+i+1), "requested", "alice", nil); err != nil {
 						errs <- fmt.Errorf("writer %d: %w", w, err)
 						return
 					}
+					appended.Add(1)
+					sig.Notify()
 				}
 			}()
 		}
 		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
+		go func() { wg.Wait(); close(done); sig.Notify() }()
+		finished := func() bool {
+			select {
+			case <-done:
+				return true
+			default:
+				return false
+			}
+		}
 
 		reader := testdb.Open(t, url)
 		seen := map[int64]int{}
@@ -123,17 +139,17 @@ func TestAuditWindowsChainUnderConcurrentAppends(t *testing.T) {
 			windows++
 			prev = w
 		}
-		for running := true; running; {
-			select {
-			case <-done:
-				running = false
-			case err := <-errs:
+		for cuts := int64(0); !finished(); {
+			if err := sig.Wait(ctx, func() bool { return appended.Load() > cuts || finished() }); err != nil {
 				t.Fatal(err)
-			case <-ctx.Done():
-				t.Fatal(ctx.Err())
-			default:
-				cut(time.Now())
 			}
+			cuts = appended.Load()
+			cut(time.Now())
+		}
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		default:
 		}
 		cut(time.Now().Add(time.Hour)) // after the last append: takes the rest
 		for seq := int64(1); seq <= writers*appends; seq++ {
