@@ -158,7 +158,7 @@ func (d *driver) Command(t testing.TB, person, line string) string {
 }
 
 // Changes is the fake's: every Discord call and Gateway change.
-func (d *driver) Changes() *changes.Signal { return d.fake.Changes() }
+func (d *driver) Changes() *changes.Signal { return &d.fake.Signal }
 
 func (d *driver) LastCard(t testing.TB) int64 {
 	t.Helper()

@@ -392,7 +392,7 @@ func (d *driver) Private(t testing.TB, person string) []string {
 }
 
 // Changes is the fake's: every Slack call and response_url post.
-func (d *driver) Changes() *changes.Signal { return d.fake.Changes() }
+func (d *driver) Changes() *changes.Signal { return &d.fake.Signal }
 
 // compile-time check that the driver plays the scenarios.
 var _ bottest.Driver = (*driver)(nil)

@@ -84,7 +84,7 @@ func TestServeDiscord(t *testing.T) {
 			}
 		}
 		return false
-	}, fake.Changes())
+	}, &fake.Signal)
 	if v := fake.Violations(); len(v) > 0 {
 		t.Fatalf("the fake saw invalid requests: %v", v)
 	}

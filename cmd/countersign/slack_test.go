@@ -82,7 +82,7 @@ func TestServeSlack(t *testing.T) {
 		}
 		card = msgs[0]
 		return strings.Contains(string(card.Blocks), "approve:1:")
-	}, fake.Changes())
+	}, &fake.Signal)
 	value := regexp.MustCompile(`"value":"(approve:1:[0-9a-f]+)"`).FindStringSubmatch(string(card.Blocks))[1]
 	payload, _ := json.Marshal(map[string]any{
 		"type": "block_actions", "user": map[string]any{"id": "U02BOB"}, "trigger_id": fake.Trigger(),
@@ -109,7 +109,7 @@ func TestServeSlack(t *testing.T) {
 			}
 		}
 		return false
-	}, fake.Changes())
+	}, &fake.Signal)
 	if a, _ := tm.Account("mallory@contoso.com"); !a.Disabled {
 		t.Fatal("mallory is not disabled")
 	}
@@ -124,7 +124,7 @@ func TestServeSlack(t *testing.T) {
 			counted = strings.Contains(string(m.Blocks), "succeeded")
 		}
 		return false
-	}, fake.Changes())
+	}, &fake.Signal)
 	// Each posted digest is in the audit log, and the chain verifies.
 	environ := []string{"COUNTERSIGN_STORE_URL=" + db, "COUNTERSIGN_AUDIT_KEY=serve-slack-test-audit-key-0123456789"}
 	if code, out, errOut := runCLI(t, environ, "audit", "export"); code != 0 || !strings.Contains(out, `"digest_posted"`) {

@@ -8,6 +8,7 @@ package changes
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"reflect"
 	"sync"
 )
@@ -38,6 +39,16 @@ func (s *Signal) next() <-chan struct{} {
 		s.ch = make(chan struct{})
 	}
 	return s.ch
+}
+
+// Handler is h telling the signal of each request once h answered it:
+// whatever h recorded is visible by then. Fakes of HTTP services serve
+// through it.
+func (s *Signal) Handler(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer s.Notify()
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Wait returns nil once cond holds, checking it now and after every

@@ -3,6 +3,8 @@ package changes_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -66,4 +68,29 @@ func TestWaitEndsWithItsContext(t *testing.T) {
 	}
 	// Notify without waiters is a no-op.
 	s.Notify()
+}
+
+func TestHandlerTellsAfterEachRequest(t *testing.T) {
+	var s changes.Signal
+	var mu sync.Mutex
+	hits := 0
+	srv := httptest.NewServer(s.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+	})))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go func() {
+		for range 3 {
+			resp, err := http.Get(srv.URL)
+			if err == nil {
+				resp.Body.Close()
+			}
+		}
+	}()
+	if err := s.Wait(ctx, func() bool { mu.Lock(); defer mu.Unlock(); return hits == 3 }); err != nil {
+		t.Fatalf("Wait for three requests = %v", err)
+	}
 }

@@ -60,7 +60,7 @@ func TestProviderOutage(t *testing.T) {
 					}, changed)
 					fake.UpdateFaults(func(f *tmcastest.Faults) { f.Rate5xx = 1 })
 				}
-				waitFor(ctx, t, "calls refused during the outage", func() bool { return refused(fake) >= failedCalls }, fake.Changes())
+				waitFor(ctx, t, "calls refused during the outage", func() bool { return refused(fake) >= failedCalls }, &fake.Signal)
 				if got := getRequest(t, s, r.ID); got.State != approvals.StateRunning {
 					t.Fatalf("during the outage the request is %s (%s), want running", got.State, got.Note)
 				}

@@ -16,7 +16,6 @@
 package discordtest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -64,9 +63,10 @@ type Server struct {
 
 	gw *gateway
 
-	// changes is told of every request the fake answered and of every
-	// change of a Gateway connection; the Wait methods wait on it.
-	changes changes.Signal
+	// Signal is told of every request the fake answered and of every
+	// change of a Gateway connection: tests wait for what the fake records
+	// with Wait (and WaitAnswer, WaitFollowups, WaitConnected).
+	changes.Signal
 }
 
 type channel struct {
@@ -115,32 +115,13 @@ func New(t interface {
 	// discordgo appends "?v=9…" to the URL it got, after a "/" of its own.
 	root.HandleFunc("GET /gateway-ws", s.gw.serve)
 	root.HandleFunc("GET /gateway-ws/", s.gw.serve)
-	s.srv = httptest.NewServer(s.notifying(root))
+	s.srv = httptest.NewServer(s.Handler(root))
 	t.Cleanup(func() {
 		s.gw.closeAll()
 		s.srv.Close()
 	})
 	return s
 }
-
-// notifying tells waiters of each request once h answered it: whatever it
-// recorded is visible by then.
-func (s *Server) notifying(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer s.changes.Notify()
-		h.ServeHTTP(w, r)
-	})
-}
-
-// Wait waits until cond holds, checking it again after each request the
-// fake answers and each change of a Gateway connection, or until ctx ends.
-func (s *Server) Wait(ctx context.Context, cond func() bool) error {
-	return s.changes.Wait(ctx, cond)
-}
-
-// Changes is the signal Wait waits on, for waits that combine it with
-// others.
-func (s *Server) Changes() *changes.Signal { return &s.changes }
 
 // URL is the fake's base URL, "http://127.0.0.1:port".
 func (s *Server) URL() string { return s.srv.URL }

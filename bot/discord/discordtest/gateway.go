@@ -73,7 +73,7 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
 		delete(g.conns, c)
 		g.mu.Unlock()
-		g.s.changes.Notify()
+		g.s.Notify()
 		ws.Close()
 	}()
 	if err := c.send(10, "", map[string]any{"heartbeat_interval": g.s.opts.HeartbeatInterval.Milliseconds()}); err != nil {
@@ -90,7 +90,7 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request) {
 			g.mu.Lock()
 			g.heartbeats++
 			g.mu.Unlock()
-			g.s.changes.Notify()
+			g.s.Notify()
 			if c.send(11, "", nil) != nil {
 				return
 			}
@@ -103,7 +103,7 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request) {
 				g.mu.Lock()
 				g.refused++
 				g.mu.Unlock()
-				g.s.changes.Notify()
+				g.s.Notify()
 				c.mu.Lock()
 				_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4004, "Authentication failed."), time.Now().Add(time.Second))
 				c.mu.Unlock()
@@ -122,7 +122,7 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request) {
 			c.ok = true
 			g.identified++
 			g.mu.Unlock()
-			g.s.changes.Notify()
+			g.s.Notify()
 		}
 	}
 }

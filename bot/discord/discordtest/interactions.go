@@ -430,7 +430,7 @@ func (s *Server) Deliver(ctx context.Context, client *http.Client, url string, g
 		return out, nil
 	}
 	code, msg := s.record(in, body)
-	s.changes.Notify()
+	s.Notify()
 	if msg != "" {
 		return out, fmt.Errorf("bot answered with an invalid response (code %d): %s", code, msg)
 	}

@@ -9,7 +9,6 @@
 package slacktest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -111,9 +110,10 @@ type Server struct {
 	updLim    *rate.Limiter
 	socket    *socket
 
-	// changes is told of every request the fake answered and of Socket
-	// Mode connections opening and closing; Wait waits on it.
-	changes changes.Signal
+	// Signal is told of every request the fake answered and of Socket
+	// Mode connections opening and closing: tests wait for what the fake
+	// records with Wait.
+	changes.Signal
 }
 
 // New starts a fake with the given limits (zero: none). Close it when done.
@@ -131,34 +131,14 @@ func New(limits Limits) *Server {
 		postLim:   map[string]*rate.Limiter{},
 	}
 	s.SetLimits(limits)
-	s.socket = newSocket(&s.changes)
+	s.socket = newSocket(&s.Signal)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/{method}", s.api)
 	mux.HandleFunc("POST /response/{id}", s.response)
 	mux.HandleFunc("GET /link", s.socket.serve)
-	s.srv = httptest.NewServer(s.notifying(mux))
+	s.srv = httptest.NewServer(s.Handler(mux))
 	return s
 }
-
-// notifying tells waiters of each request once h answered it: whatever it
-// recorded is visible by then.
-func (s *Server) notifying(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer s.changes.Notify()
-		h.ServeHTTP(w, r)
-	})
-}
-
-// Wait waits until cond holds, checking it again after each request the
-// fake answers and each Socket Mode connection opening or closing, or
-// until ctx ends.
-func (s *Server) Wait(ctx context.Context, cond func() bool) error {
-	return s.changes.Wait(ctx, cond)
-}
-
-// Changes is the signal Wait waits on, for waits that combine it with
-// others.
-func (s *Server) Changes() *changes.Signal { return &s.changes }
 
 // Close stops the server and closes Socket Mode connections.
 func (s *Server) Close() {

@@ -197,9 +197,9 @@ type Server struct {
 	calls    []Call
 	seq      int
 
-	// changes is told of every call once it is recorded; Wait waits on
-	// it.
-	changes changes.Signal
+	// Signal is told of every call once it is recorded, with the state it
+	// changed: tests wait for what the fake records with Wait.
+	changes.Signal
 }
 
 // New starts a server; Close it when done.
@@ -221,16 +221,6 @@ func New(opts Options) *Server {
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
-
-// Wait waits until cond holds, checking it again after each call the
-// server records (with the state it changed), or until ctx ends.
-func (s *Server) Wait(ctx context.Context, cond func() bool) error {
-	return s.changes.Wait(ctx, cond)
-}
-
-// Changes is the signal Wait waits on, for waits that combine it with
-// others.
-func (s *Server) Changes() *changes.Signal { return &s.changes }
 
 // URL is the base URL to configure a client with.
 func (s *Server) URL() string { return s.srv.URL }
