@@ -197,7 +197,7 @@ func TestGatewayFlow(t *testing.T) {
 		t.Errorf("%d callbacks for one interaction", n)
 	}
 	// Heartbeats are sent every 200 ms and acknowledged.
-	if err := discordtest.WaitFor(e.ctx(), func() bool { _, hb, _ := e.fake.GatewayStats(); return hb >= 1 }); err != nil {
+	if err := e.fake.Wait(e.ctx(), func() bool { _, hb, _ := e.fake.GatewayStats(); return hb >= 1 }); err != nil {
 		t.Error("no heartbeat:", err)
 	}
 	e.noViolations()

@@ -18,6 +18,7 @@ import (
 	"github.com/countersign/countersign/bot/discord"
 	"github.com/countersign/countersign/bot/discord/discordtest"
 	"github.com/countersign/countersign/internal/bottest"
+	"github.com/countersign/countersign/internal/changes"
 )
 
 const (
@@ -155,6 +156,9 @@ func (d *driver) Command(t testing.TB, person, line string) string {
 	in := d.fake.NewCommand(member(person), discordtest.Where{Channel: channelID}, name, d.options(t, name, fields[1:])...)
 	return text(d.deliver(t, person, in))
 }
+
+// Changes is the fake's: every Discord call and Gateway change.
+func (d *driver) Changes() *changes.Signal { return &d.fake.Signal }
 
 func (d *driver) LastCard(t testing.TB) int64 {
 	t.Helper()

@@ -18,6 +18,7 @@ import (
 	slackbot "github.com/countersign/countersign/bot/slack"
 	"github.com/countersign/countersign/bot/slack/slacktest"
 	"github.com/countersign/countersign/internal/bottest"
+	"github.com/countersign/countersign/internal/changes"
 )
 
 const (
@@ -389,6 +390,9 @@ func (d *driver) Private(t testing.TB, person string) []string {
 	}
 	return out
 }
+
+// Changes is the fake's: every Slack call and response_url post.
+func (d *driver) Changes() *changes.Signal { return &d.fake.Signal }
 
 // compile-time check that the driver plays the scenarios.
 var _ bottest.Driver = (*driver)(nil)

@@ -98,24 +98,25 @@ const checkpointSchedule = "@every 5m"
 func checkpointJob(log *slog.Logger, st *store.Store, file string) engine.Periodic {
 	var mu sync.Mutex // runs of two slots may overlap
 	var last int64
-	return engine.Periodic{Name: "audit_checkpoint", Schedule: checkpointSchedule, Run: func(ctx context.Context, _, _ time.Time) error {
+	return engine.Periodic{Name: "audit_checkpoint", Schedule: checkpointSchedule, Run: func(ctx context.Context, _ engine.PeriodicRun) (int64, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		cp, err := st.AuditCheckpoint(ctx, time.Now())
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if cp.Seq == last {
-			return nil
+			return 0, nil
 		}
-		log.InfoContext(ctx, audit.CheckpointMessage, cp.LogAttrs()...)
+		// The file first: once the line is logged, the checkpoint is stored.
 		if file != "" {
 			if err := appendCheckpoint(file, cp); err != nil {
-				return err
+				return 0, err
 			}
 		}
+		log.InfoContext(ctx, audit.CheckpointMessage, cp.LogAttrs()...)
 		last = cp.Seq
-		return nil
+		return 0, nil
 	}}
 }
 

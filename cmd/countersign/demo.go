@@ -341,7 +341,11 @@ func (d *demo) digest(ctx context.Context, args string) error {
 		since = dur
 	}
 	now := d.clock.Now()
-	dg, err := digest.Build(ctx, d.store, now.Add(-since), now, time.UTC)
+	w, err := digest.Committed(ctx, d.store, now.Add(-since), now)
+	if err != nil {
+		return err
+	}
+	dg, err := digest.Build(ctx, d.store, w, time.UTC)
 	if err != nil {
 		return err
 	}

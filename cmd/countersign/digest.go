@@ -59,7 +59,8 @@ func digestJobs(cfg *config.Config, log *slog.Logger, st *store.Store, adapters 
 // see which windows were reported and when.
 func auditDigest(ctx context.Context, st *store.Store, d digest.Digest) error {
 	return st.AppendAudit(ctx, time.Now(), 0, "digest_posted", "system", map[string]any{
-		"from": d.From, "to": d.To, "requests": d.Total, "problems": len(d.Problems), "pending": len(d.Pending),
+		"from": d.From, "to": d.To, "after_seq": d.AfterSeq, "through_seq": d.ThroughSeq, "late": d.Late,
+		"requests": d.Total, "problems": len(d.Problems), "pending": len(d.Pending),
 	})
 }
 
@@ -94,7 +95,11 @@ func runDigest(ctx context.Context, e env, args []string) error {
 	}
 	defer st.Close()
 	now := time.Now()
-	d, err := digest.Build(ctx, st, now.Add(-*since), now, loc)
+	w, err := digest.Committed(ctx, st, now.Add(-*since), now)
+	if err != nil {
+		return err
+	}
+	d, err := digest.Build(ctx, st, w, loc)
 	if err != nil {
 		return fmt.Errorf("building the digest: %w", err)
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/approvals"
-	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
 )
 
@@ -17,13 +16,7 @@ import (
 func TestDigestCommand(t *testing.T) {
 	url := testdb.SQLite(t)
 	ctx := context.Background()
-	st, err := store.Open(ctx, url, store.Options{AuditKey: []byte("digest-cli-test-audit-key-0123456789")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := testdb.Store(t, url)
 	now := time.Now()
 	alice := approvals.Actor{Person: "alice", Platform: "slack", Account: "U01ALICE", Name: "alice"}
 	spec := approvals.Spec{Action: approvals.ActionDisable, Provider: "tmcas", Targets: []string{"mallory@contoso.com"}, Reason: "phish"}
@@ -35,8 +28,7 @@ func TestDigestCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
-	environ := []string{"COUNTERSIGN_STORE_URL=" + url, "COUNTERSIGN_AUDIT_KEY=digest-cli-test-audit-key-0123456789"}
+	environ := []string{"COUNTERSIGN_STORE_URL=" + url, "COUNTERSIGN_AUDIT_KEY=" + testKey}
 
 	code, out, errOut := runCLI(t, environ, "digest", "--since", "24h")
 	if code != 0 || !strings.Contains(out, "Countersign digest") || !strings.Contains(out, "mallory@contoso.com") {

@@ -77,14 +77,14 @@ func TestServeDiscord(t *testing.T) {
 	if err != nil || res.Status != http.StatusOK || res.Response == nil || !strings.Contains(res.Response.Data.Text(), "Looking up") {
 		t.Fatalf("command: %+v, %v\n%s", res, err, logs)
 	}
-	bottest.Eventually(t, 20*time.Second, "the card in the channel", func() bool {
+	bottest.Await(t, 20*time.Second, "the card in the channel", func() bool {
 		for _, m := range fake.Messages("900000000000000002") {
 			if _, ok := m.Button("Approve"); ok {
 				return true
 			}
 		}
 		return false
-	})
+	}, &fake.Signal)
 	if v := fake.Violations(); len(v) > 0 {
 		t.Fatalf("the fake saw invalid requests: %v", v)
 	}

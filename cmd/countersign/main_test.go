@@ -11,14 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver, to tamper with the audit log directly
 	_ "modernc.org/sqlite"
 )
 
-// testKey is a valid audit key for tests (32 bytes or more).
-const testKey = "test-audit-key-0123456789abcdefghijklmnop"
+// testKey is the audit key of the stores testdb opens.
+const testKey = testdb.AuditKey
 
 // runCLI runs the command line in-process and returns its exit code and
 // output streams.
@@ -160,11 +159,7 @@ func TestAuditCommands(t *testing.T) {
 func appendEntries(t *testing.T, url string, n int) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, url, store.Options{AuditKey: []byte(testKey)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := testdb.Open(t, url)
 	for i := range n {
 		if err := st.AppendAudit(ctx, time.Now(), int64(i+1), "test", "alice", map[string]int{"i": i}); err != nil {
 			t.Fatal(err)

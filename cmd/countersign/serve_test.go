@@ -14,19 +14,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countersign/countersign/internal/changes"
 	"github.com/countersign/countersign/internal/testdb"
 )
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+// syncBuffer is a bytes.Buffer safe for the server's goroutines; its
+// Signal tells of every write.
 type syncBuffer struct {
+	changes.Signal
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+	n, err := s.b.Write(p)
+	s.mu.Unlock()
+	s.Notify()
+	return n, err
 }
 
 func (s *syncBuffer) String() string {

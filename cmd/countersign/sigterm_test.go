@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/approvals"
-	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
 )
@@ -52,8 +51,10 @@ func startChild(t *testing.T, environ []string) (*exec.Cmd, *bytes.Buffer) {
 	return cmd, &logs
 }
 
-// waitUntil polls cond until it holds or ctx ends.
-func waitUntil(ctx context.Context, t *testing.T, what string, cond func() bool) {
+// pollStore polls cond until it holds or ctx ends. It is for the state a
+// serve process writes to the database, which nothing in this process is
+// told of; waits on the fakes use their Wait.
+func pollStore(ctx context.Context, t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -75,14 +76,7 @@ func TestSIGTERMDuringBatch(t *testing.T) {
 	fake := tmcastest.New(tmcastest.Options{Limit: -1, Faults: tmcastest.Faults{ExecutingPolls: 1 << 20}})
 	defer fake.Close()
 	url := testdb.SQLite(t)
-	st, err := store.Open(ctx, url, store.Options{AuditKey: []byte(testKey)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := testdb.Store(t, url)
 	policy := approvals.Policy{ApprovalsRequired: 1, RequestTTL: time.Hour, MaxTargets: 100, Approvers: []string{"bob"}}
 	var targets []string
 	var items []approvals.Item
@@ -132,7 +126,9 @@ func TestSIGTERMDuringBatch(t *testing.T) {
 		return n
 	}
 	child, logs := startChild(t, environ)
-	waitUntil(ctx, t, "the batch to be submitted and polled", func() bool { return posts() == 1 && polls() >= 2 })
+	if err := fake.Wait(ctx, func() bool { return posts() == 1 && polls() >= 2 }); err != nil {
+		t.Fatalf("waiting for the batch to be submitted and polled: %v", err)
+	}
 
 	start := time.Now()
 	if err := child.Process.Signal(syscall.SIGTERM); err != nil {
@@ -155,7 +151,7 @@ func TestSIGTERMDuringBatch(t *testing.T) {
 
 	fake.UpdateFaults(func(f *tmcastest.Faults) { f.ExecutingPolls = 0 })
 	startChild(t, environ)
-	waitUntil(ctx, t, "the batch to finish after restart", func() bool {
+	pollStore(ctx, t, "the batch to finish after restart", func() bool {
 		got, err := st.Get(ctx, req.ID)
 		return err == nil && got.State.Terminal()
 	})

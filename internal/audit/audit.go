@@ -199,3 +199,23 @@ func (v *Verifier) Count() int64 { return v.count }
 
 // Last returns the sequence number of the last verified entry, 0 when none.
 func (v *Verifier) Last() int64 { return v.nextSeq - 1 }
+
+// Window selects audit entries by the time they are stamped with and
+// by the order they were committed in, which is their sequence number:
+// appends take the chain head's lock and hold it until they commit, so an
+// entry with a higher number committed later, and once the head reads n
+// every entry up to n is committed and none after it can still get a number
+// at or below n.
+//
+// An entry is in the window when it is stamped before To, was committed by
+// the time the head read Through, and is either stamped at or after From
+// or committed after the head read After. Windows that chain, each one's
+// After and From being the Through and To of the one before, hold every
+// entry exactly once: an entry stamped before the boundary but committed
+// after it was read falls in the later window.
+type Window struct {
+	From, To       time.Time
+	After, Through int64
+	// Kinds limits the entries to these kinds; empty means all.
+	Kinds []string
+}

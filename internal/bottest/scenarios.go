@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/internal/changes"
 )
 
 // Driver plays people on one chat platform against a running System, the
@@ -36,6 +37,9 @@ type Driver interface {
 	Private(t testing.TB, person string) []string
 	// LastCard returns the request id of the newest card, 0 when none.
 	LastCard(t testing.TB) int64
+	// Changes is told of every change of what the driver's methods read:
+	// the platform fake's Changes.
+	Changes() *changes.Signal
 }
 
 // Scenario is one story every adapter must pass.
@@ -70,18 +74,18 @@ func fileCard(t *testing.T, d Driver, person, line string) int64 {
 	ack := d.Command(t, person, line)
 	contains(t, "acknowledgement", ack, "Looking up")
 	var id int64
-	Eventually(t, wait, "the request card", func() bool {
+	Await(t, wait, "the request card", func() bool {
 		id = d.LastCard(t)
 		return id != 0 && id != before
-	})
+	}, d.Changes())
 	return id
 }
 
 func waitPrivate(t *testing.T, d Driver, person, want string) {
 	t.Helper()
-	Eventually(t, wait, fmt.Sprintf("a private message %q to %s", want, person), func() bool {
+	Await(t, wait, fmt.Sprintf("a private message %q to %s", want, person), func() bool {
 		return slices.ContainsFunc(d.Private(t, person), func(s string) bool { return strings.Contains(s, want) })
-	})
+	}, d.Changes())
 }
 
 // answer returns what a press showed: the immediate answer or, on
@@ -95,14 +99,17 @@ func answer(t *testing.T, d Driver, person string, id int64, label, want string)
 	waitPrivate(t, d, person, want)
 }
 
-func waitState(t *testing.T, sys *System, id int64, want approvals.State) approvals.Request {
+// waitState waits until request id is in state want: changed by the
+// engine (which tells the system) or by the bot (which then updates the
+// card on the platform).
+func waitState(t *testing.T, d Driver, sys *System, id int64, want approvals.State) approvals.Request {
 	t.Helper()
 	var r approvals.Request
-	Eventually(t, wait, fmt.Sprintf("request %d %s", id, want), func() bool {
+	Await(t, wait, fmt.Sprintf("request %d %s", id, want), func() bool {
 		var err error
 		r, err = sys.Store.Get(context.Background(), id)
 		return err == nil && r.State == want
-	})
+	}, sys.Changes(), d.Changes())
 	return r
 }
 
@@ -122,17 +129,17 @@ func approveStory(t *testing.T, d Driver, sys *System) {
 		t.Fatal("the account was disabled before anyone approved")
 	}
 	answer(t, d, "carol", id, "Approve", fmt.Sprintf("You approved request #%d", id))
-	waitState(t, sys, id, approvals.StateSucceeded)
-	Eventually(t, wait, "the final summary in the thread", func() bool {
+	waitState(t, d, sys, id, approvals.StateSucceeded)
+	Await(t, wait, "the final summary in the thread", func() bool {
 		th := d.Thread(t, id)
 		return len(th) >= 2 && strings.Contains(th[len(th)-1], "finished: succeeded")
-	})
+	}, d.Changes())
 	th := d.Thread(t, id)
 	contains(t, "progress message", th[0], "1 succeeded, 0 failed")
-	Eventually(t, wait, "the decided card", func() bool {
+	Await(t, wait, "the decided card", func() bool {
 		text, buttons := d.Card(t, id)
 		return len(buttons) == 0 && strings.Contains(text, "Succeeded")
-	})
+	}, d.Changes())
 	if a, _ := sys.TMCAS.Account("mallory@contoso.com"); !a.Disabled {
 		t.Fatal("mallory@contoso.com is not disabled after the approved request succeeded")
 	}
@@ -164,14 +171,14 @@ func denyStory(t *testing.T, d Driver, sys *System) {
 	} else {
 		waitPrivate(t, d, "carol", fmt.Sprintf("You denied request #%d", id))
 	}
-	r := waitState(t, sys, id, approvals.StateDenied)
+	r := waitState(t, d, sys, id, approvals.StateDenied)
 	if r.Denial == nil || r.Denial.Actor.Person != "carol" {
 		t.Fatalf("denial = %+v, want by carol", r.Denial)
 	}
-	Eventually(t, wait, "the denied card", func() bool {
+	Await(t, wait, "the denied card", func() bool {
 		text, buttons := d.Card(t, id)
 		return len(buttons) == 0 && strings.Contains(text, "Denied") && strings.Contains(text, "false positive")
-	})
+	}, d.Changes())
 	if a, _ := sys.TMCAS.Account("trent@contoso.com"); a.Disabled {
 		t.Fatal("a denied request disabled the account")
 	}
@@ -195,9 +202,9 @@ func refusedStory(t *testing.T, d Driver, sys *System) {
 func partialStory(t *testing.T, d Driver, sys *System) {
 	id := fileCard(t, d, "alice", "/disable mallory@contoso.com "+Failing+" --reason phishing")
 	answer(t, d, "bob", id, "Approve", fmt.Sprintf("You approved request #%d", id))
-	waitState(t, sys, id, approvals.StatePartiallyFailed)
-	Eventually(t, wait, "the partial-failure summary", func() bool {
+	waitState(t, d, sys, id, approvals.StatePartiallyFailed)
+	Await(t, wait, "the partial-failure summary", func() bool {
 		th := d.Thread(t, id)
 		return len(th) >= 2 && strings.Contains(th[len(th)-1], "1 succeeded, 1 failed")
-	})
+	}, d.Changes())
 }

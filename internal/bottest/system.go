@@ -14,6 +14,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/internal/changes"
 	"github.com/countersign/countersign/internal/engine"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
@@ -51,22 +52,30 @@ type System struct {
 	TMCAS  *tmcastest.Server
 	Bot    *bot.Bot
 	Engine *engine.Engine
+
+	changes *changes.Signal
+}
+
+// Changes is told after each time the engine told the bot that a
+// request's stored state changed: waits on the store wait on it.
+func (s *System) Changes() *changes.Signal { return s.changes }
+
+// notifying is the engine's Notifier: the bot, and then a signal.
+type notifying struct {
+	engine.Notifier
+	changes *changes.Signal
+}
+
+func (n notifying) Changed(ctx context.Context, requestID int64) {
+	n.Notifier.Changed(ctx, requestID)
+	n.changes.Notify()
 }
 
 // OpenStore opens a migrated SQLite store that lives as long as the test;
 // adapters need it (for replay protection) before the bot exists.
 func OpenStore(t testing.TB) *store.Store {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, testdb.SQLite(t), store.Options{AuditKey: []byte("bottest-audit-key-0123456789abcdef")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return testdb.Store(t, testdb.SQLite(t))
 }
 
 // Options configure Start.
@@ -149,8 +158,9 @@ func New(ctx context.Context, st *store.Store, opts Options) (*System, error) {
 	if poll == 0 {
 		poll = 50 * time.Millisecond
 	}
+	sig := &changes.Signal{}
 	eng, err := engine.New(engine.Config{
-		Store: st, Providers: router, Notifier: b, Expirer: wf, Logger: log,
+		Store: st, Providers: router, Notifier: notifying{b, sig}, Expirer: wf, Logger: log,
 		PollInterval: poll, Workers: 4,
 		FetchPollInterval: 20 * time.Millisecond, NotifyInterval: cmp.Or(opts.NotifyInterval, 100*time.Millisecond),
 		Protected: Policy.Protected,
@@ -161,7 +171,7 @@ func New(ctx context.Context, st *store.Store, opts Options) (*System, error) {
 	if err := eng.Start(ctx); err != nil {
 		return fail(err)
 	}
-	return &System{Store: st, TMCAS: fake, Bot: b, Engine: eng}, nil
+	return &System{Store: st, TMCAS: fake, Bot: b, Engine: eng, changes: sig}, nil
 }
 
 // Close stops the engine, waits for the bot's background work and closes
@@ -175,14 +185,15 @@ func (s *System) Close() error {
 	return err
 }
 
-// Eventually polls cond every 10 ms until it holds or timeout passes.
-func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+// Await waits until cond holds, checking it now and again whenever one of
+// signals tells of a change (a fake's Changes, System.Changes), and fails
+// the test when timeout passes first. cond must depend only on state whose
+// changes those signals tell of.
+func Await(t testing.TB, timeout time.Duration, what string, cond func() bool, signals ...*changes.Signal) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := changes.Wait(ctx, cond, signals...); err != nil {
+		t.Fatalf("waiting %s for %s: %v", timeout, what, err)
 	}
 }

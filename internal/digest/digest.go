@@ -4,6 +4,11 @@
 // Message renders the digest for Slack and Discord within their limits, and
 // Text renders the full plain-text report for the CLI. Job wires Build and a
 // chat post into the engine's leader-only "digest" periodic job.
+//
+// What a digest counts is chosen by the audit log: an event (a request
+// filed, approved, denied, cancelled, expired or finished) is in the digest
+// whose window holds its audit entry (see Window), so events committed late
+// are counted by the next digest instead of by none.
 package digest
 
 import (
@@ -15,20 +20,62 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/internal/audit"
 )
 
-// Source is what Build reads; *store.Store implements it.
+// Source is what Build and Job read; *store.Store implements it.
 type Source interface {
 	List(ctx context.Context, f approvals.Filter) ([]approvals.Request, error)
+	AuditEntries(ctx context.Context, w audit.Window) ([]audit.Entry, error)
+	AuditHead(ctx context.Context) (seq int64, hash string, err error)
 }
 
-// Digest is what happened in the window [From, To): every request that was
-// filed, approved, denied, cancelled, expired or finished in it, and every
-// request still pending at To. States are as Build found them.
+// Window is what a digest covers: the events stamped before To whose audit
+// entries were committed by the time the head of the log read Through,
+// less those the digest before covered: the ones stamped before From and
+// committed by the time it read After. The scheduled digests chain their
+// windows (From and After are the To and Through of the digest before), so
+// each event is in exactly one of them; one stamped before From that
+// committed after the digest before read the log is counted here, as late.
+//
+// With After = Through, a window holds the events stamped in [From, To)
+// that were committed when the head read Through, as an ad-hoc digest
+// wants.
+type Window struct {
+	From, To       time.Time
+	After, Through int64
+}
+
+// Committed returns the window [From, To) of the events committed now, as
+// an ad-hoc digest wants it: After and Through are src's audit head.
+func Committed(ctx context.Context, src Source, from, to time.Time) (Window, error) {
+	head, _, err := src.AuditHead(ctx)
+	if err != nil {
+		return Window{}, fmt.Errorf("reading the audit head: %w", err)
+	}
+	return Window{From: from, To: to, After: head, Through: head}, nil
+}
+
+// eventKinds are the audit kinds of the events a digest counts, as the
+// store writes them.
+var eventKinds = []string{string(requested), string(approvals.EventApprove), string(approvals.EventDeny),
+	string(approvals.EventCancel), string(approvals.EventExpire), string(approvals.EventFinish), string(approvals.EventAttention)}
+
+// Digest is what happened in its window (see Window), nominally [From, To):
+// every request that was filed, approved, denied, cancelled, expired or
+// finished in it, and every request still pending at To. States are as
+// Build found them.
 type Digest struct {
 	From     time.Time `json:"from"`
 	To       time.Time `json:"to"`
 	Location string    `json:"location"` // IANA name of the time zone days and times are shown in
+	// AfterSeq and ThroughSeq are the audit sequence bounds of the window
+	// (Window.After and Window.Through).
+	AfterSeq   int64 `json:"afterSeq"`
+	ThroughSeq int64 `json:"throughSeq"`
+	// Late counts the events in the digest stamped before From: they were
+	// committed after the digest before this one read the log.
+	Late int `json:"late,omitempty"`
 
 	// Total counts the requests in the window; Filed those of them
 	// created in it.
@@ -61,7 +108,7 @@ type Digest struct {
 	TopApprovers  []Count `json:"topApprovers"`  // people who gave the most approvals in the window, at most TopPeople
 
 	// Days counts the requests filed on each calendar day (in Location)
-	// that the window touches, in order.
+	// that the window touches, from the earliest late one's, in order.
 	Days []Day `json:"days"`
 
 	loc *time.Location
@@ -121,24 +168,42 @@ const (
 // ErrWindow is returned by Build for an empty, reversed or unbounded window.
 var ErrWindow = errors.New("digest: the window must have from < to, both set, at most ten years apart")
 
-// Build reads the requests of [from, to) from src and summarises them,
+// Build reads the requests of window w from src and summarises them,
 // showing days and times in loc (nil: UTC).
-func Build(ctx context.Context, src Source, from, to time.Time, loc *time.Location) (Digest, error) {
+func Build(ctx context.Context, src Source, w Window, loc *time.Location) (Digest, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
+	from, to := w.From, w.To
 	if from.IsZero() || to.IsZero() || !from.Before(to) || to.Sub(from) > maxDays*24*time.Hour {
 		return Digest{}, fmt.Errorf("%w: [%s, %s)", ErrWindow, from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
-	changed, err := src.List(ctx, approvals.Filter{UpdatedSince: from})
+	entries, err := src.AuditEntries(ctx, audit.Window{From: from, To: to, After: w.After, Through: w.Through, Kinds: eventKinds})
 	if err != nil {
-		return Digest{}, fmt.Errorf("listing requests changed since %s: %w", from.Format(time.RFC3339), err)
+		return Digest{}, fmt.Errorf("reading the audit log of the window: %w", err)
+	}
+	events := make(map[event]bool, len(entries))
+	earliest, late := from, 0
+	for _, e := range entries {
+		events[event{e.RequestID, e.Kind, e.At.UnixMicro()}] = true
+		if e.At.Before(from) {
+			late++
+			if e.At.Before(earliest) {
+				earliest = e.At
+			}
+		}
+	}
+	// A request's last change is at or after its last event in the window.
+	changed, err := src.List(ctx, approvals.Filter{UpdatedSince: earliest})
+	if err != nil {
+		return Digest{}, fmt.Errorf("listing requests changed since %s: %w", earliest.Format(time.RFC3339), err)
 	}
 	pending, err := src.List(ctx, approvals.Filter{States: []approvals.State{approvals.StatePending}})
 	if err != nil {
 		return Digest{}, fmt.Errorf("listing pending requests: %w", err)
 	}
-	b := newBuilder(from, to, loc)
+	b := newBuilder(from, to, earliest, loc, events)
+	b.d.AfterSeq, b.d.ThroughSeq, b.d.Late = w.After, w.Through, late
 	seenPending := make(map[int64]bool, len(pending))
 	for _, r := range pending {
 		if r.CreatedAt.Before(to) {
@@ -157,6 +222,14 @@ func Build(ctx context.Context, src Source, from, to time.Time, loc *time.Locati
 		b.add(r)
 	}
 	return b.finish(), nil
+}
+
+// event is an audit entry in the window: what happened to which request
+// when (Unix microseconds, as stored).
+type event struct {
+	requestID int64
+	kind      string
+	at        int64
 }
 
 // leftPending returns when r stopped being pending, if it has.
@@ -178,6 +251,7 @@ func leftPending(r approvals.Request) (time.Time, bool) {
 type builder struct {
 	d                     Digest
 	from, to              time.Time
+	events                map[event]bool
 	actions, providers    map[string]int
 	outcomes              map[approvals.State]int
 	requesters, approvers map[string]int
@@ -185,14 +259,16 @@ type builder struct {
 	days                  []time.Time // midnights in loc, the last one after to
 }
 
-func newBuilder(from, to time.Time, loc *time.Location) *builder {
+// newBuilder starts the digest of [from, to) with the events of its
+// window, whose days start on the day of firstDay.
+func newBuilder(from, to, firstDay time.Time, loc *time.Location, events map[event]bool) *builder {
 	b := &builder{
 		d:    Digest{From: from, To: to, Location: loc.String(), loc: loc},
-		from: from, to: to,
+		from: from, to: to, events: events,
 		actions: map[string]int{}, providers: map[string]int{}, outcomes: map[approvals.State]int{},
 		requesters: map[string]int{}, approvers: map[string]int{},
 	}
-	f := from.In(loc)
+	f := firstDay.In(loc)
 	day := time.Date(f.Year(), f.Month(), f.Day(), 0, 0, 0, 0, loc)
 	for day.Before(to) {
 		b.days = append(b.days, day)
@@ -203,20 +279,34 @@ func newBuilder(from, to time.Time, loc *time.Location) *builder {
 	return b
 }
 
-func (b *builder) in(t time.Time) bool {
-	return !t.IsZero() && !t.Before(b.from) && t.Before(b.to)
+// in reports whether the window holds an event of one of kinds that
+// happened to request id at t. Each time field of a request is the time of
+// the audit entry written with it.
+func (b *builder) in(id int64, t time.Time, kinds ...approvals.EventKind) bool {
+	if t.IsZero() {
+		return false
+	}
+	for _, k := range kinds {
+		if b.events[event{id, string(k), t.UnixMicro()}] {
+			return true
+		}
+	}
+	return false
 }
+
+// requested is the audit kind of a new request.
+const requested approvals.EventKind = "requested"
 
 // add counts r when something happened to it in the window.
 func (b *builder) add(r approvals.Request) {
-	created := b.in(r.CreatedAt)
-	approved := b.in(r.ApprovedAt)
-	finished := b.in(r.FinishedAt)
-	denied := r.Denial != nil && b.in(r.Denial.At)
-	cancelled := r.Cancel != nil && b.in(r.Cancel.At)
-	expired := r.State == approvals.StateExpired && b.in(r.UpdatedAt)
+	created := b.in(r.ID, r.CreatedAt, requested)
+	approved := b.in(r.ID, r.ApprovedAt, approvals.EventApprove)
+	finished := b.in(r.ID, r.FinishedAt, approvals.EventFinish, approvals.EventAttention, approvals.EventCancel)
+	denied := r.Denial != nil && b.in(r.ID, r.Denial.At, approvals.EventDeny)
+	cancelled := r.Cancel != nil && b.in(r.ID, r.Cancel.At, approvals.EventCancel)
+	expired := r.State == approvals.StateExpired && b.in(r.ID, r.UpdatedAt, approvals.EventExpire)
 	for _, a := range r.Approvals {
-		if b.in(a.At) {
+		if b.in(r.ID, a.At, approvals.EventApprove) {
 			b.approvers[person(a.Actor)]++
 		}
 	}

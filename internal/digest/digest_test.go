@@ -12,7 +12,9 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot/chat"
+	"github.com/countersign/countersign/internal/audit"
 	"github.com/countersign/countersign/internal/digest"
+	"github.com/countersign/countersign/internal/engine"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
 )
@@ -101,7 +103,7 @@ func seed(t testing.TB, s *store.Store) map[string]int64 {
 
 func TestGolden(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t, testdb.SQLite(t))
+	s := testdb.Store(t, testdb.SQLite(t))
 	ids := seed(t, s)
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
@@ -118,7 +120,7 @@ func TestGolden(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := digest.Build(ctx, s, tc.from, tc.to, tc.loc)
+			d, err := digest.Build(ctx, s, committed(t, s, tc.from, tc.to), tc.loc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,7 +131,7 @@ func TestGolden(t *testing.T) {
 
 	// The facts behind the day's golden files, so a wrong golden file
 	// cannot be accepted by -update unnoticed.
-	d, err := digest.Build(ctx, s, t0, t0.Add(24*h), time.UTC)
+	d, err := digest.Build(ctx, s, committed(t, s, t0, t0.Add(24*h)), time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +204,7 @@ func TestGolden(t *testing.T) {
 func TestBuildRefusesBadWindows(t *testing.T) {
 	src := sliceSource(nil)
 	for _, w := range [][2]time.Time{{t0, t0}, {t0, t0.Add(-time.Second)}, {{}, t0}, {t0, t0.Add(20 * 366 * 24 * h)}} {
-		if _, err := digest.Build(context.Background(), src, w[0], w[1], nil); !errors.Is(err, digest.ErrWindow) {
+		if _, err := digest.Build(context.Background(), src, digest.Window{From: w[0], To: w[1]}, nil); !errors.Is(err, digest.ErrWindow) {
 			t.Errorf("Build(%s, %s) = %v, want ErrWindow", w[0], w[1], err)
 		}
 	}
@@ -212,8 +214,9 @@ func TestJobPostsAndReportsErrors(t *testing.T) {
 	ctx := context.Background()
 	var posted []chat.Message
 	post := func(_ context.Context, m chat.Message) error { posted = append(posted, m); return nil }
+	slot := engine.PeriodicRun{Slot: t0, Previous: t0.Add(-h)}
 	run := digest.Job(digest.JobConfig{Source: sliceSource(nil), Post: post})
-	if err := run(ctx, t0, t0.Add(-h)); err != nil {
+	if _, err := run(ctx, slot); err != nil {
 		t.Fatal(err)
 	}
 	if len(posted) != 1 || !strings.HasPrefix(posted[0].Text, "Nothing happened") {
@@ -221,12 +224,12 @@ func TestJobPostsAndReportsErrors(t *testing.T) {
 	}
 	chatDown := errors.New("chat unavailable")
 	run = digest.Job(digest.JobConfig{Source: sliceSource(nil), Post: func(context.Context, chat.Message) error { return chatDown }})
-	if err := run(ctx, t0, t0.Add(-h)); !errors.Is(err, chatDown) {
+	if _, err := run(ctx, slot); !errors.Is(err, chatDown) {
 		t.Errorf("Run with a failing Post = %v, want it wrapped", err)
 	}
 	listDown := errors.New("database unavailable")
 	run = digest.Job(digest.JobConfig{Source: failingSource{listDown}, Post: post})
-	if err := run(ctx, t0, t0.Add(-h)); !errors.Is(err, listDown) {
+	if _, err := run(ctx, slot); !errors.Is(err, listDown) {
 		t.Errorf("Run with a failing Source = %v, want it wrapped", err)
 	}
 }
@@ -236,3 +239,9 @@ type failingSource struct{ err error }
 func (f failingSource) List(context.Context, approvals.Filter) ([]approvals.Request, error) {
 	return nil, f.err
 }
+
+func (f failingSource) AuditEntries(context.Context, audit.Window) ([]audit.Entry, error) {
+	return nil, f.err
+}
+
+func (f failingSource) AuditHead(context.Context) (int64, string, error) { return 0, "", f.err }

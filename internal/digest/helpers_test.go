@@ -15,28 +15,22 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot/chat"
+	"github.com/countersign/countersign/internal/digest"
 	"github.com/countersign/countersign/internal/store"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-var (
-	testKey = []byte("test-audit-key-0123456789abcdef-0123456789")
-	t0      = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC) // a Monday
-)
+var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC) // a Monday
 
-func openStore(t testing.TB, url string) *store.Store {
+// committed is the window [from, to) of everything committed in src now.
+func committed(t testing.TB, src digest.Source, from, to time.Time) digest.Window {
 	t.Helper()
-	ctx := context.Background()
-	s, err := store.Open(ctx, url, store.Options{AuditKey: testKey})
+	w, err := digest.Committed(context.Background(), src, from, to)
 	if err != nil {
-		t.Fatalf("Open: %v", err)
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	return s
+	return w
 }
 
 func actor(name string) approvals.Actor {

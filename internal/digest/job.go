@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/bot/chat"
+	"github.com/countersign/countersign/internal/engine"
 )
 
 // JobConfig configures the digest's periodic job.
@@ -29,15 +30,56 @@ type JobConfig struct {
 	Posted func(ctx context.Context, d Digest) error
 }
 
-// settleTime is how long after its end a window is read: River starts a
-// periodic job up to 100 ms before its slot, and a request stamped just
-// before the slot may still be committing.
-const settleTime = 250 * time.Millisecond
+// Job returns the Run func of the "digest" engine.Periodic: it builds the
+// digest of the window from the last completed slot to this one and posts
+// it, also when nothing happened, so the channel shows that every slot
+// ran. The window ends at the audit head read now, which the run returns
+// as its mark; the next run's window starts there (see Window), so an
+// event committed after this run read the log is in the next digest, and
+// windows chain without gaps or overlaps even across failed runs and
+// failovers. A run with no earlier mark (the first) covers its time range
+// only.
+func Job(cfg JobConfig) func(ctx context.Context, r engine.PeriodicRun) (int64, error) {
+	log := cmp.Or(cfg.Logger, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return func(ctx context.Context, r engine.PeriodicRun) (int64, error) {
+		if cfg.Source == nil || cfg.Post == nil {
+			return 0, errors.New("digest: JobConfig needs a Source and a Post")
+		}
+		if err := untilSlot(ctx, r.Slot); err != nil {
+			return 0, err
+		}
+		head, _, err := cfg.Source.AuditHead(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("reading the audit head: %w", err)
+		}
+		w := Window{From: r.Previous, To: r.Slot, After: head, Through: head}
+		if r.Marked {
+			w.After = r.Mark
+		}
+		d, err := Build(ctx, cfg.Source, w, cfg.Location)
+		if err != nil {
+			return 0, fmt.Errorf("building digest: %w", err)
+		}
+		if err := cfg.Post(ctx, d.Message()); err != nil {
+			return 0, fmt.Errorf("posting digest of %s – %s: %w", w.From.Format(time.RFC3339), w.To.Format(time.RFC3339), err)
+		}
+		log.InfoContext(ctx, "digest posted", "from", w.From, "to", w.To, "after_seq", w.After, "through_seq", w.Through,
+			"requests", d.Total, "late", d.Late, "problems", len(d.Problems), "pending", len(d.Pending))
+		if cfg.Posted != nil {
+			if err := cfg.Posted(ctx, d); err != nil {
+				return 0, fmt.Errorf("recording the digest of %s – %s: %w", w.From.Format(time.RFC3339), w.To.Format(time.RFC3339), err)
+			}
+		}
+		return head, nil
+	}
+}
 
-// settle waits until slot+settleTime has passed on the wall clock, which
-// River's schedules also use.
-func settle(ctx context.Context, slot time.Time) error {
-	wait := time.Until(slot.Add(settleTime))
+// untilSlot waits until the slot has come: River may start a periodic run
+// up to 200 ms early. Correctness does not depend on it, as an event stamped
+// before the slot and committed after the head was read is counted by the
+// next digest; waiting only keeps such events in their own window.
+func untilSlot(ctx context.Context, slot time.Time) error {
+	wait := time.Until(slot)
 	if wait <= 0 {
 		return nil
 	}
@@ -47,39 +89,6 @@ func settle(ctx context.Context, slot time.Time) error {
 	case <-timer.C:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("waiting for the digest window to end: %w", context.Cause(ctx))
-	}
-}
-
-// Job returns the Run func of the "digest" engine.Periodic: it builds the
-// digest of [previous, slot) and posts it, also when nothing happened, so
-// the channel shows that every slot ran. It reads the window once it has
-// ended (plus settleTime), as River may start the run a little early. The engine runs it at most once per
-// slot and passes the last completed slot as previous, so windows chain
-// without gaps even across failed runs and failovers.
-func Job(cfg JobConfig) func(ctx context.Context, slot, previous time.Time) error {
-	log := cmp.Or(cfg.Logger, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	return func(ctx context.Context, slot, previous time.Time) error {
-		if cfg.Source == nil || cfg.Post == nil {
-			return errors.New("digest: JobConfig needs a Source and a Post")
-		}
-		if err := settle(ctx, slot); err != nil {
-			return err
-		}
-		d, err := Build(ctx, cfg.Source, previous, slot, cfg.Location)
-		if err != nil {
-			return fmt.Errorf("building digest: %w", err)
-		}
-		if err := cfg.Post(ctx, d.Message()); err != nil {
-			return fmt.Errorf("posting digest of %s – %s: %w", previous.Format(time.RFC3339), slot.Format(time.RFC3339), err)
-		}
-		log.InfoContext(ctx, "digest posted", "from", previous, "to", slot, "requests", d.Total,
-			"problems", len(d.Problems), "pending", len(d.Pending))
-		if cfg.Posted != nil {
-			if err := cfg.Posted(ctx, d); err != nil {
-				return fmt.Errorf("recording the digest of %s – %s: %w", previous.Format(time.RFC3339), slot.Format(time.RFC3339), err)
-			}
-		}
-		return nil
+		return fmt.Errorf("waiting for the digest's slot: %w", context.Cause(ctx))
 	}
 }

@@ -12,13 +12,47 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot/chat"
+	"github.com/countersign/countersign/internal/audit"
 	"github.com/countersign/countersign/internal/digest"
 	"github.com/countersign/countersign/internal/safetext"
 )
 
 // sliceSource is an in-memory Source that applies the Filter fields
-// Build uses.
+// Build uses. Everything in it is committed: its audit entries, derived
+// from the requests' times, are selected by time alone.
 type sliceSource []approvals.Request
+
+func (s sliceSource) AuditHead(context.Context) (int64, string, error) { return 0, "", nil }
+
+func (s sliceSource) AuditEntries(_ context.Context, w audit.Window) ([]audit.Entry, error) {
+	var out []audit.Entry
+	add := func(r approvals.Request, kind approvals.EventKind, at time.Time) {
+		if !at.IsZero() && !at.Before(w.From) && at.Before(w.To) {
+			out = append(out, audit.Entry{RequestID: r.ID, Kind: string(kind), At: at})
+		}
+	}
+	for _, r := range s {
+		add(r, "requested", r.CreatedAt)
+		for _, a := range r.Approvals {
+			add(r, approvals.EventApprove, a.At)
+		}
+		if r.Denial != nil {
+			add(r, approvals.EventDeny, r.Denial.At)
+		}
+		if r.Cancel != nil {
+			add(r, approvals.EventCancel, r.Cancel.At)
+		}
+		switch r.State {
+		case approvals.StateExpired:
+			add(r, approvals.EventExpire, r.UpdatedAt)
+		case approvals.StateNeedsAttention:
+			add(r, approvals.EventAttention, r.FinishedAt)
+		case approvals.StateSucceeded, approvals.StatePartiallyFailed, approvals.StateFailed:
+			add(r, approvals.EventFinish, r.FinishedAt)
+		}
+	}
+	return out, nil
+}
 
 func (s sliceSource) List(_ context.Context, f approvals.Filter) ([]approvals.Request, error) {
 	var out []approvals.Request
@@ -138,7 +172,7 @@ func TestMessageFitsWhateverTheVolume(t *testing.T) {
 				t.Parallel()
 				from, to := t0, t0.Add(w)
 				src := sliceSource(generate(uint64(i*10+j), 10_000, from, to, sh))
-				d, err := digest.Build(context.Background(), src, from, to, time.UTC)
+				d, err := digest.Build(context.Background(), src, digest.Window{From: from, To: to}, time.UTC)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -212,7 +246,7 @@ func BenchmarkDigest10k(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		d, err := digest.Build(ctx, src, from, to, time.UTC)
+		d, err := digest.Build(ctx, src, digest.Window{From: from, To: to}, time.UTC)
 		if err != nil {
 			b.Fatal(err)
 		}

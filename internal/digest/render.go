@@ -133,8 +133,16 @@ func (d Digest) title(loc *time.Location) string {
 
 // footer gives the exact window, which the title rounds.
 func (d Digest) footer() string {
-	return fmt.Sprintf("Window %s – %s, end excluded. Full report: countersign digest --format text",
-		d.From.UTC().Format(time.RFC3339), d.To.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("Window %s – %s, end excluded%s. Full report: countersign digest --format text",
+		d.From.UTC().Format(time.RFC3339), d.To.UTC().Format(time.RFC3339), d.lateNote())
+}
+
+// lateNote tells of events from before the window, or is empty.
+func (d Digest) lateNote() string {
+	if d.Late == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", and %s from before it, recorded after the last digest", chat.Count(d.Late, "event"))
 }
 
 func (d Digest) summary(loc *time.Location) string {
@@ -276,7 +284,7 @@ func (d Digest) Text() string {
 	var b strings.Builder
 	b.WriteString(d.title(loc))
 	b.WriteString("\n")
-	fmt.Fprintf(&b, "Window: %s – %s, end excluded\n\n", d.From.UTC().Format(time.RFC3339), d.To.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "Window: %s – %s, end excluded%s\n\n", d.From.UTC().Format(time.RFC3339), d.To.UTC().Format(time.RFC3339), d.lateNote())
 	if d.Total == 0 && len(d.Pending) == 0 {
 		b.WriteString("Nothing happened: no request was filed, decided or run, and none is pending.\n")
 		return b.String()

@@ -18,9 +18,10 @@ func BenchmarkExecute(b *testing.B) {
 		b.Run(dialect, func(b *testing.B) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
-			s := openStore(b, testdb.URL(b, dialect))
-			e, err := New(Config{Store: s, Providers: newFakeProvider(), PollInterval: 10 * time.Millisecond,
+			s := testdb.Store(b, testdb.URL(b, dialect))
+			cfg, changed := watched(Config{Store: s, Providers: newFakeProvider(), PollInterval: 10 * time.Millisecond,
 				FetchPollInterval: 10 * time.Millisecond})
+			e, err := New(cfg)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -33,7 +34,7 @@ func BenchmarkExecute(b *testing.B) {
 			if err := e.Start(ctx); err != nil {
 				b.Fatal(err)
 			}
-			waitAll(ctx, b, s, ids)
+			waitAll(ctx, b, s, ids, changed)
 			elapsed := time.Since(start)
 			b.StopTimer()
 			if err := e.Stop(ctx); err != nil {

@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countersign/countersign/internal/changes"
 	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/internal/testdb"
 	"github.com/countersign/countersign/providers"
 	"github.com/countersign/countersign/providers/tmcas"
 )
@@ -52,7 +54,7 @@ const childMaxItems = 2
 func runChild() error {
 	ctx := context.Background()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	s, err := store.Open(ctx, os.Getenv(envChildStore), store.Options{AuditKey: testKey, Logger: log})
+	s, err := store.Open(ctx, os.Getenv(envChildStore), store.Options{AuditKey: []byte(testdb.AuditKey), Logger: log})
 	if err != nil {
 		return err
 	}
@@ -77,7 +79,10 @@ func runChild() error {
 	if err != nil {
 		return err
 	}
-	cfg := Config{Store: s, Providers: router, Logger: log, ID: os.Getenv(envChildID), PollInterval: poll}
+	// Each change the engine stores is printed, so that the parent waits on
+	// the database as the output tells of changes.
+	cfg := Config{Store: s, Providers: router, Logger: log, ID: os.Getenv(envChildID), PollInterval: poll,
+		Notifier: printer{}, NotifyInterval: 5 * time.Millisecond}
 	if os.Getenv(envChildTuning) == "fast" {
 		cfg.FetchPollInterval = 25 * time.Millisecond
 		cfg.JobTimeout, cfg.RescueStuckJobsAfter = 5*time.Second, 6*time.Second
@@ -98,12 +103,18 @@ func runChild() error {
 	return e.Stop(stop)
 }
 
+// printer is a child's Notifier: it prints "changed ID" for each call.
+type printer struct{}
+
+func (printer) Changed(_ context.Context, id int64) { fmt.Printf("changed %d\n", id) }
+
 // child is a replica process.
 type child struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *logBuffer // stdout and stderr
-	done  chan error
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	out    *logBuffer // stdout and stderr; its changes are told of every line and of the exit
+	done   chan error
+	exited chan struct{} // closed when the process is gone
 }
 
 // startChild starts a replica with the given settings.
@@ -117,12 +128,17 @@ func startChild(t testing.TB, storeURL, tmcasURL, token, id, tuning string, poll
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &child{cmd: cmd, stdin: stdin, out: &logBuffer{}, done: make(chan error, 1)}
+	c := &child{cmd: cmd, stdin: stdin, out: &logBuffer{}, done: make(chan error, 1), exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = c.out, c.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { c.done <- cmd.Wait() }()
+	go func() {
+		err := cmd.Wait()
+		close(c.exited)
+		c.out.changes.Notify()
+		c.done <- err
+	}()
 	t.Cleanup(func() {
 		if c.cmd.ProcessState == nil {
 			c.kill()
@@ -154,19 +170,25 @@ func (c *child) stop(ctx context.Context) error {
 
 // started waits until the child announced that its engine runs.
 func (c *child) started(ctx context.Context) error {
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !strings.Contains(c.out.String(), "started\n") {
+	exited := false
+	err := c.out.changes.Wait(ctx, func() bool {
 		select {
-		case <-tick.C:
-		case err := <-c.done:
-			return fmt.Errorf("child exited (%v):\n%s", err, tail(c.out.String(), 4000))
-		case <-ctx.Done():
-			return ctx.Err()
+		case <-c.exited:
+			exited = true
+			return true
+		default:
+			return strings.Contains(c.out.String(), "started\n")
 		}
+	})
+	if exited {
+		return fmt.Errorf("child exited:\n%s", tail(c.out.String(), 4000))
 	}
-	return nil
+	return err
 }
+
+// changes is told of the child's output and exit: it prints a line for
+// each change its engine stores.
+func (c *child) changes() *changes.Signal { return &c.out.changes }
 
 func tail(s string, n int) string {
 	if len(s) > n {

@@ -35,7 +35,10 @@ type crashTrial struct {
 // kill fell inside the submit window), and that needs_attention happens
 // exactly when it did.
 func TestCrashRecovery(t *testing.T) {
-	trials := 50
+	// It mostly waits (on the provider, River or a schedule): the other
+	// slow tests run meanwhile.
+	t.Parallel()
+	trials := crashTrials
 	if testing.Short() {
 		trials = 10
 	}
@@ -120,7 +123,7 @@ func runCrashTrial(t *testing.T, fake *tmcastest.Server, fakeURL, trial string, 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	url := testdb.SQLite(t)
-	s := openStore(t, url)
+	s := testdb.Store(t, url)
 	var ids []int64
 	for _, targets := range crashTargets(trial) {
 		ids = append(ids, approvedRequest(t, s, "tmcas", time.Now(), targets...).ID)
@@ -132,7 +135,7 @@ func runCrashTrial(t *testing.T, fake *tmcastest.Server, fakeURL, trial string, 
 	c := startChild(t, url, fakeURL, fake.Token(), replica, "fast", poll)
 
 	if kill < 0 {
-		waitAll(ctx, t, s, ids)
+		waitAll(ctx, t, s, ids, c.changes())
 		res.finishedAt = time.Since(start)
 		if err := c.stop(ctx); err != nil {
 			t.Fatal(err)
@@ -164,7 +167,7 @@ func runCrashTrial(t *testing.T, fake *tmcastest.Server, fakeURL, trial string, 
 
 	restart := time.Now()
 	c = startChild(t, url, fakeURL, fake.Token(), replica, "fast", poll)
-	waitAll(ctx, t, s, ids)
+	waitAll(ctx, t, s, ids, c.changes())
 	res.recovered = time.Since(restart)
 	if err := c.stop(ctx); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/internal/changes"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
 )
@@ -32,9 +33,10 @@ func (n *stateNotifier) Changed(ctx context.Context, id int64) {
 	n.calls[id]++
 }
 
-// waitAll waits until every request is in a final state. The database
-// must hold no other open request.
-func waitAll(ctx context.Context, t testing.TB, s *store.Store, ids []int64) {
+// waitAll waits until every request is in a final state, checking again
+// whenever one of signals tells of a change. The database must hold no
+// other open request.
+func waitAll(ctx context.Context, t testing.TB, s *store.Store, ids []int64, signals ...*changes.Signal) {
 	t.Helper()
 	open := []approvals.State{approvals.StatePending, approvals.StateApproved, approvals.StateRunning}
 	waitFor(ctx, t, "every request final", func() bool {
@@ -43,7 +45,7 @@ func waitAll(ctx context.Context, t testing.TB, s *store.Store, ids []int64) {
 			t.Fatal(err)
 		}
 		return len(rs) == 0
-	})
+	}, signals...)
 	for _, id := range ids {
 		if r := getRequest(t, s, id); !r.State.Terminal() {
 			t.Fatalf("request %d = %s, want final", id, r.State)
@@ -52,16 +54,20 @@ func waitAll(ctx context.Context, t testing.TB, s *store.Store, ids []int64) {
 }
 
 func TestEngineRunsRequestsToTheEnd(t *testing.T) {
+	// It mostly waits (on the provider, River or a schedule): the other
+	// slow tests run meanwhile.
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		f.maxItems, f.pollsToFinish = 1, 3
 		f.fail = map[string]bool{"u3-b@contoso.com": true}
 		n := &stateNotifier{s: s, last: map[int64]approvals.State{}, calls: map[int64]int{}}
-		e, err := New(Config{Store: s, Providers: f, Notifier: n, PollInterval: 20 * time.Millisecond,
+		cfg, changed := watched(Config{Store: s, Providers: f, Notifier: n, PollInterval: 20 * time.Millisecond,
 			FetchPollInterval: 20 * time.Millisecond, NotifyInterval: 100 * time.Millisecond})
+		e, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +79,7 @@ func TestEngineRunsRequestsToTheEnd(t *testing.T) {
 			r := approvedRequest(t, s, "fake", time.Now(), fmt.Sprintf("u%d-a@contoso.com", i), fmt.Sprintf("u%d-b@contoso.com", i))
 			ids = append(ids, r.ID)
 		}
-		waitAll(ctx, t, s, ids)
+		waitAll(ctx, t, s, ids, changed)
 		if err := e.Stop(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +117,7 @@ func TestStopHandsRunningJobsBack(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		polling := make(chan struct{}, 1)
 		f.onPoll = func(ctx context.Context) { // the provider hangs
@@ -141,7 +147,8 @@ func TestStopHandsRunningJobsBack(t *testing.T) {
 		f.mu.Lock()
 		f.onPoll = nil
 		f.mu.Unlock()
-		second, err := New(Config{Store: s, Providers: f, PollInterval: 10 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond})
+		cfg, changed := watched(Config{Store: s, Providers: f, PollInterval: 10 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond})
+		second, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +158,7 @@ func TestStopHandsRunningJobsBack(t *testing.T) {
 		defer second.Stop(context.Background())
 		soon, soonCancel := context.WithTimeout(ctx, 5*time.Second) // a rescue would take 12 s or more
 		defer soonCancel()
-		waitState(soon, t, s, r.ID, approvals.StateSucceeded)
+		waitState(soon, t, s, r.ID, approvals.StateSucceeded, changed)
 		if n := len(f.submitted()); n != 1 {
 			t.Errorf("%d submits, want 1", n)
 		}

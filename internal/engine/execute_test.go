@@ -67,6 +67,9 @@ const uncertainNote = "unknown: fake answered uncertainly (POST: timeout: provid
 	"what it did. Countersign did not send it again. Check fake for this target around 2026-11-23T09:00:00Z before acting again."
 
 func TestExecuteOutcomes(t *testing.T) {
+	// It mostly waits (on the provider, River or a schedule): the other
+	// slow tests run meanwhile.
+	t.Parallel()
 	const a, b, c = "a@contoso.com", "b@contoso.com", "c@contoso.com"
 	cases := []struct {
 		name         string
@@ -156,7 +159,7 @@ func TestExecuteOutcomes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			testdb.Each(t, func(t *testing.T, url string) {
-				s := openStore(t, url)
+				s := testdb.Store(t, url)
 				f := newFakeProvider()
 				tc.setup(f)
 				e, rec, _ := testEngine(t, s, f, fixed(t0))
@@ -196,7 +199,7 @@ func TestExecuteOutcomes(t *testing.T) {
 
 func TestExecuteRecordsEachStep(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		f.maxItems = 1
 		e, _, _ := testEngine(t, s, f, fixed(t0))
@@ -234,7 +237,7 @@ func crashedInSubmitWindow(t *testing.T, s *store.Store, id int64) {
 
 func TestCrashInSubmitWindowNeedsAttention(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		e, rec, logs := testEngine(t, s, f, fixed(t0))
 		r := approvedRequest(t, s, "fake", t0, "a@x.io")
@@ -262,7 +265,7 @@ func TestCrashInSubmitWindowNeedsAttention(t *testing.T) {
 
 func TestStaleAttemptCannotRecord(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		e, _, _ := testEngine(t, s, f, fixed(t0))
 		r := approvedRequest(t, s, "fake", t0, "a@x.io")
@@ -305,7 +308,7 @@ func TestNeverExecuted(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			testdb.Each(t, func(t *testing.T, url string) {
 				ctx := context.Background()
-				s := openStore(t, url)
+				s := testdb.Store(t, url)
 				f := newFakeProvider()
 				e, _, _ := testEngine(t, s, f, fixed(t0))
 				var r approvals.Request
@@ -333,7 +336,7 @@ func TestNeverExecuted(t *testing.T) {
 func TestCancelWhileResolvingStopsSubmission(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		e, _, _ := testEngine(t, s, f, fixed(t0))
 		r := approvedRequest(t, s, "fake", t0, "a@x.io")
@@ -388,7 +391,7 @@ func (c *cancelOnResolve) Resolve(ctx context.Context, spec approvals.Spec) ([]p
 
 func TestPollDeadlineNeedsAttention(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		f.pollsToFinish = 1000
 		now := t0
@@ -416,7 +419,7 @@ func TestPollDeadlineNeedsAttention(t *testing.T) {
 
 func TestProviderNotConfigured(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		e, _, _ := testEngine(t, s, newFakeProvider(), fixed(t0))
 		r := approvedRequest(t, s, "graph", t0, "a@x.io")
 		drive(t, e, r.ID)
@@ -430,7 +433,7 @@ func TestProviderNotConfigured(t *testing.T) {
 
 func TestSubmissionDeadline(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		temp := fmt.Errorf("HTTP 503: %w", providers.ErrTemporary)
 		f.submitErrs = []error{temp, temp, temp}
@@ -459,7 +462,7 @@ func TestSubmissionDeadline(t *testing.T) {
 }
 
 func TestLogsNameNoTargets(t *testing.T) {
-	s := openStore(t, testdb.SQLite(t))
+	s := testdb.Store(t, testdb.SQLite(t))
 	f := newFakeProvider()
 	f.extra = []string{"new@contoso.com"}
 	f.missing = map[string]bool{"gone@contoso.com": true}

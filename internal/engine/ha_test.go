@@ -25,11 +25,14 @@ const envHAKill = "COUNTERSIGN_HA_KILL"
 // measures how long its requests wait before the other replica polls them
 // again. Every request must still finish with one submission per target.
 func TestFailover(t *testing.T) {
+	// It mostly waits (on the provider, River or a schedule): the other
+	// slow tests run meanwhile.
+	t.Parallel()
 	const requests = 20
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	url := testdb.Postgres(t)
-	s := openStore(t, url)
+	s := testdb.Store(t, url)
 	fake := tmcastest.New(tmcastest.Options{Limit: -1, Token: "token-a", ExtraTokens: []string{"token-b"}, Faults: tmcastest.Faults{
 		Latency:        300 * time.Millisecond, // a poll in progress when the kill comes
 		CreatedPolls:   2,
@@ -54,7 +57,7 @@ func TestFailover(t *testing.T) {
 		}
 		replicas[name] = c
 		if i == 0 {
-			waitFor(ctx, t, "replica-"+name+" to lead", func() bool { return riverLeader(ctx, t, url) == "replica-"+name })
+			pollDB(ctx, t, "replica-"+name+" to lead", func() bool { return riverLeader(ctx, t, url) == "replica-"+name })
 		}
 	}
 	victim, survivor := replicas["a"], replicas["b"]
@@ -70,7 +73,7 @@ func TestFailover(t *testing.T) {
 			}
 		}
 		return true
-	})
+	}, victim.changes(), survivor.changes())
 	var trigger hit
 	for trigger.batch == "" {
 		select {
@@ -100,7 +103,7 @@ func TestFailover(t *testing.T) {
 	waitDone := make(chan struct{})
 	go func() {
 		defer close(waitDone)
-		waitAll(ctx, t, s, ids)
+		waitAll(ctx, t, s, ids, survivor.changes())
 	}()
 	for running := true; running; {
 		select {
@@ -155,6 +158,22 @@ func TestFailover(t *testing.T) {
 	}
 	if worst > 60*time.Second {
 		t.Errorf("polling resumed after %s, want ≤ 60 s", worst)
+	}
+}
+
+// pollDB polls cond every 20 ms until it holds, and fails the test when
+// ctx ends first. It is for state only the database knows, such as which
+// replica River elected, which nothing tells of.
+func pollDB(ctx context.Context, t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v", what, ctx.Err())
+		}
 	}
 }
 

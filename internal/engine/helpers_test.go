@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,30 +16,14 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/internal/changes"
 	"github.com/countersign/countersign/internal/jobs"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/providers"
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
 )
 
-var (
-	testKey = []byte("test-audit-key-0123456789abcdef-0123456789")
-	t0      = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-)
-
-func openStore(t testing.TB, url string) *store.Store {
-	t.Helper()
-	ctx := context.Background()
-	s, err := store.Open(ctx, url, store.Options{AuditKey: testKey})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	return s
-}
+var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 
 func actor(name string) approvals.Actor {
 	return approvals.Actor{Person: name, Platform: "console", Account: name, Name: name}
@@ -109,18 +94,40 @@ func sentTargets(fake *tmcastest.Server) map[string]int {
 	return sent
 }
 
-// waitFor waits until cond holds.
-func waitFor(ctx context.Context, t testing.TB, what string, cond func() bool) {
+// waitFor waits until cond holds, checking it again each time one of
+// signals tells of a change; it fails the test when ctx ends first.
+func waitFor(ctx context.Context, t testing.TB, what string, cond func() bool, signals ...*changes.Signal) {
 	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v", what, ctx.Err())
-		}
+	if err := changes.Wait(ctx, cond, signals...); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
 	}
+}
+
+// signalling is a Notifier that passes each call on to next (if any) and
+// then tells its signal: the engine calls it after every change it stores,
+// and after the last change of a request always, so tests wait on the
+// store with it.
+type signalling struct {
+	next    Notifier
+	changes changes.Signal
+}
+
+func (s *signalling) Changed(ctx context.Context, id int64) {
+	if s.next != nil {
+		s.next.Changed(ctx, id)
+	}
+	s.changes.Notify()
+}
+
+// watched returns cfg with its Notifier wrapped so that the signal
+// returned is told of every change the engine stores. A zero
+// NotifyInterval becomes 1 ms, so that waits do not wait for the
+// production interval.
+func watched(cfg Config) (Config, *changes.Signal) {
+	n := &signalling{next: cfg.Notifier}
+	cfg.Notifier = n
+	cfg.NotifyInterval = cmp.Or(cfg.NotifyInterval, time.Millisecond)
+	return cfg, &n.changes
 }
 
 // itemStates returns key → status, detail.
@@ -335,14 +342,17 @@ func (r *recorder) count(id int64) int {
 	return r.calls[id]
 }
 
-// logBuffer captures log lines for assertions.
+// logBuffer captures log lines for assertions, and tells changes of
+// each write.
 type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changes changes.Signal
 }
 
 func (b *logBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
+	defer b.changes.Notify()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }

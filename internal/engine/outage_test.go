@@ -19,13 +19,16 @@ import (
 // sent again) or during polling (500 or 503), over real HTTP: the request
 // waits and then succeeds, with each target sent once.
 func TestProviderOutage(t *testing.T) {
+	// It mostly waits (on the provider, River or a schedule): the other
+	// slow tests run meanwhile.
+	t.Parallel()
 	const failedCalls = 12 // how long the outage lasts, in refused calls
 	for _, phase := range []string{"submission", "polling"} {
 		t.Run(phase, func(t *testing.T) {
 			testdb.Each(t, func(t *testing.T, url string) {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
-				s := openStore(t, url)
+				s := testdb.Store(t, url)
 				fake := tmcastest.New(tmcastest.Options{Limit: -1, Faults: tmcastest.Faults{
 					CreatedPolls: 1, ExecutingPolls: 1, UnknownUsers: tmcastest.UnknownAccept,
 				}})
@@ -39,7 +42,8 @@ func TestProviderOutage(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				e, err := New(Config{Store: s, Providers: router, PollInterval: 50 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond})
+				cfg, changed := watched(Config{Store: s, Providers: router, PollInterval: 50 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond})
+				e, err := New(cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -56,15 +60,15 @@ func TestProviderOutage(t *testing.T) {
 				if phase == "polling" {
 					waitFor(ctx, t, "submission recorded", func() bool {
 						return getRequest(t, s, r.ID).Phase == approvals.PhaseSubmitted
-					})
+					}, changed)
 					fake.UpdateFaults(func(f *tmcastest.Faults) { f.Rate5xx = 1 })
 				}
-				waitFor(ctx, t, "calls refused during the outage", func() bool { return refused(fake) >= failedCalls })
+				waitFor(ctx, t, "calls refused during the outage", func() bool { return refused(fake) >= failedCalls }, &fake.Signal)
 				if got := getRequest(t, s, r.ID); got.State != approvals.StateRunning {
 					t.Fatalf("during the outage the request is %s (%s), want running", got.State, got.Note)
 				}
 				fake.UpdateFaults(func(f *tmcastest.Faults) { f.Rate5xx, f.Rate429 = 0, 0 })
-				waitState(ctx, t, s, r.ID, approvals.StateSucceeded)
+				waitState(ctx, t, s, r.ID, approvals.StateSucceeded, changed)
 
 				sent := sentTargets(fake)
 				if sent["a@contoso.com"] != 1 || sent["b@contoso.com"] != 1 {

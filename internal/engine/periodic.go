@@ -18,11 +18,10 @@ import (
 // The engine calls Run at most once per slot (a time the schedule fires)
 // across replicas and restarts: the slot is claimed in the database before
 // Run is called, and a claimed slot is never run again, even when Run
-// failed or its replica died half-way. previous is the slot of the last run
+// failed or its replica died half-way. Each run is told about the last run
 // that completed, so a crashed, failed or missed slot is covered by the
-// next run rather than skipped; when no run ever completed it is the
-// schedule's slot before slot. A new leader runs the latest slot at once if
-// it has not run yet.
+// next run rather than skipped. A new leader runs the latest slot at once
+// if it has not run yet.
 type Periodic struct {
 	// Name identifies the job in the database; keep it stable.
 	Name string
@@ -33,8 +32,24 @@ type Periodic struct {
 	Schedule string
 	// Location is the time zone the schedule is read in; nil means UTC.
 	Location *time.Location
-	// Run does the work of slot.
-	Run func(ctx context.Context, slot, previous time.Time) error
+	// Run does the work of a slot. The mark it returns when it succeeds is
+	// handed to the next run (PeriodicRun.Mark); a failed run's is dropped.
+	Run func(ctx context.Context, r PeriodicRun) (mark int64, err error)
+}
+
+// PeriodicRun is one run of a Periodic.
+type PeriodicRun struct {
+	// Slot is the slot being run.
+	Slot time.Time
+	// Previous is the slot of the last run that completed; when none did,
+	// the schedule's slot before Slot.
+	Previous time.Time
+	// Mark is the mark the last completed run returned, if Marked: how far
+	// it got in something ordered, such as the audit log, so that this run
+	// starts exactly there. Runs that completed before marks were kept
+	// have none.
+	Mark   int64
+	Marked bool
 }
 
 // expirySweepName names the periodic job that runs the Expirer.
@@ -164,7 +179,7 @@ func (e *Engine) runPeriodic(ctx context.Context, pj *periodicJob, slot time.Tim
 		return nil // a schedule that never fired
 	}
 	log := e.log.With("periodic", pj.Name, "slot", slot)
-	previous, claimed, err := e.store.ClaimPeriodic(ctx, pj.Name, slot, e.now())
+	last, claimed, err := e.store.ClaimPeriodic(ctx, pj.Name, slot, e.now())
 	if err != nil {
 		return err
 	}
@@ -172,10 +187,11 @@ func (e *Engine) runPeriodic(ctx context.Context, pj *periodicJob, slot time.Tim
 		log.DebugContext(ctx, "slot already claimed")
 		return nil
 	}
-	if previous.IsZero() {
-		previous = slotBefore(pj.schedule, slot)
+	run := PeriodicRun{Slot: slot, Previous: last.Slot, Mark: last.Mark, Marked: last.Marked}
+	if run.Previous.IsZero() {
+		run.Previous = slotBefore(pj.schedule, slot)
 	}
-	runErr := pj.Run(ctx, slot, previous)
+	mark, runErr := pj.Run(ctx, run)
 	cause := ""
 	if runErr != nil {
 		cause = runErr.Error()
@@ -183,15 +199,15 @@ func (e *Engine) runPeriodic(ctx context.Context, pj *periodicJob, slot time.Tim
 	}
 	wctx, cancel := detached(ctx)
 	defer cancel()
-	return e.store.FinishPeriodic(wctx, pj.Name, slot, cause, e.now())
+	return e.store.FinishPeriodic(wctx, pj.Name, slot, cause, mark, e.now())
 }
 
 // sweepExpired has the Expirer expire every pending request past its TTL,
-// and has each expired request rendered again.
-func (e *Engine) sweepExpired(ctx context.Context, _, _ time.Time) error {
+// and has each expired request rendered again. It keeps no mark.
+func (e *Engine) sweepExpired(ctx context.Context, _ PeriodicRun) (int64, error) {
 	ids, err := e.cfg.Expirer.ExpireDue(ctx)
 	for _, id := range ids {
 		e.notify.Changed(id)
 	}
-	return err
+	return 0, err
 }

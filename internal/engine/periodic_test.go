@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/internal/changes"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
 	"github.com/countersign/countersign/providers"
@@ -70,24 +71,27 @@ func TestSlots(t *testing.T) {
 	}
 }
 
-// runs records the calls of a Periodic's Run.
+// runs records the calls of a Periodic's Run and tells changes of each.
+// Each run's mark is its slot's Unix time.
 type runs struct {
-	mu    sync.Mutex
-	calls [][2]time.Time // slot, previous
-	fail  map[time.Time]bool
+	mu      sync.Mutex
+	calls   []PeriodicRun
+	fail    map[time.Time]bool
+	changes changes.Signal
 }
 
-func (r *runs) run(_ context.Context, slot, previous time.Time) error {
+func (r *runs) run(_ context.Context, p PeriodicRun) (int64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.calls = append(r.calls, [2]time.Time{slot, previous})
-	if r.fail[slot] {
-		return errors.New("chat unavailable")
+	defer r.changes.Notify()
+	r.calls = append(r.calls, p)
+	if r.fail[p.Slot] {
+		return p.Slot.Unix(), errors.New("chat unavailable")
 	}
-	return nil
+	return p.Slot.Unix(), nil
 }
 
-func (r *runs) take() [][2]time.Time {
+func (r *runs) take() []PeriodicRun {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := r.calls
@@ -98,7 +102,7 @@ func (r *runs) take() [][2]time.Time {
 func TestPeriodicSlotClaims(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		hour := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
 		r := &runs{fail: map[time.Time]bool{hour(3): true}}
 		var replicas []*Engine
@@ -127,26 +131,32 @@ func TestPeriodicSlotClaims(t *testing.T) {
 		run(replicas[1], 3)
 		run(replicas[0], 4) // covers 2 and 3
 		run(replicas[1], 5)
-		want := [][2]time.Time{
-			{hour(1), hour(0)}, // nothing completed yet: the schedule's previous slot
-			{hour(3), hour(1)},
-			{hour(4), hour(1)},
-			{hour(5), hour(4)},
+		after := func(slot, prev int) PeriodicRun {
+			return PeriodicRun{Slot: hour(slot), Previous: hour(prev), Mark: hour(prev).Unix(), Marked: true}
+		}
+		want := []PeriodicRun{
+			{Slot: hour(1), Previous: hour(0)}, // nothing completed yet: the schedule's previous slot, no mark
+			after(3, 1),
+			after(4, 1), // the failed slot 3's mark is dropped
+			after(5, 4),
 		}
 		if diff := cmp.Diff(want, r.take()); diff != "" {
-			t.Errorf("runs (slot, previous) (-want +got):\n%s", diff)
+			t.Errorf("runs (-want +got):\n%s", diff)
 		}
 	})
 }
 
 func TestPeriodicJobsRunOnLeaderOncePerSlot(t *testing.T) {
+	// It mostly waits (on the provider, River or a schedule): the other
+	// slow tests run meanwhile.
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		r := &runs{}
 		var engines []*Engine
 		for i := range 2 {
-			e, err := New(Config{Store: openStore(t, url), Providers: newFakeProvider(), ID: []string{"a", "b"}[i],
+			e, err := New(Config{Store: testdb.Store(t, url), Providers: newFakeProvider(), ID: []string{"a", "b"}[i],
 				FetchPollInterval: 50 * time.Millisecond,
 				Periodic:          []Periodic{{Name: "tick", Schedule: "@every 1s", Run: r.run}}})
 			if err != nil {
@@ -157,11 +167,11 @@ func TestPeriodicJobsRunOnLeaderOncePerSlot(t *testing.T) {
 			}
 			engines = append(engines, e)
 		}
-		var got [][2]time.Time
+		var got []PeriodicRun
 		waitFor(ctx, t, "three periodic runs", func() bool {
 			got = append(got, r.take()...)
 			return len(got) >= 3
-		})
+		}, &r.changes)
 		for _, e := range engines {
 			if err := e.Stop(ctx); err != nil {
 				t.Fatal(err)
@@ -170,7 +180,7 @@ func TestPeriodicJobsRunOnLeaderOncePerSlot(t *testing.T) {
 		got = append(got, r.take()...)
 		seen := map[time.Time]bool{}
 		for i, c := range got {
-			slot, prev := c[0], c[1]
+			slot, prev := c.Slot, c.Previous
 			if seen[slot] {
 				t.Fatalf("slot %s ran twice: %v", slot, got)
 			}
@@ -178,18 +188,21 @@ func TestPeriodicJobsRunOnLeaderOncePerSlot(t *testing.T) {
 			if slot.Nanosecond() != 0 {
 				t.Errorf("slot %s is not on the 1 s grid", slot)
 			}
-			if i > 0 && !prev.Equal(got[i-1][0]) {
-				t.Errorf("run %d: previous = %s, want the last completed slot %s", i, prev, got[i-1][0])
+			if i > 0 && (!prev.Equal(got[i-1].Slot) || !c.Marked || c.Mark != got[i-1].Slot.Unix()) {
+				t.Errorf("run %d: previous = %s, mark %d (%v); want the last completed slot %s and its mark", i, prev, c.Mark, c.Marked, got[i-1].Slot)
 			}
 		}
 	})
 }
 
 func TestExpirySweep(t *testing.T) {
+	// It mostly waits (on the provider, River or a schedule): the other
+	// slow tests run meanwhile.
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		due := fileRequest(t, s, "fake", t0, "a@x.io")                       // expires at t0+1h
 		fresh := fileRequest(t, s, "fake", t0.Add(90*time.Minute), "b@x.io") // expires at t0+2.5h
@@ -205,8 +218,9 @@ func TestExpirySweep(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := New(Config{Store: s, Providers: f, Notifier: rec, NotifyInterval: time.Nanosecond,
+		cfg, changed := watched(Config{Store: s, Providers: f, Notifier: rec, NotifyInterval: time.Nanosecond,
 			Expirer: wf, ExpirySweep: "@every 1s", FetchPollInterval: 50 * time.Millisecond, Now: clock})
+		e, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,7 +228,7 @@ func TestExpirySweep(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer e.Stop(context.Background())
-		waitState(ctx, t, s, due.ID, approvals.StateExpired)
+		waitState(ctx, t, s, due.ID, approvals.StateExpired, changed)
 		if got, err := s.Get(ctx, fresh.ID); err != nil || got.State != approvals.StatePending {
 			t.Fatalf("request within its TTL = %s, %v; want pending", got.State, err)
 		}
@@ -225,7 +239,7 @@ func TestExpirySweep(t *testing.T) {
 		mu.Lock()
 		now = t0.Add(3 * time.Hour)
 		mu.Unlock()
-		waitState(ctx, t, s, fresh.ID, approvals.StateExpired)
+		waitState(ctx, t, s, fresh.ID, approvals.StateExpired, changed)
 		if err := e.Stop(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -241,8 +255,9 @@ func TestExpirySweep(t *testing.T) {
 	})
 }
 
-// waitState waits until request id is in state want.
-func waitState(ctx context.Context, t *testing.T, s *store.Store, id int64, want approvals.State) {
+// waitState waits until request id is in state want, checking again
+// whenever one of signals tells of a change.
+func waitState(ctx context.Context, t *testing.T, s *store.Store, id int64, want approvals.State, signals ...*changes.Signal) {
 	t.Helper()
-	waitFor(ctx, t, fmt.Sprintf("request %d to be %s", id, want), func() bool { return getRequest(t, s, id).State == want })
+	waitFor(ctx, t, fmt.Sprintf("request %d to be %s", id, want), func() bool { return getRequest(t, s, id).State == want }, signals...)
 }

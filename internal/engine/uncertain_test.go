@@ -112,7 +112,7 @@ func TestUncertainStepIsReconciled(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			testdb.Each(t, func(t *testing.T, url string) {
-				s := openStore(t, url)
+				s := testdb.Store(t, url)
 				f := tc.fake()
 				f.fakeProvider = newFakeProvider()
 				e, _, _ := testEngine(t, s, f, fixed(t0))
@@ -154,7 +154,7 @@ func TestUncertainStepTheRestGoesOn(t *testing.T) {
 	// sent as usual; the request needs attention for the first only.
 	const a, b, c = "a@contoso.com", "b@contoso.com", "c@contoso.com"
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := openStore(t, url)
+		s := testdb.Store(t, url)
 		f := &reconcilingFake{fakeProvider: newFakeProvider()}
 		f.maxItems = 1
 		f.submitErrs = []error{fmt.Errorf("timeout after write: %w", providers.ErrUncertain)}
@@ -312,7 +312,7 @@ func TestUncertainPOSTMatrix(t *testing.T) {
 		for _, pf := range postFaults() {
 			t.Run(pc.name+" "+pf.name, func(t *testing.T) {
 				testdb.Each(t, func(t *testing.T, url string) {
-					s := openStore(t, url)
+					s := testdb.Store(t, url)
 					hc := &http.Client{Timeout: 5 * time.Second}
 					if pf.status == 0 {
 						hc.Timeout = 300 * time.Millisecond
@@ -447,7 +447,7 @@ func TestUncertainPOSTSettlesWhatTheProviderShows(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			testdb.Each(t, func(t *testing.T, url string) {
-				s := openStore(t, url)
+				s := testdb.Store(t, url)
 				p, spec, faults := tt.start(t)
 				router, err := providers.NewRouter(nil, faultAtSubmit{Provider: p, faults: faults})
 				if err != nil {

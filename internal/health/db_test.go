@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
 )
 
@@ -124,11 +123,7 @@ func TestReadyFollowsTheDatabase(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := store.Open(ctx, u.String(), store.Options{AuditKey: []byte("health-test-audit-key-0123456789abcdef")})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer st.Close()
+	st := testdb.Open(t, u.String())
 
 	h := New(Options{Timeout: 5 * time.Second}, DatabaseChecks(st)...)
 	live := Live()

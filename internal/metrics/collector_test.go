@@ -160,14 +160,7 @@ countersign_store_scrape_ok{query="requests"} 0
 func TestStoreGaugesFromDatabase(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		st, err := store.Open(ctx, url, store.Options{AuditKey: []byte("metrics-test-audit-key-0123456789abcdef")})
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		defer st.Close()
-		if err := st.Migrate(ctx); err != nil {
-			t.Fatalf("Migrate: %v", err)
-		}
+		st := testdb.Store(t, url)
 		now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 		p := approvals.Policy{ApprovalsRequired: 1, RequestTTL: time.Hour, MaxTargets: 10, Approvers: []string{"bob"}}
 		actor := func(n string) approvals.Actor {

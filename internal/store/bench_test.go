@@ -14,7 +14,7 @@ import (
 func BenchmarkFileAndApprove(b *testing.B) {
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		b.Run(dialect, func(b *testing.B) {
-			s := open(b, testdb.URL(b, dialect))
+			s := testdb.Store(b, testdb.URL(b, dialect))
 			p := testPolicy(1)
 			ctx := context.Background()
 			b.ReportAllocs()

@@ -13,18 +13,6 @@ import (
 	"github.com/countersign/countersign/internal/testdb"
 )
 
-// openSecond opens another Store on an already migrated database: a
-// separate connection pool, as a second replica would have.
-func openSecond(t *testing.T, url string) *store.Store {
-	t.Helper()
-	s, err := store.Open(context.Background(), url, store.Options{AuditKey: testKey})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 // clickTogether runs each click at the same moment and returns the errors.
 func clickTogether(clicks ...func() error) []error {
 	start := make(chan struct{})
@@ -69,8 +57,8 @@ func TestConcurrentApprovers(t *testing.T) {
 		t.Run(map[int]string{1: "one-required", 2: "two-required"}[required], func(t *testing.T) {
 			testdb.Each(t, func(t *testing.T, url string) {
 				ctx := context.Background()
-				s1 := open(t, url)
-				s2 := openSecond(t, url)
+				s1 := testdb.Store(t, url)
+				s2 := testdb.Open(t, url)
 				p := testPolicy(required)
 				for i := range requests {
 					r := file(t, s1, p, "user"+string(rune('a'+i%26))+"@contoso.com", t0)
@@ -120,8 +108,8 @@ func TestConcurrentApprovers(t *testing.T) {
 func TestRepeatedClicksCountOnce(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		s1 := open(t, url)
-		s2 := openSecond(t, url)
+		s1 := testdb.Store(t, url)
+		s2 := testdb.Open(t, url)
 		r := file(t, s1, testPolicy(2), "mallory@contoso.com", t0)
 		clicks := make([]func() error, 10)
 		for i := range clicks {

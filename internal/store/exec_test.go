@@ -28,7 +28,7 @@ func approvedRequest(t *testing.T, s *store.Store) approvals.Request {
 func TestExecutionIsFenced(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		s := open(t, url)
+		s := testdb.Store(t, url)
 		r := approvedRequest(t, s)
 
 		first, err := s.Claim(ctx, r.ID, t0)
@@ -108,7 +108,7 @@ func TestExecutionIsFenced(t *testing.T) {
 func TestCancelAfterApprovalStopsExecution(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		s := open(t, url)
+		s := testdb.Store(t, url)
 		r := approvedRequest(t, s)
 		if _, err := s.Apply(ctx, r.ID, approvals.Event{Kind: approvals.EventCancel, Actor: actor("alice")}, t0); err != nil {
 			t.Fatal(err)
@@ -129,7 +129,7 @@ func TestCancelAfterApprovalStopsExecution(t *testing.T) {
 func TestApproveAfterTTLExpires(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		s := open(t, url)
+		s := testdb.Store(t, url)
 		r := file(t, s, testPolicy(1), "mallory@contoso.com", t0)
 		due, err := s.DueForExpiry(ctx, t0.Add(59*time.Minute), 10)
 		if err != nil || len(due) != 0 {
@@ -155,7 +155,7 @@ func TestApproveAfterTTLExpires(t *testing.T) {
 func TestMessagesAndFirstSeen(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		s := open(t, url)
+		s := testdb.Store(t, url)
 		r := file(t, s, testPolicy(1), "mallory@contoso.com", t0)
 		m := chat.Location{RequestID: r.ID, Platform: "slack", Channel: "C0SOC", MessageID: "1700000000.000100"}
 		if err := s.SaveMessage(ctx, m, t0); err != nil {
@@ -189,7 +189,7 @@ func TestMessagesAndFirstSeen(t *testing.T) {
 func TestList(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		s := open(t, url)
+		s := testdb.Store(t, url)
 		a := file(t, s, testPolicy(1), "a@contoso.com", t0)
 		b := file(t, s, testPolicy(1), "b@contoso.com", t0.Add(time.Minute))
 		if _, err := s.Apply(ctx, b.ID, approve("bob", b.Hash), t0.Add(time.Minute)); err != nil {
@@ -221,7 +221,7 @@ func ids(rs []approvals.Request) []int64 {
 func TestSubmissionSteps(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		s := open(t, url)
+		s := testdb.Store(t, url)
 		spec := approvals.Spec{Action: approvals.ActionDisable, Provider: "graph", Targets: []string{"a@x.io", "b@x.io", "c@x.io"}, Reason: "r"}
 		var items []approvals.Item
 		for _, k := range spec.Targets {

@@ -7,22 +7,16 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/internal/testdb"
 )
 
-var testKey = []byte("test-audit-key-0123456789abcdef-0123456789")
+// testKey and open are testdb's key and helper under the names
+// audit_test.go uses.
+var testKey = []byte(testdb.AuditKey)
 
 func open(t testing.TB, url string) *store.Store {
 	t.Helper()
-	ctx := context.Background()
-	s, err := store.Open(ctx, url, store.Options{AuditKey: testKey})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	return s
+	return testdb.Store(t, url)
 }
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)

@@ -15,7 +15,7 @@ import (
 func TestCountByStateAndJobCounts(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		s := open(t, url)
+		s := testdb.Store(t, url)
 
 		empty, err := s.CountByState(ctx)
 		if err != nil {

@@ -108,8 +108,8 @@ func TestModel(t *testing.T) {
 	t.Logf("seed %d (rerun with -model.seed=%d)", seed, seed)
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		s1 := open(t, url)
-		s2 := openSecond(t, url)
+		s1 := testdb.Store(t, url)
+		s2 := testdb.Open(t, url)
 		// Sequences run in parallel workers: on PostgreSQL they contend for
 		// the audit head and the river tables like replicas do.
 		const workers = 4

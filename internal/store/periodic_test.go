@@ -5,47 +5,58 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
 )
 
 func TestPeriodicSlotsRunAtMostOnce(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		s := open(t, url)
+		s := testdb.Store(t, url)
 		slot := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Hour) }
-		claim := func(name string, i int, wantClaimed bool, wantPrev time.Time) {
+		claim := func(name string, i int, wantClaimed bool, want store.LastRun) {
 			t.Helper()
-			prev, ok, err := s.ClaimPeriodic(ctx, name, slot(i), slot(i))
+			last, ok, err := s.ClaimPeriodic(ctx, name, slot(i), slot(i))
 			if err != nil {
 				t.Fatalf("ClaimPeriodic(%s, %d): %v", name, i, err)
 			}
-			if ok != wantClaimed || (ok && !prev.Equal(wantPrev)) {
-				t.Fatalf("ClaimPeriodic(%s, %d) = %v, %v; want %v, %v", name, i, prev, ok, wantPrev, wantClaimed)
+			if ok != wantClaimed || (ok && (!last.Slot.Equal(want.Slot) || last.Mark != want.Mark || last.Marked != want.Marked)) {
+				t.Fatalf("ClaimPeriodic(%s, %d) = %+v, %v; want %+v, %v", name, i, last, ok, want, wantClaimed)
 			}
 		}
-		claim("digest", 1, true, time.Time{})
-		claim("digest", 1, false, time.Time{})
-		if err := s.FinishPeriodic(ctx, "digest", slot(1), "", slot(1)); err != nil {
+		done := func(i int, mark int64) store.LastRun { return store.LastRun{Slot: slot(i), Mark: mark, Marked: true} }
+		none := store.LastRun{}
+		claim("digest", 1, true, none)
+		claim("digest", 1, false, none)
+		if err := s.FinishPeriodic(ctx, "digest", slot(1), "", 17, slot(1)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.FinishPeriodic(ctx, "digest", slot(1), "", slot(1)); err == nil {
+		if err := s.FinishPeriodic(ctx, "digest", slot(1), "", 18, slot(1)); err == nil {
 			t.Fatal("finishing a finished slot again: got nil, want an error")
 		}
-		claim("digest", 1, false, time.Time{}) // done slots stay claimed
-		claim("digest", 2, true, slot(1))      // then crashes: never finished
-		claim("digest", 3, true, slot(1))      // slot 2 did not complete
-		if err := s.FinishPeriodic(ctx, "digest", slot(3), "chat unavailable", slot(3)); err != nil {
+		claim("digest", 1, false, none)       // done slots stay claimed
+		claim("digest", 2, true, done(1, 17)) // then crashes: never finished
+		claim("digest", 3, true, done(1, 17)) // slot 2 did not complete
+		if err := s.FinishPeriodic(ctx, "digest", slot(3), "chat unavailable", 30, slot(3)); err != nil {
 			t.Fatal(err)
 		}
-		claim("digest", 4, true, slot(1)) // nor did slot 3
-		if err := s.FinishPeriodic(ctx, "digest", slot(4), "", slot(4)); err != nil {
+		claim("digest", 4, true, done(1, 17)) // nor did slot 3: its mark is not kept
+		if err := s.FinishPeriodic(ctx, "digest", slot(4), "", 0, slot(4)); err != nil {
 			t.Fatal(err)
 		}
-		claim("digest", 5, true, slot(4))
-		claim("expire_sweep", 5, true, time.Time{}) // names are independent
+		claim("digest", 5, true, done(4, 0)) // a mark of 0 is a mark
+		claim("expire_sweep", 5, true, none) // names are independent
+
+		// A run completed before marks existed has none.
+		claim("legacy", 1, true, none)
+		if err := s.FinishPeriodic(ctx, "legacy", slot(1), "", 5, slot(1)); err != nil {
+			t.Fatal(err)
+		}
+		scalar(t, url, `UPDATE periodic_runs SET mark = NULL WHERE name = 'legacy' RETURNING name`)
+		claim("legacy", 2, true, store.LastRun{Slot: slot(1)})
 
 		// Two replicas claiming one slot at once: one wins.
-		other := openSecond(t, url)
+		other := testdb.Open(t, url)
 		wins := make(chan bool, 2)
 		errs := clickTogether(
 			func() error { _, ok, err := s.ClaimPeriodic(ctx, "race", slot(9), slot(9)); wins <- ok; return err },

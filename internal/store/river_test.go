@@ -61,7 +61,7 @@ func TestReleaseRiverClient(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		s := open(t, url)
+		s := testdb.Store(t, url)
 		w := &blockWorker{started: make(chan struct{}, 1)}
 		workers := river.NewWorkers()
 		river.AddWorker(workers, w)
@@ -90,6 +90,7 @@ func TestReleaseRiverClient(t *testing.T) {
 			t.Fatal("job never started")
 		}
 		const leaderQ = `SELECT leader_id || ' ' || CAST(elected_at AS TEXT) FROM river_leader`
+		// Only the database knows when River elected the client: poll it.
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		var term string

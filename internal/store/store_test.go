@@ -16,7 +16,7 @@ import (
 func TestLifecycle(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		s := open(t, url)
+		s := testdb.Store(t, url)
 		r := file(t, s, testPolicy(2), "mallory@contoso.com", t0)
 
 		got, err := s.Get(ctx, r.ID)

@@ -6,6 +6,10 @@
 // When PostgreSQL cannot be reached, PostgreSQL tests are skipped with the
 // reason, unless COUNTERSIGN_TEST_POSTGRES_REQUIRED=1 (set by CI), which
 // turns the skip into a failure.
+//
+// Store opens a migrated store on such a database. Package store's own
+// tests are in package store_test, so they may use it too; a test in
+// package store itself could not (import cycle).
 package testdb
 
 import (
@@ -20,6 +24,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/countersign/countersign/internal/store"
 )
 
 // Env names the tests read.
@@ -28,6 +34,39 @@ const (
 	EnvPostgresRequired = "COUNTERSIGN_TEST_POSTGRES_REQUIRED"
 	defaultPostgres     = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 )
+
+// AuditKey is the audit key of the stores Store and Open open. Tests
+// that run the countersign command on such a store pass it as
+// COUNTERSIGN_AUDIT_KEY.
+const AuditKey = "test-audit-key-0123456789abcdef-0123456789"
+
+// Store opens the store at url with AuditKey and migrates it; it is
+// closed when the test ends.
+func Store(t testing.TB, url string) *store.Store {
+	t.Helper()
+	s := Open(t, url)
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatalf("testdb: migrating the store: %v", err)
+	}
+	return s
+}
+
+// Open opens the store at url with AuditKey without migrating it, as a
+// second replica on a migrated database does; it is closed when the test
+// ends.
+func Open(t testing.TB, url string) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), url, store.Options{AuditKey: []byte(AuditKey)})
+	if err != nil {
+		t.Fatalf("testdb: opening the store: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Logf("testdb: closing the store: %v", err)
+		}
+	})
+	return s
+}
 
 // Dialects names the databases Each runs a test on.
 var dialects = []string{"sqlite", "postgres"}

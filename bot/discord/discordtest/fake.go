@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/bwmarrin/discordgo"
+
+	"github.com/countersign/countersign/internal/changes"
 )
 
 // Options configures a Server.
@@ -60,6 +62,11 @@ type Server struct {
 	violations   []string
 
 	gw *gateway
+
+	// Signal is told of every request the fake answered and of every
+	// change of a Gateway connection: tests wait for what the fake records
+	// with Wait (and WaitAnswer, WaitFollowups, WaitConnected).
+	changes.Signal
 }
 
 type channel struct {
@@ -108,7 +115,7 @@ func New(t interface {
 	// discordgo appends "?v=9…" to the URL it got, after a "/" of its own.
 	root.HandleFunc("GET /gateway-ws", s.gw.serve)
 	root.HandleFunc("GET /gateway-ws/", s.gw.serve)
-	s.srv = httptest.NewServer(root)
+	s.srv = httptest.NewServer(s.Handler(root))
 	t.Cleanup(func() {
 		s.gw.closeAll()
 		s.srv.Close()

@@ -73,6 +73,7 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
 		delete(g.conns, c)
 		g.mu.Unlock()
+		g.s.Notify()
 		ws.Close()
 	}()
 	if err := c.send(10, "", map[string]any{"heartbeat_interval": g.s.opts.HeartbeatInterval.Milliseconds()}); err != nil {
@@ -89,6 +90,7 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request) {
 			g.mu.Lock()
 			g.heartbeats++
 			g.mu.Unlock()
+			g.s.Notify()
 			if c.send(11, "", nil) != nil {
 				return
 			}
@@ -101,6 +103,7 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request) {
 				g.mu.Lock()
 				g.refused++
 				g.mu.Unlock()
+				g.s.Notify()
 				c.mu.Lock()
 				_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4004, "Authentication failed."), time.Now().Add(time.Second))
 				c.mu.Unlock()
@@ -119,6 +122,7 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request) {
 			c.ok = true
 			g.identified++
 			g.mu.Unlock()
+			g.s.Notify()
 		}
 	}
 }
@@ -179,5 +183,5 @@ func (s *Server) Connected() int {
 
 // WaitConnected waits until a Gateway client has identified.
 func (s *Server) WaitConnected(ctx context.Context) error {
-	return WaitFor(ctx, func() bool { return s.Connected() > 0 })
+	return s.Wait(ctx, func() bool { return s.Connected() > 0 })
 }

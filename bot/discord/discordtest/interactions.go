@@ -349,31 +349,17 @@ func (s *Server) Callbacks(in *Interaction) int {
 	return in.callbacks
 }
 
-// WaitFor polls cond until it holds or ctx ends.
-func WaitFor(ctx context.Context, cond func() bool) error {
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting: %w", ctx.Err())
-		case <-t.C:
-		}
-	}
-	return nil
-}
-
 // WaitAnswer waits for the initial response to in (Gateway mode).
 func (s *Server) WaitAnswer(ctx context.Context, in *Interaction) (*Response, error) {
 	var r *Response
-	err := WaitFor(ctx, func() bool { r = s.Answer(in); return r != nil })
+	err := s.Wait(ctx, func() bool { r = s.Answer(in); return r != nil })
 	return r, err
 }
 
 // WaitFollowups waits until in has at least n follow-ups.
 func (s *Server) WaitFollowups(ctx context.Context, in *Interaction, n int) ([]*Message, error) {
 	var ms []*Message
-	err := WaitFor(ctx, func() bool { ms = s.Followups(in); return len(ms) >= n })
+	err := s.Wait(ctx, func() bool { ms = s.Followups(in); return len(ms) >= n })
 	return ms, err
 }
 
@@ -443,7 +429,9 @@ func (s *Server) Deliver(ctx context.Context, client *http.Client, url string, g
 	if res.StatusCode != http.StatusOK {
 		return out, nil
 	}
-	if code, msg := s.record(in, body); msg != "" {
+	code, msg := s.record(in, body)
+	s.Notify()
+	if msg != "" {
 		return out, fmt.Errorf("bot answered with an invalid response (code %d): %s", code, msg)
 	}
 	out.Response = s.Answer(in)

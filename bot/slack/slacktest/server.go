@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/countersign/countersign/internal/changes"
 )
 
 // Tokens the fake accepts.
@@ -107,6 +109,11 @@ type Server struct {
 	postLim   map[string]*rate.Limiter
 	updLim    *rate.Limiter
 	socket    *socket
+
+	// Signal is told of every request the fake answered and of Socket
+	// Mode connections opening and closing: tests wait for what the fake
+	// records with Wait.
+	changes.Signal
 }
 
 // New starts a fake with the given limits (zero: none). Close it when done.
@@ -124,12 +131,12 @@ func New(limits Limits) *Server {
 		postLim:   map[string]*rate.Limiter{},
 	}
 	s.SetLimits(limits)
-	s.socket = newSocket()
+	s.socket = newSocket(&s.Signal)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/{method}", s.api)
 	mux.HandleFunc("POST /response/{id}", s.response)
 	mux.HandleFunc("GET /link", s.socket.serve)
-	s.srv = httptest.NewServer(mux)
+	s.srv = httptest.NewServer(s.Handler(mux))
 	return s
 }
 

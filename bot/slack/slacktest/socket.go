@@ -10,12 +10,16 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/countersign/countersign/internal/changes"
 )
 
 // socket is the Socket Mode side of the fake: apps.connections.open hands
 // out its URL; each connection gets a hello, then envelopes, and must ack
 // each envelope by id on the same socket.
 type socket struct {
+	changes *changes.Signal // told when a connection opens or closes
+
 	mu      sync.Mutex
 	conns   map[*websocket.Conn]*sync.Mutex // write locks
 	waiting map[string]chan json.RawMessage // envelope id → ack payload
@@ -24,8 +28,9 @@ type socket struct {
 	done    chan struct{}
 }
 
-func newSocket() *socket {
+func newSocket(changes *changes.Signal) *socket {
 	return &socket{
+		changes: changes,
 		conns:   map[*websocket.Conn]*sync.Mutex{},
 		waiting: map[string]chan json.RawMessage{},
 		ready:   make(chan struct{}),
@@ -45,10 +50,12 @@ func (s *socket) serve(w http.ResponseWriter, r *http.Request) {
 	s.conns[c] = wmu
 	n := len(s.conns)
 	s.mu.Unlock()
+	s.changes.Notify()
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
+		s.changes.Notify()
 		c.Close()
 	}()
 	write := func(v any) error {

@@ -35,6 +35,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/countersign/countersign/internal/changes"
 )
 
 // Default credentials of a Server. They are fake and only valid here.
@@ -87,7 +89,7 @@ type Server struct {
 	actions  []*securityActionState
 	invokes  []Invocation
 	calls    []Call
-	recorded chan struct{} // closed and replaced whenever a call is recorded
+	recorded changes.Signal // told whenever a call is recorded
 	throttle throttleState
 }
 
@@ -102,7 +104,6 @@ func New(opts Options) *Server {
 		tokenLifetime: opts.TokenLifetime,
 		rng:           rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 		tokens:        map[string]time.Time{},
-		recorded:      make(chan struct{}),
 		done:          make(chan struct{}),
 	}
 	if s.tenant == "" {
@@ -324,26 +325,15 @@ func (s *Server) Calls() []Call {
 // is done; cond must not call the Server. Tests use it to wait for a call
 // the server finishes after the client returned (an aborted request).
 func (s *Server) WaitCalls(ctx context.Context, cond func([]Call) bool) ([]Call, error) {
-	for {
-		s.mu.Lock()
-		calls, ch := slices.Clone(s.calls), s.recorded
-		s.mu.Unlock()
-		if cond(calls) {
-			return calls, nil
-		}
-		select {
-		case <-ctx.Done():
-			return calls, ctx.Err()
-		case <-ch:
-		}
-	}
+	var calls []Call
+	err := s.recorded.Wait(ctx, func() bool { calls = s.Calls(); return cond(calls) })
+	return calls, err
 }
 
 // record keeps one call; callers hold mu.
 func (s *Server) record(c Call) {
 	s.calls = append(s.calls, c)
-	close(s.recorded)
-	s.recorded = make(chan struct{})
+	s.recorded.Notify()
 }
 
 // Posts returns how many Graph POST requests reached the server, answered

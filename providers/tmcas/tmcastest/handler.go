@@ -57,6 +57,7 @@ func errReply(status int, format string, args ...any) reply {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	rep := s.handle(r, body, readErr)
+	s.Notify() // the call is recorded, even if its answer is delayed
 	if rep.hang {
 		s.hang(r.Context())
 		// Abort without an answer, as a connection that died would.

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/countersign/countersign/internal/changes"
 )
 
 // Defaults of Options.
@@ -205,6 +207,10 @@ type Server struct {
 	order    []*batch // creation order
 	calls    []Call
 	seq      int
+
+	// Signal is told of every call once it is recorded, with the state it
+	// changed: tests wait for what the fake records with Wait.
+	changes.Signal
 }
 
 // New starts a server; Close it when done.

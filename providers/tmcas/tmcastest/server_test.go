@@ -684,12 +684,8 @@ func TestHangAndLatency(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for len(s.Calls()) < 2 {
-		select {
-		case <-ctx.Done():
-			t.Fatal("delayed request never arrived")
-		case <-time.After(time.Millisecond):
-		}
+	if err := s.Wait(ctx, func() bool { return len(s.Calls()) >= 2 }); err != nil {
+		t.Fatalf("delayed request never arrived: %v", err)
 	}
 	closed := make(chan struct{})
 	go func() { s.Close(); close(closed) }()
