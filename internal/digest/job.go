@@ -37,8 +37,10 @@ type JobConfig struct {
 // as its mark; the next run's window starts there (see Window), so an
 // event committed after this run read the log is in the next digest, and
 // windows chain without gaps or overlaps even across failed runs and
-// failovers. A run with no earlier mark (the first) covers its time range
-// only.
+// failovers. The first run ever (mark 0) also counts everything recorded
+// since the install before its window, as late events, so no slot missed
+// after the install loses them; the first run after an upgrade from a
+// version without marks covers its own time range only.
 func Job(cfg JobConfig) func(ctx context.Context, r engine.PeriodicRun) (int64, error) {
 	log := cmp.Or(cfg.Logger, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return func(ctx context.Context, r engine.PeriodicRun) (int64, error) {

@@ -106,6 +106,26 @@ func TestFirstDigestCoversItsTimeOnly(t *testing.T) {
 	}
 }
 
+// TestFirstDigestEverCountsFromTheInstall checks that the first digest
+// ever (mark 0: nothing covered yet) also counts what was recorded before
+// its window, so slots missed after the install lose nothing; the first
+// after an upgrade does not (TestFirstDigestCoversItsTimeOnly).
+func TestFirstDigestEverCountsFromTheInstall(t *testing.T) {
+	s := testdb.Store(t, testdb.SQLite(t))
+	hs := history{t: t, s: s, at: func(d time.Duration) time.Time { return t0.Add(d) }}
+	hs.file("alice", spec(approvals.ActionDisable, "tmcas", "early@contoso.com"), 1, 36*h, -2*h)
+	hs.file("alice", spec(approvals.ActionDisable, "tmcas", "new@contoso.com"), 1, 36*h, 10*m)
+	var got digest.Digest
+	run := digest.Job(digest.JobConfig{Source: s, Post: func(context.Context, chat.Message) error { return nil },
+		Posted: func(_ context.Context, d digest.Digest) error { got = d; return nil }})
+	if _, err := run(context.Background(), engine.PeriodicRun{Slot: t0.Add(h), Previous: t0, Marked: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got.Total != 2 || got.Late != 1 {
+		t.Errorf("total, late = %d, %d; want 2, 1: the request filed before the window counts, as late", got.Total, got.Late)
+	}
+}
+
 // TestLateEventOnTheDayBefore counts a request filed late on the day
 // before the window in the chart, on its own day.
 func TestLateEventOnTheDayBefore(t *testing.T) {

@@ -46,8 +46,9 @@ type PeriodicRun struct {
 	Previous time.Time
 	// Mark is the mark the last completed run returned, if Marked: how far
 	// it got in something ordered, such as the audit log, so that this run
-	// starts exactly there. Runs that completed before marks were kept
-	// have none.
+	// starts exactly there. When no run ever completed it is 0 and Marked:
+	// nothing was covered. Runs that completed before marks were kept (an
+	// upgrade) have none.
 	Mark   int64
 	Marked bool
 }
@@ -189,7 +190,9 @@ func (e *Engine) runPeriodic(ctx context.Context, pj *periodicJob, slot time.Tim
 	}
 	run := PeriodicRun{Slot: slot, Previous: last.Slot, Mark: last.Mark, Marked: last.Marked}
 	if run.Previous.IsZero() {
-		run.Previous = slotBefore(pj.schedule, slot)
+		// No run ever completed: nothing has been covered yet, whichever
+		// slots were missed since the install.
+		run.Previous, run.Mark, run.Marked = slotBefore(pj.schedule, slot), 0, true
 	}
 	mark, runErr := pj.Run(ctx, run)
 	cause := ""

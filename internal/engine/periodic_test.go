@@ -135,7 +135,7 @@ func TestPeriodicSlotClaims(t *testing.T) {
 			return PeriodicRun{Slot: hour(slot), Previous: hour(prev), Mark: hour(prev).Unix(), Marked: true}
 		}
 		want := []PeriodicRun{
-			{Slot: hour(1), Previous: hour(0)}, // nothing completed yet: the schedule's previous slot, no mark
+			{Slot: hour(1), Previous: hour(0), Marked: true}, // nothing completed yet: the schedule's previous slot, nothing covered (mark 0)
 			after(3, 1),
 			after(4, 1), // the failed slot 3's mark is dropped
 			after(5, 4),
