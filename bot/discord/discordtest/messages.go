@@ -96,6 +96,23 @@ func (m *Message) Text() string {
 	return strings.Join(parts, "\n")
 }
 
+// PlainText is Text as a person reads it in Discord: without the markdown
+// escapes and the zero-width spaces the adapter adds, so tests can search
+// it for plain words.
+func (m *Message) PlainText() string {
+	var b strings.Builder
+	esc := false
+	for _, r := range strings.ReplaceAll(m.Text(), "\u200b", "") {
+		if r == '\\' && !esc {
+			esc = true
+			continue
+		}
+		esc = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 func (m *Message) clone() *Message {
 	c := *m
 	// Unmarshal would reuse the shared slices and the embeds they point
