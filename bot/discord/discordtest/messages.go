@@ -128,9 +128,8 @@ func (m *Message) clone() *Message {
 // messageBody decodes and validates a message write. ok is false when a
 // violation was answered.
 func (s *Server) messageBody(w http.ResponseWriter, r *http.Request) (*Message, bool) {
-	raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		s.invalid(w, r, 50109, "request body is not valid JSON")
+	raw, ok := s.body(w, r, 1<<20)
+	if !ok {
 		return nil, false
 	}
 	var m Message
@@ -285,9 +284,8 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) editMessage(w http.ResponseWriter, r *http.Request) {
-	raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		s.invalid(w, r, 50109, "request body is not valid JSON")
+	raw, ok := s.body(w, r, 1<<20)
+	if !ok {
 		return
 	}
 	var patch struct {
