@@ -39,6 +39,17 @@ func (s Spec) PolicyKey() string {
 // needs fewer approvals through the other provider.
 const PermanentPurgeKey = "purge-mail:permanent"
 
+// MailActions returns the purge-mail --action values provider accepts, the
+// first its default; nil for an unknown provider. The core keeps the list
+// so that commands (parsing --action) and providers (calling the API)
+// read one copy.
+func MailActions(provider string) []string {
+	return map[string][]string{
+		"graph": {"soft-delete", "hard-delete", "junk", "deleted-items", "inbox"},
+		"tmcas": {"quarantine", "delete"},
+	}[provider]
+}
+
 // PermanentMailActions maps each provider to its purge-mail --action that
 // deletes mail beyond recovery: Graph's hardDelete and TMCAS's MAIL_DELETE.
 // (Graph's soft-delete and deleted-items and TMCAS's quarantine can be

@@ -122,25 +122,21 @@ func Transition(r Request, ev Event, now time.Time) (Request, error) {
 		next.Phase = PhaseSubmitted
 		return next, nil
 
-	case EventFinish:
-		if r.State != StateRunning {
-			return r, invalid(r, ev)
-		}
-		switch ev.Outcome {
-		case StateSucceeded, StatePartiallyFailed, StateFailed:
-		default:
-			return r, fmt.Errorf("%w: outcome %q", ErrInvalidTransition, ev.Outcome)
-		}
-		next.State = ev.Outcome
-		next.Note = ev.Reason
-		next.FinishedAt = now
-		return next, nil
-
-	case EventAttention:
+	case EventFinish, EventAttention:
+		// Both end a run, with the reason as the note: finish in the
+		// outcome the engine found, attention when it could not tell.
 		if r.State != StateRunning {
 			return r, invalid(r, ev)
 		}
 		next.State = StateNeedsAttention
+		if ev.Kind == EventFinish {
+			switch ev.Outcome {
+			case StateSucceeded, StatePartiallyFailed, StateFailed:
+			default:
+				return r, fmt.Errorf("%w: outcome %q", ErrInvalidTransition, ev.Outcome)
+			}
+			next.State = ev.Outcome
+		}
 		next.Note = ev.Reason
 		next.FinishedAt = now
 		return next, nil

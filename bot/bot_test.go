@@ -113,24 +113,9 @@ type fixture struct {
 	fake  *tmcastest.Server
 }
 
-// openStore opens and migrates the store at url for the test's life.
-func openStore(t *testing.T, url string) *store.Store {
-	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, url, store.Options{AuditKey: []byte("test-audit-key-0123456789abcdefghijkl")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	st := openStore(t, testdb.SQLite(t))
+	st := testdb.Store(t, testdb.SQLite(t))
 	fake := tmcastest.New(tmcastest.Options{Limit: -1})
 	t.Cleanup(fake.Close)
 	client, err := tmcas.New(tmcas.Config{BaseURL: fake.URL(), Token: fake.Token()})

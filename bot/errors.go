@@ -43,39 +43,32 @@ func friendly(err error) (string, bool) {
 	case errors.As(err, &counts) && errors.Is(err, approvals.ErrNotEnoughApprovers):
 		return fmt.Sprintf("Not filed: this needs %s, but only %d other eligible approver(s) exist. Ask an administrator to add approvers.", chat.Count(counts.Limit, "approval"), counts.Got), true
 	}
-	switch {
-	case errors.Is(err, approvals.ErrSelfApproval):
-		return "You cannot approve or deny your own request: a second person must.", true
-	case errors.Is(err, approvals.ErrNotApprover):
-		return "You are not an approver for this request.", true
-	case errors.Is(err, approvals.ErrNotRequester):
-		return "You are not allowed to file requests.", true
-	case errors.Is(err, approvals.ErrUnknownPerson):
-		return "Your account is not in Countersign's people list. Ask an administrator to add you.", true
-	case errors.Is(err, errRestricted):
-		return "Your account may not use Countersign (guest, restricted, bot or deactivated accounts never can).", true
-	case errors.Is(err, approvals.ErrAlreadyApproved):
-		return "You have already approved this request; a different person must give the next approval.", true
-	case errors.Is(err, approvals.ErrAlreadyDecided):
-		return "This request has already been decided.", true
-	case errors.Is(err, approvals.ErrExpired):
-		return "This request has expired. File it again if it is still needed.", true
-	case errors.Is(err, approvals.ErrHashMismatch):
-		return "The card you clicked does not match the request's content. Reload the card and try again.", true
-	case errors.Is(err, approvals.ErrAlreadyStarted):
-		return "The request is already running and can no longer be cancelled.", true
-	case errors.Is(err, approvals.ErrNotAllowed):
-		return "Only the requester or an administrator can do that.", true
-	case errors.Is(err, approvals.ErrNotFound):
-		return "There is no such request.", true
-	case errors.Is(err, approvals.ErrNoTargets):
-		return "No targets given.", true
-	case errors.Is(err, approvals.ErrReasonRequired):
-		return `A reason is required: add --reason "…".`, true
-	case errors.Is(err, errNoChannel):
-		return "Use Countersign in a channel, not in a direct message, so approvers see the request.", true
-	case errors.Is(err, errBadButton):
-		return "That button is not one of Countersign's.", true
+	// Expected refusals, tried in order: the first sentinel in err's chain
+	// chooses what the person is told.
+	for _, r := range []struct {
+		sentinel error
+		text     string
+	}{
+		{approvals.ErrSelfApproval, "You cannot approve or deny your own request: a second person must."},
+		{approvals.ErrNotApprover, "You are not an approver for this request."},
+		{approvals.ErrNotRequester, "You are not allowed to file requests."},
+		{approvals.ErrUnknownPerson, "Your account is not in Countersign's people list. Ask an administrator to add you."},
+		{errRestricted, "Your account may not use Countersign (guest, restricted, bot or deactivated accounts never can)."},
+		{approvals.ErrAlreadyApproved, "You have already approved this request; a different person must give the next approval."},
+		{approvals.ErrAlreadyDecided, "This request has already been decided."},
+		{approvals.ErrExpired, "This request has expired. File it again if it is still needed."},
+		{approvals.ErrHashMismatch, "The card you clicked does not match the request's content. Reload the card and try again."},
+		{approvals.ErrAlreadyStarted, "The request is already running and can no longer be cancelled."},
+		{approvals.ErrNotAllowed, "Only the requester or an administrator can do that."},
+		{approvals.ErrNotFound, "There is no such request."},
+		{approvals.ErrNoTargets, "No targets given."},
+		{approvals.ErrReasonRequired, `A reason is required: add --reason "…".`},
+		{errNoChannel, "Use Countersign in a channel, not in a direct message, so approvers see the request."},
+		{errBadButton, "That button is not one of Countersign's."},
+	} {
+		if errors.Is(err, r.sentinel) {
+			return r.text, true
+		}
 	}
 	return "", false
 }

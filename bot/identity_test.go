@@ -35,7 +35,7 @@ type graphSystem struct {
 // Mallory's; the others are plain.
 func newGraphSystem(t *testing.T, url string, protected []string) *graphSystem {
 	t.Helper()
-	st := openStore(t, url)
+	st := testdb.Store(t, url)
 	srv := graphtest.New(graphtest.Options{Seed: 7})
 	t.Cleanup(srv.Close)
 	users := map[string]graphtest.User{}

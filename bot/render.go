@@ -65,30 +65,28 @@ func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
 // stateText describes the state of r in one line.
 func stateText(r approvals.Request, now time.Time) (string, chat.Tone) {
-	switch r.State {
-	case approvals.StatePending:
+	if r.State == approvals.StatePending {
 		left := r.ExpiresAt.Sub(now).Round(time.Minute)
 		return fmt.Sprintf("Waiting for approval: %d of %d (expires %s, in %s).", len(r.Approvals), r.ApprovalsRequired, stamp(r.ExpiresAt), left), chat.ToneWaiting
-	case approvals.StateApproved:
-		return "Approved; starting.", chat.ToneGood
-	case approvals.StateRunning:
-		return "Running.", chat.ToneGood
-	case approvals.StateSucceeded:
-		return "Succeeded.", chat.ToneGood
-	case approvals.StatePartiallyFailed:
-		return "Partially failed: some targets were not done.", chat.ToneBad
-	case approvals.StateFailed:
-		return "Failed: nothing was done.", chat.ToneBad
-	case approvals.StateNeedsAttention:
-		return "Needs attention: the outcome is uncertain and it will not be retried automatically. Check the provider's console.", chat.ToneBad
-	case approvals.StateDenied:
-		return "Denied.", chat.ToneBad
-	case approvals.StateExpired:
-		return "Expired without enough approvals.", chat.ToneMuted
-	case approvals.StateCancelled:
-		return "Cancelled.", chat.ToneMuted
 	}
-	return string(r.State), chat.ToneNeutral
+	line, ok := map[approvals.State]struct {
+		text string
+		tone chat.Tone
+	}{
+		approvals.StateApproved:        {"Approved; starting.", chat.ToneGood},
+		approvals.StateRunning:         {"Running.", chat.ToneGood},
+		approvals.StateSucceeded:       {"Succeeded.", chat.ToneGood},
+		approvals.StatePartiallyFailed: {"Partially failed: some targets were not done.", chat.ToneBad},
+		approvals.StateFailed:          {"Failed: nothing was done.", chat.ToneBad},
+		approvals.StateNeedsAttention:  {"Needs attention: the outcome is uncertain and it will not be retried automatically. Check the provider's console.", chat.ToneBad},
+		approvals.StateDenied:          {"Denied.", chat.ToneBad},
+		approvals.StateExpired:         {"Expired without enough approvals.", chat.ToneMuted},
+		approvals.StateCancelled:       {"Cancelled.", chat.ToneMuted},
+	}[r.State]
+	if !ok {
+		return string(r.State), chat.ToneNeutral
+	}
+	return line.text, line.tone
 }
 
 func who(a approvals.Actor) string {

@@ -95,10 +95,10 @@ func checkCommand(t *testing.T, cmd Command) {
 		t.Fatalf("mail options %+v in %+v", s.Mail, cmd)
 	}
 	if m := s.Mail; m != nil {
-		if m.Action != "" && !slices.Contains(MailActions(ProviderGraph), m.Action) && !slices.Contains(MailActions(ProviderTMCAS), m.Action) {
+		if m.Action != "" && !slices.Contains(approvals.MailActions(ProviderGraph), m.Action) && !slices.Contains(approvals.MailActions(ProviderTMCAS), m.Action) {
 			t.Fatalf("mail action %q in %+v", m.Action, cmd)
 		}
-		if s.Provider != "" && !slices.Contains(MailActions(s.Provider), m.Action) {
+		if s.Provider != "" && !slices.Contains(approvals.MailActions(s.Provider), m.Action) {
 			t.Fatalf("mail action %q with provider %q", m.Action, s.Provider)
 		}
 		if len(m.Recipients) > MaxTargets {

@@ -122,18 +122,6 @@ func (f Flag) Variant(provider string) (Variant, bool) {
 	return f.ByProvider[i], true
 }
 
-// MailActions returns the purge-mail --action values provider accepts; the
-// first is its default. They are providers.MailActions, which a test checks.
-func MailActions(provider string) []string {
-	switch provider {
-	case ProviderGraph:
-		return []string{"soft-delete", "hard-delete", "junk", "deleted-items", "inbox"}
-	case ProviderTMCAS:
-		return []string{"quarantine", "delete"}
-	}
-	return nil
-}
-
 // names of every command, in help order.
 func commandNames() []Name {
 	return []Name{
@@ -239,7 +227,7 @@ func def(n Name) (Def, bool) {
 }
 
 func purgeMailDef() Def {
-	graph, tmcas := MailActions(ProviderGraph), MailActions(ProviderTMCAS)
+	graph, tmcas := approvals.MailActions(ProviderGraph), approvals.MailActions(ProviderTMCAS)
 	return Def{
 		Name: PurgeMail, Action: approvals.ActionPurgeMail, Summary: "remove a message from the mailboxes it reached",
 		Arg: Arg{Name: "message-id", Kind: ArgMessageID, Required: true,

@@ -101,15 +101,7 @@ var policy = approvals.Policy{ApprovalsRequired: 1, RequestTTL: time.Hour, MaxTa
 
 func newFixture(t *testing.T, url string, p providers.Provider) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, url, store.Options{AuditKey: []byte("workflow-audit-key-0123456789abcdef")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := testdb.Store(t, url)
 	router, err := providers.NewRouter(nil, p)
 	if err != nil {
 		t.Fatal(err)

@@ -24,15 +24,21 @@ func (a *Adapter) Post(ctx context.Context, channel string, m chat.Message) (cha
 	if err != nil {
 		return chat.Handle{}, fmt.Errorf("discord post: %w", err)
 	}
-	var msg *discordgo.Message
-	err = a.call(ctx, "post", func(opts ...discordgo.RequestOption) (err error) {
-		msg, err = a.s.ChannelMessageSendComplex(channel, send, opts...)
-		return err
-	})
+	msg, err := a.send(ctx, "post", channel, send)
 	if err != nil {
 		return chat.Handle{}, err
 	}
 	return chat.Handle{Platform: bot.PlatformDiscord, Channel: channel, ID: msg.ID}, nil
+}
+
+// send sends m to channel, a channel or a thread, with the bot token.
+func (a *Adapter) send(ctx context.Context, what, channel string, m *discordgo.MessageSend) (*discordgo.Message, error) {
+	var msg *discordgo.Message
+	err := a.call(ctx, what, func(opts ...discordgo.RequestOption) (err error) {
+		msg, err = a.s.ChannelMessageSendComplex(channel, m, opts...)
+		return err
+	})
+	return msg, err
 }
 
 // Update implements bot.Chat. A reply (ID != Thread) lives in the thread
@@ -88,11 +94,7 @@ func (a *Adapter) Reply(ctx context.Context, parent chat.Handle, m chat.Message)
 			return chat.Handle{}, err
 		}
 	}
-	var msg *discordgo.Message
-	err = a.call(ctx, "reply", func(opts ...discordgo.RequestOption) (err error) {
-		msg, err = a.s.ChannelMessageSendComplex(thread, send, opts...)
-		return err
-	})
+	msg, err := a.send(ctx, "reply", thread, send)
 	if err != nil {
 		return chat.Handle{}, err
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/bot"
 )
 
 // Retry bounds for rate-limited calls.
@@ -183,30 +184,17 @@ func (t hideLimits) RoundTrip(r *http.Request) (*http.Response, error) {
 // call runs fn, waiting out 429 answers itself: discordgo's own retry
 // sleeps without a bound and ignores ctx.
 func (a *Adapter) call(ctx context.Context, what string, fn func(opts ...discordgo.RequestOption) error) error {
-	var err error
-	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		err = fn(discordgo.WithContext(ctx))
-		var rl *discordgo.RateLimitError
-		if !errors.As(err, &rl) || rl.RateLimit == nil || rl.TooManyRequests == nil {
-			break
-		}
-		wait := max(rl.RetryAfter, minRetryWait)
-		if wait > maxRetryWait || attempt == maxAttempts {
-			break
-		}
-		a.log.WarnContext(ctx, "discord rate limited", "call", what, "retry_after", wait.String(), "attempt", attempt)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("discord %s: %w", what, ctx.Err())
-		case <-t.C:
-		}
+	limits := bot.Backoff{Attempts: maxAttempts, Min: minRetryWait, Max: maxRetryWait, Limited: retryAfter}
+	return limits.Do(ctx, a.log, "discord "+what, func() error { return fn(discordgo.WithContext(ctx)) })
+}
+
+// retryAfter is the wait a 429 from Discord asks for.
+func retryAfter(err error) (time.Duration, bool) {
+	var rl *discordgo.RateLimitError
+	if !errors.As(err, &rl) || rl.RateLimit == nil || rl.TooManyRequests == nil {
+		return 0, false
 	}
-	if err != nil {
-		return fmt.Errorf("discord %s: %w", what, err)
-	}
-	return nil
+	return rl.RetryAfter, true
 }
 
 // Ready checks that the API answers and the token is valid (GET

@@ -5,12 +5,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/adaptertest"
 	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/bot/discord/discordtest"
 )
@@ -31,62 +31,12 @@ var (
 	eve   = discordtest.User{ID: "6666", Name: "eve"}
 )
 
-// fakeHandler records events and answers with canned responses.
-type fakeHandler struct {
-	mu       sync.Mutex
-	commands []bot.Command
-	clicks   []bot.Click
-	submits  []bot.Submit
-	command  func(bot.Command) bot.Response
-	click    func(bot.Click) bot.Response
-	submit   func(bot.Submit) bot.Response
-}
-
-func (h *fakeHandler) Command(_ context.Context, c bot.Command) bot.Response {
-	h.mu.Lock()
-	h.commands = append(h.commands, c)
-	f := h.command
-	h.mu.Unlock()
-	if f == nil {
-		return bot.Response{Message: &chat.Message{Text: "filed"}}
-	}
-	return f(c)
-}
-
-func (h *fakeHandler) Click(_ context.Context, c bot.Click) bot.Response {
-	h.mu.Lock()
-	h.clicks = append(h.clicks, c)
-	f := h.click
-	h.mu.Unlock()
-	if f == nil {
-		return bot.Response{Message: &chat.Message{Text: "clicked"}}
-	}
-	return f(c)
-}
-
-func (h *fakeHandler) Submit(_ context.Context, s bot.Submit) bot.Response {
-	h.mu.Lock()
-	h.submits = append(h.submits, s)
-	f := h.submit
-	h.mu.Unlock()
-	if f == nil {
-		return bot.Response{Message: &chat.Message{Text: "submitted"}}
-	}
-	return f(s)
-}
-
-func (h *fakeHandler) calls() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.commands) + len(h.clicks) + len(h.submits)
-}
-
 type env struct {
 	t        *testing.T
 	fake     *discordtest.Server
 	signer   *discordtest.Signer
 	a        *Adapter
-	h        *fakeHandler
+	h        *adaptertest.Recorder
 	srv      *httptest.Server
 	now      time.Time
 	endpoint string
@@ -101,7 +51,7 @@ func newEnv(t *testing.T, gateway bool, mut ...func(*Config)) *env {
 	for _, u := range []discordtest.User{alice, bob, eve} {
 		fake.AddMember(u)
 	}
-	e := &env{t: t, fake: fake, signer: discordtest.NewSigner(), h: &fakeHandler{}, now: time.Now()}
+	e := &env{t: t, fake: fake, signer: discordtest.NewSigner(), h: &adaptertest.Recorder{}, now: time.Now()}
 	cfg := Config{BotToken: token, ApplicationID: appID, GuildID: guildID, APIURL: fake.APIURL(),
 		Channels: []string{channel}, RequesterRoles: []string{roleSOC}, ApproverRoles: []string{roleLead},
 		People: []approvals.Person{{Name: "alice", Discord: alice.ID}, {Name: "bob", Discord: bob.ID}, {Name: "carol", Discord: "7777"}},
@@ -224,7 +174,7 @@ func TestChatPostUpdateReply(t *testing.T) {
 
 func TestHTTPCommandFlow(t *testing.T) {
 	e := newEnv(t, false)
-	e.h.command = func(c bot.Command) bot.Response {
+	e.h.OnCommand = func(c bot.Command) bot.Response {
 		go func() {
 			// Follow-ups arrive after the acknowledgement.
 			_ = c.Reply.Respond(context.Background(), chat.Message{Title: "Preview", Text: "would disable @everyone"})
@@ -249,9 +199,7 @@ func TestHTTPCommandFlow(t *testing.T) {
 	if !fu[0].Ephemeral() || !strings.Contains(fu[0].Text(), `\@everyone`) {
 		t.Errorf("follow-up %q ephemeral=%v", fu[0].Text(), fu[0].Ephemeral())
 	}
-	e.h.mu.Lock()
-	c := e.h.commands[0]
-	e.h.mu.Unlock()
+	c := e.h.Commands()[0]
 	want := `mallory@contoso.com eve@contoso.com --reason "phishing wave, INC-4711" --provider tmcas --dry-run`
 	if c.Name != "disable" || c.Text != want || c.Channel != channel {
 		t.Errorf("got command %q %q in %q, want text %q", c.Name, c.Text, c.Channel, want)

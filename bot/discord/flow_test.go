@@ -10,6 +10,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/adaptertest"
 	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/bot/discord/discordtest"
 )
@@ -25,14 +26,14 @@ func clickDenyFlow(t *testing.T, e *env, send func(*discordtest.Interaction) *di
 	if _, err := e.a.Reply(ctx, h, chat.Message{Request: 42, Text: "progress"}); err != nil {
 		t.Fatal(err)
 	}
-	e.h.click = func(c bot.Click) bot.Response {
+	e.h.OnClick = func(c bot.Click) bot.Response {
 		if strings.HasPrefix(c.Value, "deny:") {
 			return bot.Response{Dialog: &chat.Dialog{ID: c.Value, Title: "Deny request #42", Label: "Reason",
 				Hint: "Why is this request denied?", Required: true, MaxLen: 500}}
 		}
 		return bot.Response{Message: &chat.Message{Text: "You approved request #42."}}
 	}
-	e.h.submit = func(s bot.Submit) bot.Response {
+	e.h.OnSubmit = func(s bot.Submit) bot.Response {
 		return bot.Response{Message: &chat.Message{Text: "You denied request #42."}}
 	}
 	// A click is answered as a (deferred) update of the card; what the
@@ -43,7 +44,7 @@ func clickDenyFlow(t *testing.T, e *env, send func(*discordtest.Interaction) *di
 		t.Fatalf("approve answer %+v, want type 6 (deferred update of the card)", r)
 	}
 	msgs, err := e.fake.WaitFollowups(ctx, in, 1)
-	if err != nil || !msgs[0].Ephemeral() || !strings.Contains(unescape(msgs[0].Text()), "approved request #42") {
+	if err != nil || !msgs[0].Ephemeral() || !strings.Contains(msgs[0].PlainText(), "approved request #42") {
 		t.Fatalf("approve follow-up %+v, %v", msgs, err)
 	}
 	r = send(e.fake.NewClick(bob, h.ID, "deny:42:7f3a9c"))
@@ -56,17 +57,15 @@ func clickDenyFlow(t *testing.T, e *env, send func(*discordtest.Interaction) *di
 		t.Errorf("modal input %+v", input)
 	}
 	r = send(e.fake.NewSubmit(bob, h.ID, r.CustomID, input.CustomID, "not our tenant"))
-	if r == nil || r.Type != 4 || !r.Data.Ephemeral() || !strings.Contains(unescape(r.Data.Text()), "denied request #42") {
+	if r == nil || r.Type != 4 || !r.Data.Ephemeral() || !strings.Contains(r.Data.PlainText(), "denied request #42") {
 		t.Fatalf("submit answer %+v", r)
 	}
-	e.h.mu.Lock()
-	defer e.h.mu.Unlock()
 	want := chat.Handle{Platform: bot.PlatformDiscord, Channel: channel, ID: h.ID, Thread: h.ID}
-	if len(e.h.clicks) != 2 || e.h.clicks[0].Message != want || e.h.clicks[0].Value != "approve:42:7f3a9c" || e.h.clicks[0].User.ID != bob.ID {
-		t.Errorf("clicks %+v, want message %+v", e.h.clicks, want)
+	if clicks := e.h.Clicks(); len(clicks) != 2 || clicks[0].Message != want || clicks[0].Value != "approve:42:7f3a9c" || clicks[0].User.ID != bob.ID {
+		t.Errorf("clicks %+v, want message %+v", clicks, want)
 	}
-	if len(e.h.submits) != 1 || e.h.submits[0].Dialog != "deny:42:7f3a9c" || e.h.submits[0].Value != "not our tenant" || e.h.submits[0].Message != want {
-		t.Errorf("submits %+v", e.h.submits)
+	if submits := e.h.Submits(); len(submits) != 1 || submits[0].Dialog != "deny:42:7f3a9c" || submits[0].Value != "not our tenant" || submits[0].Message != want {
+		t.Errorf("submits %+v", submits)
 	}
 }
 
@@ -88,7 +87,7 @@ func TestHTTPPingAndNilResponse(t *testing.T) {
 	if res.Status != http.StatusOK || strings.TrimSpace(string(res.Body)) != `{"type":1}` {
 		t.Errorf("PING answered %d %s", res.Status, res.Body)
 	}
-	e.h.click = func(bot.Click) bot.Response { return bot.Response{} }
+	e.h.OnClick = func(bot.Click) bot.Response { return bot.Response{} }
 	h, err := e.a.Post(e.ctx(), channel, card(1))
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +123,7 @@ func TestHTTPRefusals(t *testing.T) {
 			}
 		})
 	}
-	if n := e.h.calls(); n != 0 {
+	if n := e.h.Calls(); n != 0 {
 		t.Errorf("handler called %d times", n)
 	}
 	e.noViolations()
@@ -132,24 +131,11 @@ func TestHTTPRefusals(t *testing.T) {
 
 func TestGatewayFlow(t *testing.T) {
 	e := newEnv(t, true)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.a.Run(ctx, e.h) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
+	adaptertest.Run(t, e.a, e.h)
 	if err := e.fake.WaitConnected(e.ctx()); err != nil {
 		t.Fatal(err)
 	}
-	e.h.command = func(c bot.Command) bot.Response {
+	e.h.OnCommand = func(c bot.Command) bot.Response {
 		go func() { _ = c.Reply.Respond(context.Background(), chat.Message{Text: "preview ready"}) }()
 		return bot.Response{Message: &chat.Message{Text: "Looking up 1 target…"}}
 	}
@@ -168,11 +154,9 @@ func TestGatewayFlow(t *testing.T) {
 	if _, err := e.fake.WaitFollowups(e.ctx(), in, 1); err != nil {
 		t.Fatal(err)
 	}
-	e.h.mu.Lock()
-	if got := e.h.commands[0].Text; got != "mallory@contoso.com --reason phish" {
+	if got := e.h.Commands()[0].Text; got != "mallory@contoso.com --reason phish" {
 		t.Errorf("command text %q", got)
 	}
-	e.h.mu.Unlock()
 	// The same INTERACTION_CREATE twice (a second replica's copy, a
 	// resend): answered once, handled once.
 	if err := e.fake.Dispatch(in); err != nil {
@@ -188,11 +172,9 @@ func TestGatewayFlow(t *testing.T) {
 		}
 		return r
 	})
-	e.h.mu.Lock()
-	if n := len(e.h.commands); n != 1 {
+	if n := len(e.h.Commands()); n != 1 {
 		t.Errorf("command handled %d times", n)
 	}
-	e.h.mu.Unlock()
 	if n := e.fake.Callbacks(in); n != 1 {
 		t.Errorf("%d callbacks for one interaction", n)
 	}
@@ -292,35 +274,12 @@ func TestAccess(t *testing.T) {
 	}
 }
 
-// unescape drops markdown escapes, for comparing with plain text.
-func unescape(s string) string {
-	var b strings.Builder
-	esc := false
-	for _, r := range s {
-		if r == '\\' && !esc {
-			esc = true
-			continue
-		}
-		esc = false
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 // Discord unreachable at start-up (here: the gateway lookup answers 429
 // twice) does not leave serve without chat: Run keeps trying.
 func TestGatewayRetriesConnect(t *testing.T) {
 	e := newEnv(t, true)
 	e.fake.RateLimit("GET /gateway", 2, 10*time.Millisecond)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.a.Run(ctx, e.h) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	adaptertest.Run(t, e.a, e.h)
 	if err := e.fake.WaitConnected(e.ctx()); err != nil {
 		t.Fatalf("no gateway connection after two refused attempts: %v", err)
 	}

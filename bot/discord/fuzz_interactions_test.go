@@ -2,35 +2,16 @@ package discord_test
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/countersign/countersign/bot"
-	"github.com/countersign/countersign/bot/chat"
+	"github.com/countersign/countersign/bot/adaptertest"
 	"github.com/countersign/countersign/bot/discord"
 	"github.com/countersign/countersign/bot/discord/discordtest"
 )
-
-// counter is a bot.Handler that counts calls and answers with text.
-type counter struct{ n atomic.Int32 }
-
-func (c *counter) Command(context.Context, bot.Command) bot.Response {
-	c.n.Add(1)
-	return bot.Response{Message: &chat.Message{Text: "ok"}}
-}
-func (c *counter) Click(context.Context, bot.Click) bot.Response {
-	c.n.Add(1)
-	return bot.Response{Message: &chat.Message{Text: "ok"}}
-}
-func (c *counter) Submit(context.Context, bot.Submit) bot.Response {
-	c.n.Add(1)
-	return bot.Response{}
-}
 
 // FuzzInteractions posts arbitrary bodies, correctly signed or not, to the
 // interactions endpoint: it never panics, answers 200, 400, 401 or 413
@@ -57,10 +38,10 @@ func FuzzInteractions(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer a.Wait()
-	h := &counter{}
+	h := &adaptertest.Recorder{}
 	endpoint := a.Interactions(h)
 	f.Fuzz(func(t *testing.T, body []byte, sign bool) {
-		before := h.n.Load()
+		before := h.Calls()
 		r := httptest.NewRequest(http.MethodPost, "/discord/interactions", bytes.NewReader(body))
 		ts := strconv.FormatInt(time.Now().Unix(), 10)
 		r.Header.Set("X-Signature-Timestamp", ts)
@@ -76,7 +57,7 @@ func FuzzInteractions(f *testing.F) {
 		default:
 			t.Fatalf("answered %d: %s", w.Code, w.Body)
 		}
-		if !sign && h.n.Load() != before {
+		if !sign && h.Calls() != before {
 			t.Fatal("a body signed with another key reached the bot")
 		}
 	})

@@ -159,9 +159,8 @@ func TestCommandTextRoundTrip(t *testing.T) {
 			if res := e.deliver(in); res.Status != 200 {
 				t.Fatalf("got %d", res.Status)
 			}
-			e.h.mu.Lock()
-			got := e.h.commands[len(e.h.commands)-1].Text
-			e.h.mu.Unlock()
+			cmds := e.h.Commands()
+			got := cmds[len(cmds)-1].Text
 			if got != tt.want {
 				t.Errorf("got %s\nwant %s", got, tt.want)
 			}

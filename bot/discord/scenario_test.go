@@ -15,6 +15,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/adaptertest"
 	"github.com/countersign/countersign/bot/discord"
 	"github.com/countersign/countersign/bot/discord/discordtest"
 	"github.com/countersign/countersign/internal/bottest"
@@ -91,24 +92,7 @@ func text(r *discordtest.Response) string {
 	if r == nil || r.Data == nil || r.Type == 9 {
 		return ""
 	}
-	return unescape(r.Data.Text())
-}
-
-// unescape removes the markdown escapes and zero-width spaces the adapter
-// adds, so scenarios can search for plain text.
-func unescape(s string) string {
-	s = strings.ReplaceAll(s, "\u200b", "")
-	var b strings.Builder
-	esc := false
-	for _, r := range s {
-		if r == '\\' && !esc {
-			esc = true
-			continue
-		}
-		esc = false
-		b.WriteRune(r)
-	}
-	return b.String()
+	return r.Data.PlainText()
 }
 
 // options turns a command line into the typed options the registered
@@ -211,7 +195,7 @@ func (d *driver) Card(t testing.TB, id int64) (string, []string) {
 	for _, b := range m.Buttons() {
 		labels = append(labels, b.Label)
 	}
-	return unescape(m.Text()), labels
+	return m.PlainText(), labels
 }
 
 func (d *driver) Thread(t testing.TB, id int64) []string {
@@ -226,7 +210,7 @@ func (d *driver) Thread(t testing.TB, id int64) []string {
 	}
 	var out []string
 	for _, r := range msgs {
-		out = append(out, unescape(r.Text()))
+		out = append(out, r.PlainText())
 	}
 	return out
 }
@@ -267,7 +251,7 @@ func (d *driver) Private(t testing.TB, person string) []string {
 	var out []string
 	for _, in := range sent {
 		for _, m := range d.fake.Followups(in) {
-			out = append(out, unescape(m.Text()))
+			out = append(out, m.PlainText())
 		}
 	}
 	return out
@@ -309,16 +293,8 @@ func start(t *testing.T, gateway bool) (*driver, *bottest.System) {
 	d := &driver{fake: fake, signer: signer, adapter: a,
 		sent: map[string][]*discordtest.Interaction{}, modal: map[string][3]string{}, cards: map[int64]string{}}
 	if gateway {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- a.Run(ctx, sys.Bot) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("gateway: %v", err)
-			}
-		})
-		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+		adaptertest.Run(t, a, sys.Bot)
+		wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer wcancel()
 		if err := fake.WaitConnected(wctx); err != nil {
 			t.Fatal(err)

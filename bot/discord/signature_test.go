@@ -98,7 +98,7 @@ func TestSignatureMatrix(t *testing.T) {
 			}
 		})
 	}
-	if n := e.h.calls(); n != 0 {
+	if n := e.h.Calls(); n != 0 {
 		t.Errorf("handler called %d times", n)
 	}
 	if n := seen.count(); n != 0 {
@@ -137,7 +137,7 @@ func TestDuplicateInteraction(t *testing.T) {
 			t.Errorf("replay answered %d, want 401", got)
 		}
 	}
-	if n := e.h.calls(); n != 1 {
+	if n := e.h.Calls(); n != 1 {
 		t.Errorf("handler called %d times, want 1", n)
 	}
 }

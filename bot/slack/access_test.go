@@ -3,8 +3,6 @@ package slackbot_test
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/adaptertest"
 	"github.com/countersign/countersign/bot/chat"
 	slackbot "github.com/countersign/countersign/bot/slack"
 	"github.com/countersign/countersign/bot/slack/slacktest"
@@ -99,20 +98,14 @@ func TestChannelAllowList(t *testing.T) {
 	fake := slacktest.New(slacktest.Limits{})
 	defer fake.Close()
 	d := newDriver(fake)
-	st := bottest.OpenStore(t)
-	a := newAdapter(t, fake, st, "")
-	rec := &recorder{}
-	mux := http.NewServeMux()
-	a.Mount(mux, rec)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	d.srv = srv
+	rec := &adaptertest.Recorder{}
+	d.srv = serve(t, newAdapter(t, fake, bottest.OpenStore(t), ""), rec)
 	body := d.post(t, "/slack/commands", url.Values{"channel_id": {"C0ELSEWHERE"}, "user_id": {"U02BOB"},
 		"command": {"/disable"}, "text": {"mallory@contoso.com"}})
 	if !strings.Contains(body, "does not take commands in this channel") {
 		t.Fatalf("answer %s", body)
 	}
-	if rec.calls.Load() != 0 {
+	if rec.Calls() != 0 {
 		t.Fatal("a command from another channel reached the bot")
 	}
 }

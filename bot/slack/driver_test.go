@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/bot"
 	slackbot "github.com/countersign/countersign/bot/slack"
 	"github.com/countersign/countersign/bot/slack/slacktest"
 	"github.com/countersign/countersign/internal/bottest"
@@ -398,6 +399,16 @@ func (d *driver) Changes() *changes.Signal { return &d.fake.Signal }
 var _ bottest.Driver = (*driver)(nil)
 
 // newAdapter builds an adapter against fake for the scenarios.
+// serve mounts a's endpoints with h on a test server that is closed when
+// the test ends.
+func serve(t testing.TB, a *slackbot.Adapter, h bot.Handler) *httptest.Server {
+	mux := http.NewServeMux()
+	a.Mount(mux, h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 func newAdapter(t testing.TB, fake *slacktest.Server, seen slackbot.Seen, appToken string) *slackbot.Adapter {
 	t.Helper()
 	cfg := slackbot.Config{

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/adaptertest"
 	slackbot "github.com/countersign/countersign/bot/slack"
 	"github.com/countersign/countersign/bot/slack/slacktest"
 )
@@ -41,7 +41,7 @@ func FuzzRequests(f *testing.F) {
 	fake := slacktest.New(slacktest.Limits{})
 	defer fake.Close()
 	fake.AddUser(slacktest.User{ID: "U02BOB", Name: "bob"})
-	rec := &recorder{}
+	rec := &adaptertest.Recorder{}
 	a, err := slackbot.New(slackbot.Config{BotToken: slacktest.BotToken, SigningSecret: secret, APIURL: fake.APIURL(),
 		Approvers: []string{"U02BOB"}, Seen: seen{}})
 	if err != nil {
@@ -52,7 +52,7 @@ func FuzzRequests(f *testing.F) {
 	a.Mount(mux, rec)
 	f.Fuzz(func(t *testing.T, body string, sign bool, query string) {
 		for _, path := range []string{"/slack/commands", "/slack/interactions"} {
-			before := rec.calls.Load()
+			before := rec.Calls()
 			r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
 			r.URL.RawQuery = query
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -70,11 +70,9 @@ func FuzzRequests(f *testing.F) {
 			default:
 				t.Fatalf("%s answered %d", path, w.Code)
 			}
-			if (!sign || query != "") && rec.calls.Load() != before {
+			if (!sign || query != "") && rec.Calls() != before {
 				t.Fatalf("%s: an unsigned or query-carrying request reached the bot", path)
 			}
 		}
 	})
 }
-
-var _ bot.Handler = (*recorder)(nil)

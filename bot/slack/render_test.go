@@ -15,28 +15,28 @@ import (
 // entity matches the only escape sequences the renderer writes.
 var entity = regexp.MustCompile(`&(amp|lt|gt);`)
 
-// texts returns every string value in a JSON document.
-func texts(t *testing.T, v any, out *[]string) {
+// texts appends every string value in a JSON document to out.
+func texts(v any, out *[]string) {
 	switch v := v.(type) {
 	case string:
 		*out = append(*out, v)
 	case []any:
 		for _, e := range v {
-			texts(t, e, out)
+			texts(e, out)
 		}
 	case map[string]any:
 		for k, e := range v {
 			if k == "value" || k == "action_id" || k == "block_id" || k == "type" || k == "style" {
 				continue // not shown, or the adapter's own
 			}
-			texts(t, e, out)
+			texts(e, out)
 		}
 	}
 }
 
-// checkSafe fails when rendered Slack text could contain control syntax:
-// any < or >, or an & that is not one of the renderer's escapes.
-func checkSafe(t *testing.T, r rendered) {
+// shown returns every string of r a person can see: the fallback text and
+// the strings of its blocks as Slack receives them.
+func shown(t *testing.T, r rendered) []string {
 	t.Helper()
 	raw, err := json.Marshal(r.Blocks)
 	if err != nil {
@@ -47,8 +47,15 @@ func checkSafe(t *testing.T, r rendered) {
 		t.Fatal(err)
 	}
 	all := []string{r.Text}
-	texts(t, doc, &all)
-	for _, s := range all {
+	texts(doc, &all)
+	return all
+}
+
+// checkSafe fails when rendered Slack text could contain control syntax:
+// any < or >, or an & that is not one of the renderer's escapes.
+func checkSafe(t *testing.T, r rendered) {
+	t.Helper()
+	for _, s := range shown(t, r) {
 		if strings.ContainsAny(s, "<>") {
 			t.Fatalf("unescaped < or > in rendered text %q", s)
 		}
@@ -192,22 +199,16 @@ func TestRenderNeutralisesUserText(t *testing.T) {
 			m := chat.Message{Title: tt.in, Text: tt.in, Footer: tt.in, Fields: []chat.Field{{Label: "Reason", Value: tt.in}},
 				Lines: []chat.Line{{Mark: chat.MarkOK, Text: tt.in, Detail: tt.in}}, Buttons: []chat.Button{{Label: tt.in, Value: "deny:1:abc"}}}
 			r := render(m)
-			raw, err := json.Marshal(r.Blocks)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var doc any
-			if err := json.Unmarshal(raw, &doc); err != nil {
-				t.Fatal(err)
-			}
-			all := []string{r.Text}
-			texts(t, doc, &all)
-			for _, s := range all {
+			for _, s := range shown(t, r) {
 				for _, b := range tt.banned {
 					if strings.Contains(s, b) {
 						t.Errorf("rendered text %q contains %q", s, b)
 					}
 				}
+			}
+			raw, err := json.Marshal(r.Blocks)
+			if err != nil {
+				t.Fatal(err)
 			}
 			var blocks []struct {
 				Fields []struct{ Text string }

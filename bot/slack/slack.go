@@ -154,30 +154,20 @@ func (a *Adapter) Ready(ctx context.Context) error {
 	return nil
 }
 
-// maxRateRetries bounds how often one call is retried after a 429.
-const maxRateRetries = 5
-
-// call runs fn, waiting as Slack asks when it answers 429.
+// call runs fn, waiting as Slack asks when it answers 429: at least a
+// second, as slack-go's own retry would, and five retries at most.
 func (a *Adapter) call(ctx context.Context, method string, fn func() error) error {
-	for attempt := 0; ; attempt++ {
-		err := fn()
-		var rl *slack.RateLimitedError
-		if !errors.As(err, &rl) || attempt == maxRateRetries {
-			if err != nil {
-				return fmt.Errorf("slack %s: %w", method, err)
-			}
-			return nil
-		}
-		wait := min(max(rl.RetryAfter, time.Second), time.Minute)
-		a.log.WarnContext(ctx, "rate limited by Slack; waiting", "method", method, "retry_after", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("slack %s: %w", method, ctx.Err())
-		case <-t.C:
-		}
+	limits := bot.Backoff{Attempts: 6, Min: time.Second, Max: time.Minute, Limited: retryAfter}
+	return limits.Do(ctx, a.log, "slack "+method, fn)
+}
+
+// retryAfter is the wait a 429 from Slack asks for.
+func retryAfter(err error) (time.Duration, bool) {
+	var rl *slack.RateLimitedError
+	if !errors.As(err, &rl) {
+		return 0, false
 	}
+	return rl.RetryAfter, true
 }
 
 func (a *Adapter) postLimiter(channel string) *rate.Limiter {

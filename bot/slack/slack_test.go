@@ -1,12 +1,10 @@
 package slackbot_test
 
 import (
-	"context"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/bot/adaptertest"
 	slackbot "github.com/countersign/countersign/bot/slack"
 	"github.com/countersign/countersign/bot/slack/slacktest"
 	"github.com/countersign/countersign/internal/bottest"
@@ -23,12 +21,8 @@ func startHTTP(t *testing.T) (*driver, *bottest.System) {
 		Chats: map[string]bot.Chat{bot.PlatformSlack: a}, Access: map[string]bot.Access{bot.PlatformSlack: a},
 	})
 	t.Cleanup(a.Wait)
-	mux := http.NewServeMux()
-	a.Mount(mux, sys.Bot)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
 	d := newDriver(fake)
-	d.srv = srv
+	d.srv = serve(t, a, sys.Bot)
 	return d, sys
 }
 
@@ -42,16 +36,8 @@ func startSocket(t *testing.T) (*driver, *bottest.System) {
 	sys := bottest.Start(t, st, bottest.Options{
 		Chats: map[string]bot.Chat{bot.PlatformSlack: a}, Access: map[string]bot.Access{bot.PlatformSlack: a},
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, sys.Bot) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("socket mode ended: %v", err)
-		}
-		a.Wait()
-	})
+	t.Cleanup(a.Wait)
+	adaptertest.Run(t, a, sys.Bot)
 	d := newDriver(fake)
 	d.socket = true
 	return d, sys

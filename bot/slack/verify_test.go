@@ -4,17 +4,14 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/countersign/countersign/approvals"
-	"github.com/countersign/countersign/bot"
-	"github.com/countersign/countersign/bot/chat"
+	"github.com/countersign/countersign/bot/adaptertest"
 	slackbot "github.com/countersign/countersign/bot/slack"
 	"github.com/countersign/countersign/bot/slack/slacktest"
 	"github.com/countersign/countersign/internal/bottest"
@@ -29,22 +26,6 @@ func TestSignatureOfficialVector(t *testing.T) {
 	}
 }
 
-// recorder is a bot.Handler that counts calls.
-type recorder struct{ calls atomic.Int32 }
-
-func (r *recorder) Command(context.Context, bot.Command) bot.Response {
-	r.calls.Add(1)
-	return bot.Response{Message: &chat.Message{Text: "ok"}}
-}
-func (r *recorder) Click(context.Context, bot.Click) bot.Response {
-	r.calls.Add(1)
-	return bot.Response{}
-}
-func (r *recorder) Submit(context.Context, bot.Submit) bot.Response {
-	r.calls.Add(1)
-	return bot.Response{}
-}
-
 // TestVerificationMatrix: missing, forged, stale, future, replayed and
 // query-smuggled requests get 401, reach no handler and store nothing; the
 // one good request passes once.
@@ -53,12 +34,8 @@ func TestVerificationMatrix(t *testing.T) {
 	defer fake.Close()
 	newDriver(fake)
 	st := bottest.OpenStore(t)
-	a := newAdapter(t, fake, st, "")
-	rec := &recorder{}
-	mux := http.NewServeMux()
-	a.Mount(mux, rec)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	rec := &adaptertest.Recorder{}
+	srv := serve(t, newAdapter(t, fake, st, ""), rec)
 
 	cmd := url.Values{"team_id": {slacktest.TeamID}, "channel_id": {channel}, "user_id": {"U02BOB"},
 		"command": {"/countersign"}, "text": {"help"}, "response_url": {fake.ResponseURL()}}.Encode()
@@ -133,7 +110,7 @@ func TestVerificationMatrix(t *testing.T) {
 			}
 		})
 	}
-	if n := rec.calls.Load(); n != 0 {
+	if n := rec.Calls(); n != 0 {
 		t.Fatalf("refused requests reached the handler %d times", n)
 	}
 
@@ -154,7 +131,7 @@ func TestVerificationMatrix(t *testing.T) {
 			t.Fatalf("request %d: status %s, want %d", i, resp.Status, want)
 		}
 	}
-	if n := rec.calls.Load(); n != 1 {
+	if n := rec.Calls(); n != 1 {
 		t.Fatalf("handler called %d times, want 1 (the replay must not reach it)", n)
 	}
 	reqs, err := st.List(context.Background(), approvals.Filter{})
@@ -171,25 +148,19 @@ func TestSocketModeRedeliveryHandledOnce(t *testing.T) {
 	newDriver(fake)
 	st := bottest.OpenStore(t)
 	a := newAdapter(t, fake, st, slacktest.AppToken)
-	rec := &recorder{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, rec) }()
-	defer func() {
-		cancel()
-		<-done
-		a.Wait()
-	}()
+	t.Cleanup(a.Wait)
+	rec := &adaptertest.Recorder{}
+	adaptertest.Run(t, a, rec)
 	payload := map[string]string{"team_id": slacktest.TeamID, "channel_id": channel, "user_id": "U02BOB",
 		"command": "/countersign", "text": "help"}
-	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer scancel()
 	for range 2 {
 		if _, err := fake.SendID(sctx, "env-redelivered", "slash_commands", payload); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := rec.calls.Load(); n != 1 {
+	if n := rec.Calls(); n != 1 {
 		t.Fatalf("handler called %d times for one envelope delivered twice, want 1", n)
 	}
 }

@@ -3,7 +3,6 @@ package discordtest
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -111,9 +110,8 @@ func (s *Server) putCommands(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, 10004, "Unknown Guild")
 		return
 	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
-	if err != nil {
-		s.invalid(w, r, 50109, "unreadable body")
+	raw, ok := s.body(w, r, 4<<20)
+	if !ok {
 		return
 	}
 	var cmds []command

@@ -18,6 +18,7 @@ package discordtest
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -253,6 +254,17 @@ func (s *Server) invalid(w http.ResponseWriter, r *http.Request, code int, forma
 		code = 50035
 	}
 	apiError(w, http.StatusBadRequest, code, msg)
+}
+
+// body reads a request body of at most limit bytes; ok is false when it
+// could not be read and the violation was answered.
+func (s *Server) body(w http.ResponseWriter, r *http.Request, limit int64) (raw []byte, ok bool) {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, limit))
+	if err != nil {
+		s.invalid(w, r, 50109, "unreadable body: %v", err)
+		return nil, false
+	}
+	return raw, true
 }
 
 func apiError(w http.ResponseWriter, status, code int, msg string) {

@@ -260,9 +260,8 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, 10062, "Unknown interaction")
 		return
 	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		s.invalid(w, r, 50109, "unreadable body")
+	raw, ok := s.body(w, r, 1<<20)
+	if !ok {
 		return
 	}
 	if code, msg := s.record(in, raw); msg != "" {

@@ -96,6 +96,23 @@ func (m *Message) Text() string {
 	return strings.Join(parts, "\n")
 }
 
+// PlainText is Text as a person reads it in Discord: without the markdown
+// escapes and the zero-width spaces the adapter adds, so tests can search
+// it for plain words.
+func (m *Message) PlainText() string {
+	var b strings.Builder
+	esc := false
+	for _, r := range strings.ReplaceAll(m.Text(), "\u200b", "") {
+		if r == '\\' && !esc {
+			esc = true
+			continue
+		}
+		esc = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 func (m *Message) clone() *Message {
 	c := *m
 	// Unmarshal would reuse the shared slices and the embeds they point
@@ -111,9 +128,8 @@ func (m *Message) clone() *Message {
 // messageBody decodes and validates a message write. ok is false when a
 // violation was answered.
 func (s *Server) messageBody(w http.ResponseWriter, r *http.Request) (*Message, bool) {
-	raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		s.invalid(w, r, 50109, "request body is not valid JSON")
+	raw, ok := s.body(w, r, 1<<20)
+	if !ok {
 		return nil, false
 	}
 	var m Message
@@ -268,9 +284,8 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) editMessage(w http.ResponseWriter, r *http.Request) {
-	raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		s.invalid(w, r, 50109, "request body is not valid JSON")
+	raw, ok := s.body(w, r, 1<<20)
+	if !ok {
 		return
 	}
 	var patch struct {

@@ -304,11 +304,11 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	case "auth.test":
 		ok(w, map[string]any{"team_id": TeamID, "user_id": BotUser, "bot_id": "B0BOT", "url": "https://example.slack.com/"})
 	case "chat.postMessage":
-		s.postMessage(w, form)
+		s.withMessage(w, form, s.postMessage)
 	case "chat.update":
-		s.update(w, form)
+		s.withMessage(w, form, s.update)
 	case "chat.postEphemeral":
-		s.postEphemeral(w, form)
+		s.withMessage(w, form, s.postEphemeral)
 	case "views.open":
 		s.openView(w, body)
 	case "users.info":
@@ -330,12 +330,11 @@ func (s *Server) nextTS() string {
 	return fmt.Sprintf("%d.%06d", s.now().Unix(), s.seq%1_000_000)
 }
 
-func (s *Server) postMessage(w http.ResponseWriter, form url.Values) {
-	channel, text, thread := form.Get("channel"), form.Get("text"), form.Get("thread_ts")
-	if channel == "" {
-		fail(w, "channel_not_found")
-		return
-	}
+// withMessage checks the text and blocks of a chat.* call against
+// Slack's limits, answering the error Slack would, and runs call with them
+// under the lock.
+func (s *Server) withMessage(w http.ResponseWriter, form url.Values, call func(w http.ResponseWriter, form url.Values, m Message)) {
+	text := form.Get("text")
 	blocks, code := checkMessage(text, form.Get("blocks"))
 	if code != "" {
 		fail(w, code)
@@ -343,6 +342,15 @@ func (s *Server) postMessage(w http.ResponseWriter, form url.Values) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	call(w, form, Message{Channel: form.Get("channel"), Text: text, Blocks: blocks})
+}
+
+func (s *Server) postMessage(w http.ResponseWriter, form url.Values, m Message) {
+	channel, thread := m.Channel, form.Get("thread_ts")
+	if channel == "" {
+		fail(w, "channel_not_found")
+		return
+	}
 	if s.limits.PostPerChannel > 0 {
 		l := s.postLim[channel]
 		if l == nil {
@@ -361,22 +369,15 @@ func (s *Server) postMessage(w http.ResponseWriter, form url.Values) {
 			return
 		}
 	}
-	m := &Message{Channel: channel, TS: s.nextTS(), ThreadTS: thread, Text: text, Blocks: blocks}
+	m.TS, m.ThreadTS = s.nextTS(), thread
 	key := channel + "/" + m.TS
-	s.messages[key] = m
+	s.messages[key] = &m
 	s.order = append(s.order, key)
-	ok(w, map[string]any{"channel": channel, "ts": m.TS, "message": map[string]any{"ts": m.TS, "thread_ts": thread, "text": text}})
+	ok(w, map[string]any{"channel": channel, "ts": m.TS, "message": map[string]any{"ts": m.TS, "thread_ts": thread, "text": m.Text}})
 }
 
-func (s *Server) update(w http.ResponseWriter, form url.Values) {
-	channel, ts, text := form.Get("channel"), form.Get("ts"), form.Get("text")
-	blocks, code := checkMessage(text, form.Get("blocks"))
-	if code != "" {
-		fail(w, code)
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *Server) update(w http.ResponseWriter, form url.Values, edit Message) {
+	channel, ts := edit.Channel, form.Get("ts")
 	if s.updLim != nil && !s.updLim.Allow() {
 		s.limited["chat.update"]++
 		limitedResponse(w, 2)
@@ -387,25 +388,18 @@ func (s *Server) update(w http.ResponseWriter, form url.Values) {
 		fail(w, "message_not_found")
 		return
 	}
-	m.Text, m.Blocks = text, blocks
+	m.Text, m.Blocks = edit.Text, edit.Blocks
 	m.Edits++
-	ok(w, map[string]any{"channel": channel, "ts": ts, "text": text})
+	ok(w, map[string]any{"channel": channel, "ts": ts, "text": edit.Text})
 }
 
-func (s *Server) postEphemeral(w http.ResponseWriter, form url.Values) {
-	channel, user, text := form.Get("channel"), form.Get("user"), form.Get("text")
-	blocks, code := checkMessage(text, form.Get("blocks"))
-	if code != "" {
-		fail(w, code)
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *Server) postEphemeral(w http.ResponseWriter, form url.Values, m Message) {
+	user := form.Get("user")
 	if _, ok := s.users[user]; !ok {
 		fail(w, "user_not_in_channel")
 		return
 	}
-	s.ephemeral = append(s.ephemeral, Ephemeral{Channel: channel, User: user, Text: text, Blocks: blocks})
+	s.ephemeral = append(s.ephemeral, Ephemeral{Channel: m.Channel, User: user, Text: m.Text, Blocks: m.Blocks})
 	ok(w, map[string]any{"message_ts": s.nextTS()})
 }
 
