@@ -113,7 +113,8 @@ func Start(t testing.TB, st *store.Store, opts Options) *System {
 	return sys
 }
 
-// New starts the bot, engine and TMCAS fake on st; Close stops them.
+// New starts the bot, engine and TMCAS fake on st; Close stops them. The
+// load tool uses it outside tests.
 func New(ctx context.Context, st *store.Store, opts Options) (*System, error) {
 	log := opts.Logger
 	if log == nil {
