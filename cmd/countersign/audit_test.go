@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countersign/countersign/internal/app"
 	"github.com/countersign/countersign/internal/bottest"
 	"github.com/countersign/countersign/internal/engine"
 	"github.com/countersign/countersign/internal/store"
@@ -55,7 +56,7 @@ func TestAuditVerifyCheckpoints(t *testing.T) {
 		file := filepath.Join(dir, "checkpoints.jsonl")
 		var text, jsonLog bytes.Buffer
 		for _, h := range []slog.Handler{slog.NewTextHandler(&text, nil), slog.NewJSONHandler(&jsonLog, nil)} {
-			job := checkpointJob(slog.New(h), st, file)
+			job := app.CheckpointJob(slog.New(h), st, file, nil)
 			for range 2 { // the second run finds the head unmoved
 				if _, err := job.Run(ctx, engine.PeriodicRun{Slot: time.Now()}); err != nil {
 					t.Fatalf("checkpoint job: %v", err)

@@ -2,26 +2,20 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 )
 
-// runConfigCheck validates the configuration and prints it with every
-// secret redacted. An invalid configuration exits 1 with one line per
-// problem.
-func runConfigCheck(_ context.Context, e env, args []string) error {
-	fs := newFlags("config check", e)
-	path := configFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
+// configCheckFlags: config check validates the configuration and prints it
+// with every secret redacted. An invalid configuration exits 1 with one
+// line per problem.
+func configCheckFlags(*flag.FlagSet) command {
+	return command{run: func(_ context.Context, c *call) error {
+		out, err := c.cfg.Redacted()
+		if err != nil {
+			return fmt.Errorf("printing configuration: %w", err)
+		}
+		_, err = c.stdout.Write(out)
 		return err
-	}
-	cfg, err := loadConfig(*path, e)
-	if err != nil {
-		return err
-	}
-	out, err := cfg.Redacted()
-	if err != nil {
-		return fmt.Errorf("printing configuration: %w", err)
-	}
-	_, err = e.stdout.Write(out)
-	return err
+	}}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,14 +16,12 @@ import (
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
 	"github.com/countersign/countersign/bot/console"
+	"github.com/countersign/countersign/internal/app"
 	"github.com/countersign/countersign/internal/config"
 	"github.com/countersign/countersign/internal/digest"
 	"github.com/countersign/countersign/internal/engine"
-	"github.com/countersign/countersign/internal/metrics"
-	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/providers/msgraph/graphtest"
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
-	"github.com/countersign/countersign/workflow"
 )
 
 // demoConfig is the demo's configuration; the %s are the fakes' addresses
@@ -47,7 +46,7 @@ providers:
   tmcas: { base_url: "%s", token: "%s" }
   graph: { base_url: "%s", token_url: "%s", tenant_id: "%s", client_id: "%s", client_secret: "%s" }
 routes: { disable: tmcas, enable-mfa: tmcas, reset-password: graph, revoke-sessions: graph, purge-mail: graph }
-engine: { poll_interval: 200ms, expiry_sweep: "@every 1s" }
+engine: { poll_interval: 200ms, expiry_sweep: "@every 1s", workers: 4 }
 `
 
 // demoPeople are the console's people: alice responds, bob and carol approve.
@@ -107,42 +106,41 @@ func (c *clock) advance(d time.Duration) {
 	c.offset += d
 }
 
-// runDemo runs the bot in a terminal with an embedded configuration and fake
-// providers; with --script it reads commands from a file and prints the
-// transcript, on a frozen clock so the transcript is always the same.
-func runDemo(ctx context.Context, e env, args []string) error {
-	fs := newFlags("demo", e)
+// demoFlags: demo runs the bot in a terminal with an embedded
+// configuration and fake providers; with --script it reads commands from a
+// file and prints the transcript, on a frozen clock so the transcript is
+// always the same.
+func demoFlags(fs *flag.FlagSet) command {
 	script := fs.String("script", "", "read commands from `FILE` and print the transcript, then exit")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	in, live := e.stdin, true
-	clk := &clock{base: time.Now().UTC().Truncate(time.Second), start: time.Now()}
-	start := time.Now()
-	if *script != "" {
-		f, err := os.Open(*script)
-		if err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
+	return command{run: func(ctx context.Context, c *call) error {
+		in, live := c.stdin, true
+		clk := &clock{base: time.Now().UTC().Truncate(time.Second), start: time.Now()}
+		start := time.Now()
+		if *script != "" {
+			f, err := os.Open(*script)
+			if err != nil {
+				return fmt.Errorf("%w: %v", errUsage, err)
+			}
+			defer f.Close()
+			in, live = f, false
+			clk = &clock{base: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
 		}
-		defer f.Close()
-		in, live = f, false
-		clk = &clock{base: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-	}
-	d, err := startDemo(ctx, e, clk, live)
-	if err != nil {
+		d, err := startDemo(ctx, c.env, clk, live)
+		if err != nil {
+			return err
+		}
+		defer d.close()
+		if live {
+			fmt.Fprintln(c.stdout, demoHint)
+			fmt.Fprintf(c.stdout, "(started in %s)\n", time.Since(start).Round(time.Millisecond))
+		}
+		err = d.console.Run(ctx, in, d.sys.Bot, consoleHooks(d), !live)
+		if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
+			err = nil
+		}
+		fmt.Fprintln(c.stdout)
 		return err
-	}
-	defer d.close()
-	if live {
-		fmt.Fprintln(e.stdout, demoHint)
-		fmt.Fprintf(e.stdout, "(started in %s)\n", time.Since(start).Round(time.Millisecond))
-	}
-	err = d.console.Run(ctx, in, d.bot, consoleHooks(d), !live)
-	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
-		err = nil
-	}
-	fmt.Fprintln(e.stdout)
-	return err
+	}}
 }
 
 // consoleHooks are the demo's additions to the console.
@@ -152,15 +150,13 @@ func consoleHooks(d *demo) console.Hooks { return console.Hooks{Settle: d.settle
 type demo struct {
 	clock   *clock
 	dir     string
-	store   *store.Store
-	engine  *engine.Engine
-	bot     *bot.Bot
+	sys     *app.System
+	render  engine.Notifier // the bot
 	console *console.Console
 	tmcas   *tmcastest.Server
 	graph   *graphtest.Server
 	log     *slog.Logger
 	out     io.Writer
-	metrics *metrics.Metrics
 
 	closing atomic.Bool
 
@@ -206,51 +202,22 @@ func startDemo(ctx context.Context, e env, clk *clock, live bool) (_ *demo, err 
 	// River reports its own shutdown as errors; once the demo is closing
 	// nothing it logs is news.
 	d.log = slog.New(quietHandler{Handler: cfg.Log.Handler(e.stderr), closing: &d.closing})
-	d.store, err = openStore(ctx, cfg, d.log)
-	if err != nil {
-		return nil, err
-	}
-	if err := d.store.Migrate(ctx); err != nil {
-		return nil, fmt.Errorf("migrating: %w", err)
-	}
-	d.metrics = metrics.New(metrics.Options{Source: d.store, Version: version, Logger: d.log})
-	router, err := newRouter(cfg, d.log, d.metrics)
-	if err != nil {
-		return nil, err
-	}
-	d.console, err = console.New(e.stdout, demoPeople, live)
-	if err != nil {
+	if d.console, err = console.New(e.stdout, demoPeople, live); err != nil {
 		return nil, err
 	}
 	refs := 0
-	newRef := func() string { refs++; return fmt.Sprintf("demo%04d", refs) }
-	wf, err := workflow.New(workflow.Config{Store: d.store, Providers: router, Policy: cfg.Policy(), Admin: cfg.IsAdmin,
-		Logger: d.log, Now: clk.Now, Metrics: d.metrics})
-	if err != nil {
-		return nil, err
-	}
-	d.bot, err = bot.New(bot.Config{
-		Workflow: wf, Store: d.store,
-		Chats:  map[string]bot.Chat{bot.PlatformConsole: d.console},
-		Access: map[string]bot.Access{bot.PlatformConsole: d.console},
-		Logger: d.log, Now: clk.Now, NewRef: newRef,
+	d.sys, err = app.New(ctx, cfg, app.Options{
+		Logger: d.log, Version: version, Migrate: true, Now: clk.Now,
+		Platforms: []app.Platform{{Name: bot.PlatformConsole, Chat: d.console, Access: d.console}},
+		NewRef:    func() string { refs++; return fmt.Sprintf("demo%04d", refs) },
+		Notifier:  func(b engine.Notifier) engine.Notifier { d.render = b; return d },
+		Tuning:    app.Tuning{FetchPollInterval: 50 * time.Millisecond, NotifyInterval: 100 * time.Millisecond},
 	})
 	if err != nil {
 		return nil, err
 	}
-	d.engine, err = engine.New(engine.Config{
-		Store: d.store, Providers: router, Notifier: d, Expirer: wf, Logger: d.log, Now: clk.Now,
-		PollInterval: cfg.Engine.PollInterval, PollDeadline: cfg.Engine.PollDeadline,
-		ExpirySweep: cfg.Engine.ExpirySweep, Workers: 4,
-		FetchPollInterval: 50 * time.Millisecond, NotifyInterval: 100 * time.Millisecond,
-		Metrics: d.metrics, Protected: cfg.Policy().Protected,
-	})
-	if err != nil {
+	if err := d.sys.Start(ctx); err != nil {
 		return nil, err
-	}
-	if err := d.engine.Start(ctx); err != nil {
-		d.engine = nil
-		return nil, fmt.Errorf("starting the engine: %w", err)
 	}
 	return d, nil
 }
@@ -260,8 +227,8 @@ func startDemo(ctx context.Context, e env, clk *clock, live bool) (_ *demo, err 
 func (d *demo) Changed(ctx context.Context, id int64) {
 	// The state is read before rendering: a render only counts as final
 	// when the state it could see was already final.
-	r, err := d.store.Get(ctx, id)
-	d.bot.Changed(ctx, id)
+	r, err := d.sys.Store.Get(ctx, id)
+	d.render.Changed(ctx, id)
 	if err == nil && r.State.Terminal() {
 		d.mu.Lock()
 		d.final[id] = true
@@ -278,13 +245,13 @@ func (d *demo) settle(ctx context.Context) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		d.bot.Wait()
+		d.sys.Bot.Wait()
 		busy, err := d.busy(ctx)
 		if err != nil {
 			return err
 		}
 		if !busy {
-			d.bot.Wait()
+			d.sys.Bot.Wait()
 			return nil
 		}
 		select {
@@ -296,7 +263,7 @@ func (d *demo) settle(ctx context.Context) error {
 }
 
 func (d *demo) busy(ctx context.Context) (bool, error) {
-	rs, err := d.store.List(ctx, approvals.Filter{})
+	rs, err := d.sys.Store.List(ctx, approvals.Filter{})
 	if err != nil {
 		return false, err
 	}
@@ -341,11 +308,11 @@ func (d *demo) digest(ctx context.Context, args string) error {
 		since = dur
 	}
 	now := d.clock.Now()
-	w, err := digest.Committed(ctx, d.store, now.Add(-since), now)
+	w, err := digest.Committed(ctx, d.sys.Store, now.Add(-since), now)
 	if err != nil {
 		return err
 	}
-	dg, err := digest.Build(ctx, d.store, w, time.UTC)
+	dg, err := digest.Build(ctx, d.sys.Store, w, time.UTC)
 	if err != nil {
 		return err
 	}
@@ -365,18 +332,12 @@ func (d *demo) wait(args string) {
 
 func (d *demo) close() {
 	d.closing.Store(true)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if d.engine != nil {
-		if err := d.engine.Stop(ctx); err != nil && d.log != nil {
-			d.log.Warn("stopping the engine", "err", err)
+	if d.sys != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := d.sys.Close(ctx); err != nil {
+			d.log.Warn("stopping the demo", "err", err)
 		}
-	}
-	if d.bot != nil {
-		d.bot.Wait()
-	}
-	if d.store != nil {
-		d.store.Close()
 	}
 	if d.tmcas != nil {
 		d.tmcas.Close()

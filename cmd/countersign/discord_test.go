@@ -10,15 +10,11 @@ import (
 
 	"github.com/countersign/countersign/bot/discord/discordtest"
 	"github.com/countersign/countersign/internal/bottest"
-	"github.com/countersign/countersign/internal/testdb"
-	"github.com/countersign/countersign/providers/tmcas/tmcastest"
 )
 
+// discordConfig is the Discord part of TestServeDiscord's configuration;
+// the %s are the application's public key and the fake's API URL.
 const discordConfig = `
-store: { url: "%s" }
-audit: { key: "serve-discord-test-audit-key-0123456789" }
-log: { level: warn, format: text }
-policy: { approvals_required: 1, request_ttl: 1h, max_targets: 100, require_reason: true }
 people:
   - { name: alice, email: alice@contoso.com, discord: "4001" }
   - { name: bob, email: bob@contoso.com, discord: "4002" }
@@ -30,9 +26,6 @@ discord:
   api_url: %s
   channels: ["900000000000000002"]
   approver_roles: ["900000000000000010"]
-providers:
-  tmcas: { base_url: "%s", token: "%s" }
-routes: { disable: tmcas }
 `
 
 // TestServeDiscord runs serve with Discord's HTTP interactions against the
@@ -45,11 +38,9 @@ func TestServeDiscord(t *testing.T) {
 	alice := discordtest.User{ID: "4001", Name: "alice"}
 	fake.AddMember(alice)
 	fake.AddMember(discordtest.User{ID: "4002", Name: "bob", Roles: []string{"900000000000000010"}})
-	tm := tmcastest.New(tmcastest.Options{Limit: -1})
-	t.Cleanup(tm.Close)
-	tm.AddAccount("mallory@contoso.com")
 	signer := discordtest.NewSigner()
-	base, logs := serveConfig(t, fmt.Sprintf(discordConfig, testdb.SQLite(t), signer.PublicKey(), fake.APIURL(), tm.URL(), tm.Token()))
+	s := servePlatform(t, fmt.Sprintf(discordConfig, signer.PublicKey(), fake.APIURL()))
+	base, logs := s.base, s.logs
 	ctx := context.Background()
 	ready := getJSON(t, base+"/readyz", http.StatusOK)
 	if fmt.Sprint(ready) == "" || !strings.Contains(fmt.Sprint(ready), "discord") {

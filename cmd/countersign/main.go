@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -31,23 +32,26 @@ type env struct {
 // subcommand is one entry of the dispatch table.
 type subcommand struct {
 	summary string
-	run     func(ctx context.Context, e env, args []string) error
+	// needs is what the prologue opens before the body runs.
+	needs needs
+	// flags declares the subcommand's own flags on fs and returns its body.
+	flags func(fs *flag.FlagSet) command
 }
 
 // subcommands is the dispatch table. Two-word commands ("config check") are
 // keyed by both words.
 func subcommands() map[string]subcommand {
 	return map[string]subcommand{
-		"serve":            {"run the bot: HTTP endpoints, chat adapters and workers", runServe},
-		"demo":             {"try the bot in a terminal: no credentials, SQLite, fake providers", runDemo},
-		"migrate":          {"apply database migrations and exit", runMigrate},
-		"config check":     {"validate the configuration and print it with secrets redacted", runConfigCheck},
-		"audit verify":     {"verify the audit log's hash chain; exit 1 naming the first bad entry", runAuditVerify},
-		"audit export":     {"export the audit log as JSON lines or CSV", runAuditExport},
-		"digest":           {"print (or --post) the digest of the last --since", runDigest},
-		"slack manifest":   {"print the Slack app manifest (--url for HTTP mode, none for Socket Mode)", runSlackManifest},
-		"discord register": {"register the Discord guild's slash commands", runDiscordRegister},
-		"version":          {"print the version", runVersion},
+		"serve":            {"run the bot: HTTP endpoints, chat adapters and workers", needsStore, serveFlags(listenTCP)},
+		"demo":             {"try the bot in a terminal: no credentials, SQLite, fake providers", needsNothing, demoFlags},
+		"migrate":          {"apply database migrations and exit", needsStore, migrateFlags},
+		"config check":     {"validate the configuration and print it with secrets redacted", needsConfig, configCheckFlags},
+		"audit verify":     {"verify the audit log's hash chain; exit 1 naming the first bad entry", needsCurrentStore, auditVerifyFlags},
+		"audit export":     {"export the audit log as JSON lines or CSV", needsCurrentStore, auditExportFlags},
+		"digest":           {"print (or --post) the digest of the last --since", needsCurrentStore, digestFlags},
+		"slack manifest":   {"print the Slack app manifest (--url for HTTP mode, none for Socket Mode)", needsNothing, slackManifestFlags},
+		"discord register": {"register the Discord guild's slash commands", needsConfig, discordRegisterFlags},
+		"version":          {"print the version", needsNothing, versionFlags},
 	}
 }
 
@@ -82,7 +86,7 @@ func run(ctx context.Context, e env, args []string) int {
 		usage(e.stderr, table)
 		return 2
 	}
-	if err := sc.run(ctx, e, rest); err != nil {
+	if err := invoke(ctx, e, name, sc, rest); err != nil {
 		var exit exitError
 		switch {
 		case errors.As(err, &exit):

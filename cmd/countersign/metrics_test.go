@@ -34,11 +34,11 @@ func TestMetricsAfterFlow(t *testing.T) {
 		`/as alice`,
 		`/disable eve@contoso.com --reason "later"`,
 	}, "\n")
-	if err := d.console.Run(ctx, strings.NewReader(script), d.bot, consoleHooks(d), false); err != nil {
+	if err := d.console.Run(ctx, strings.NewReader(script), d.sys.Bot, consoleHooks(d), false); err != nil {
 		t.Fatalf("script: %v\n%s", err, out.String())
 	}
 	rec := httptest.NewRecorder()
-	d.metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	d.sys.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
 	scrape := string(body)
 

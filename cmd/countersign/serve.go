@@ -3,151 +3,68 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
-	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/internal/app"
 	"github.com/countersign/countersign/internal/config"
-	"github.com/countersign/countersign/internal/engine"
 	"github.com/countersign/countersign/internal/health"
 	"github.com/countersign/countersign/internal/metrics"
-	"github.com/countersign/countersign/internal/store"
-	"github.com/countersign/countersign/workflow"
 )
 
-// runServe runs the bot until ctx is cancelled (SIGINT or SIGTERM), then
-// shuts down gracefully: in-flight HTTP requests finish, workers stop and
-// their jobs resume on another replica or after restart.
-func runServe(ctx context.Context, e env, args []string) error {
-	return serve(ctx, e, args, func(addr string) (net.Listener, error) { return net.Listen("tcp", addr) })
+// listenTCP is how serve listens outside tests.
+func listenTCP(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
+
+// serve runs the serve subcommand with the listener supplied, so tests can
+// learn the port.
+func serve(ctx context.Context, e env, args []string, listen func(addr string) (net.Listener, error)) error {
+	sc := subcommands()["serve"]
+	sc.flags = serveFlags(listen)
+	return invoke(ctx, e, "serve", sc, args)
 }
 
-// serve is runServe with the listener supplied, so tests can learn the port.
-func serve(ctx context.Context, e env, args []string, listen func(addr string) (net.Listener, error)) error {
-	fs := newFlags("serve", e)
-	path := configFlag(fs)
-	migrate := fs.Bool("migrate", true, "apply database migrations at start-up")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*path, e)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg, e.stderr)
-	st, err := openStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if *migrate {
-		if err := st.Migrate(ctx); err != nil {
-			return fmt.Errorf("migrating: %w", err)
-		}
-	}
-	m := metrics.New(metrics.Options{Source: st, Version: version, Logger: log})
-	router, err := newRouter(cfg, log, m)
-	if err != nil {
-		return err
-	}
-	adapters, err := newAdapters(cfg, log, m, st)
-	if err != nil {
-		return err
-	}
-	wf, err := workflow.New(workflow.Config{Store: st, Providers: router, Policy: cfg.Policy(), Admin: cfg.IsAdmin, Logger: log, Metrics: m})
-	if err != nil {
-		return err
-	}
-	checks := health.DatabaseChecks(st)
-	mux := http.NewServeMux()
-	var notifier engine.Notifier
-	var b *bot.Bot
-	if len(adapters) > 0 {
-		chats, access := map[string]bot.Chat{}, map[string]bot.Access{}
-		for _, a := range adapters {
-			chats[a.name], access[a.name] = a.chat, a.access
-		}
-		b, err = bot.New(bot.Config{Workflow: wf, Store: st, Chats: chats, Access: access, Logger: log})
-		if err != nil {
-			return err
-		}
-		defer b.Wait()
-		notifier = b
-		for _, a := range adapters {
-			if a.wait != nil {
-				defer a.wait()
+// serveFlags: serve runs the bot until ctx is cancelled (SIGINT or
+// SIGTERM), then shuts down gracefully: in-flight HTTP requests finish,
+// workers stop and their jobs resume on another replica or after restart.
+func serveFlags(listen func(addr string) (net.Listener, error)) func(fs *flag.FlagSet) command {
+	return func(fs *flag.FlagSet) command {
+		migrate := fs.Bool("migrate", true, "apply database migrations at start-up")
+		return command{run: func(ctx context.Context, c *call) error {
+			sys, err := app.New(ctx, c.cfg, app.Options{Logger: c.log, Version: version, Store: c.st, Migrate: *migrate})
+			if err != nil {
+				return err
 			}
-			if a.start != nil {
-				if err := a.start(ctx); err != nil {
-					// Commands registered before still work; say so loudly.
-					log.Error("chat platform start-up step failed", "platform", a.name, "err", err)
-				}
-			}
-			if a.mount != nil {
-				a.mount(mux, b)
-			}
-			if a.ready != nil {
-				checks = append(checks, health.Check{Name: a.name, Run: a.ready})
-			}
-		}
-	} else {
-		log.Warn("no chat platform is configured: this replica only executes approved requests and runs periodic jobs")
-	}
-	periodic, err := digestJobs(cfg, log, st, adapters)
-	if err != nil {
-		return err
-	}
-	if f := cfg.Audit.CheckpointFile; f != "" {
-		// Fail at start-up, not at the first checkpoint, when the file
-		// cannot be written.
-		file, err := openCheckpointFile(f)
-		if err != nil {
-			return err
-		}
-		file.Close()
-	}
-	periodic = append(periodic, checkpointJob(log, st, cfg.Audit.CheckpointFile))
-	eng, err := engine.New(engine.Config{
-		Store: st, Providers: router, Notifier: notifier, Expirer: wf, Logger: log,
-		PollInterval: cfg.Engine.PollInterval, PollDeadline: cfg.Engine.PollDeadline,
-		Workers: cfg.Engine.Workers, ExpirySweep: cfg.Engine.ExpirySweep,
-		Metrics: m, ID: replicaID(st), Periodic: periodic, Protected: cfg.Policy().Protected,
-	})
-	if err != nil {
-		return fmt.Errorf("configuring the engine: %w", err)
-	}
-	ln, err := listen(cfg.HTTP.Listen)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.HTTP.Listen, err)
-	}
-	if err := eng.Start(ctx); err != nil {
-		ln.Close()
-		return fmt.Errorf("starting the engine: %w", err)
-	}
-	defer func() {
-		// Jobs still running are handed back, to resume on another replica
-		// or after restart.
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
-		defer cancel()
-		if err := eng.Stop(sctx); err != nil {
-			log.Warn("stopping the engine", "err", err)
-		}
-	}()
-	for _, a := range adapters {
-		if a.run != nil {
-			go func() {
-				if err := a.run(ctx, b); err != nil && ctx.Err() == nil {
-					log.Error("chat connection ended", "platform", a.name, "err", err)
+			defer func() {
+				sctx, cancel := context.WithTimeout(context.Background(), c.cfg.HTTP.ShutdownTimeout)
+				defer cancel()
+				if err := sys.Close(sctx); err != nil {
+					c.log.Warn("stopping the engine", "err", err)
 				}
 			}()
-		}
+			mux := http.NewServeMux()
+			sys.Mount(mux)
+			checks := health.DatabaseChecks(sys.Store)
+			for _, p := range sys.Platforms {
+				if p.Ready != nil {
+					checks = append(checks, health.Check{Name: p.Name, Run: p.Ready})
+				}
+			}
+			ln, err := listen(c.cfg.HTTP.Listen)
+			if err != nil {
+				return fmt.Errorf("listening on %s: %w", c.cfg.HTTP.Listen, err)
+			}
+			if err := sys.Start(ctx); err != nil {
+				ln.Close()
+				return err
+			}
+			ready := health.New(health.Options{Logger: c.log}, checks...)
+			return serveHTTP(ctx, c.cfg, c.log, ln, routes(c.log, sys.Metrics, ready, mux))
+		}}
 	}
-	ready := health.New(health.Options{Logger: log}, checks...)
-	return serveHTTP(ctx, cfg, log, ln, routes(log, m, ready, mux))
 }
 
 // routes returns the HTTP routes of serve, wrapped in the request log and
@@ -187,21 +104,4 @@ func serveHTTP(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net
 		return fmt.Errorf("serving http: %w", err)
 	}
 	return nil
-}
-
-// replicaID names this replica to River. On SQLite there is one replica per
-// database, so the host name is stable and unique, and a restart resumes
-// its jobs at once instead of waiting for River's rescuer. On PostgreSQL
-// several replicas may share a host name (two processes on one machine), so
-// each start gets a random id and a dead replica's jobs are rescued after
-// engine.DefaultRescueStuckJobsAfter.
-func replicaID(st *store.Store) string {
-	if st.Dialect() != store.SQLite {
-		return ""
-	}
-	host, err := os.Hostname()
-	if err != nil {
-		return ""
-	}
-	return "countersign-" + host
 }

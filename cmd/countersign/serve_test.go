@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/countersign/countersign/internal/changes"
 	"github.com/countersign/countersign/internal/testdb"
+	"github.com/countersign/countersign/providers/tmcas/tmcastest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines; its
@@ -40,9 +42,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startServe runs serve on a loopback port and returns its base URL and a
-// function that stops it (as SIGTERM would) and returns serve's error.
-func startServe(t *testing.T, environ []string) (base string, stop func() error, logs *syncBuffer) {
+// startServe runs serve with args on a loopback port and returns its base
+// URL and a function that stops it (as SIGTERM would) and returns serve's
+// error.
+func startServe(t *testing.T, environ []string, args ...string) (base string, stop func() error, logs *syncBuffer) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -53,7 +56,7 @@ func startServe(t *testing.T, environ []string) (base string, stop func() error,
 	done := make(chan error, 1)
 	e := env{stdin: strings.NewReader(""), stdout: logs, stderr: logs, environ: environ}
 	go func() {
-		done <- serve(ctx, e, nil, func(string) (net.Listener, error) { return ln, nil })
+		done <- serve(ctx, e, args, func(string) (net.Listener, error) { return ln, nil })
 	}()
 	stop = func() error {
 		cancel()
@@ -69,33 +72,51 @@ func startServe(t *testing.T, environ []string) (base string, stop func() error,
 	return "http://" + ln.Addr().String(), stop, logs
 }
 
-// serveConfig runs serve with the configuration yaml until the test ends
-// (then checks it stopped cleanly) and returns its base URL and log. Close
-// fakes with t.Cleanup registered before it, so serve stops first.
-func serveConfig(t *testing.T, yaml string) (base string, logs *syncBuffer) {
+// serveKey is the audit key of the serve tests' configurations.
+const serveKey = "serve-test-audit-key-0123456789abcdef"
+
+// serveBase is what the serve tests' configurations share besides their
+// chat platform: the store, the policy and the TMCAS fake.
+const serveBase = `
+store: { url: "%s" }
+audit: { key: "` + serveKey + `" }
+log: { level: warn, format: text }
+policy: { approvals_required: 1, request_ttl: 1h, max_targets: 100, require_reason: true }
+providers:
+  tmcas: { base_url: "%s", token: "%s" }
+routes: { disable: tmcas }
+`
+
+// served is serve running for a test.
+type served struct {
+	base string      // serve's base URL
+	logs *syncBuffer // serve's log
+	tm   *tmcastest.Server
+	db   string // the store's URL
+}
+
+// servePlatform runs serve until the test ends (then checks it stopped
+// cleanly) with serveBase, a new SQLite database, a TMCAS fake that knows
+// mallory@contoso.com, and platform, the YAML of a chat platform. Close the
+// platform's fake with t.Cleanup registered before it, so serve stops
+// first.
+func servePlatform(t *testing.T, platform string) served {
 	t.Helper()
+	s := served{tm: tmcastest.New(tmcastest.Options{Limit: -1}), db: testdb.SQLite(t)}
+	t.Cleanup(s.tm.Close)
+	s.tm.AddAccount("mallory@contoso.com")
 	path := filepath.Join(t.TempDir(), "countersign.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(serveBase, s.db, s.tm.URL(), s.tm.Token())+platform), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	logs = &syncBuffer{}
-	done := make(chan error, 1)
-	e := env{stdin: strings.NewReader(""), stdout: logs, stderr: logs}
-	go func() {
-		done <- serve(ctx, e, []string{"--config", path}, func(string) (net.Listener, error) { return ln, nil })
-	}()
+	var stop func() error
+	s.base, stop, s.logs = startServe(t, nil, "--config", path)
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v\n%s", err, logs)
+		if err := stop(); err != nil {
+			t.Errorf("serve: %v\n%s", err, s.logs)
 		}
 	})
-	return "http://" + ln.Addr().String(), logs
+	return s
 }
 
 // getJSON fetches url and checks its status. The listener is bound before

@@ -13,15 +13,11 @@ import (
 
 	"github.com/countersign/countersign/bot/slack/slacktest"
 	"github.com/countersign/countersign/internal/bottest"
-	"github.com/countersign/countersign/internal/testdb"
-	"github.com/countersign/countersign/providers/tmcas/tmcastest"
 )
 
+// slackConfig is the Slack part of TestServeSlack's configuration; the %s
+// are the bot token and the fake's API URL.
 const slackConfig = `
-store: { url: "%s" }
-audit: { key: "serve-slack-test-audit-key-0123456789" }
-log: { level: warn, format: text }
-policy: { approvals_required: 1, request_ttl: 1h, max_targets: 100, require_reason: true }
 people:
   - { name: alice, email: alice@contoso.com, slack: U01ALICE }
   - { name: bob, email: bob@contoso.com, slack: U02BOB }
@@ -32,9 +28,6 @@ slack:
   channels: [C0SOC]
   approvers: [U02BOB]
   digest_channel: C0DIGEST
-providers:
-  tmcas: { base_url: "%s", token: "%s" }
-routes: { disable: tmcas }
 engine: { poll_interval: 100ms }
 digest: { schedule: "@every 2s", timezone: Europe/Berlin }
 `
@@ -50,11 +43,8 @@ func TestServeSlack(t *testing.T) {
 	for _, u := range []slacktest.User{{ID: "U01ALICE", Name: "alice", Email: "alice@contoso.com"}, {ID: "U02BOB", Name: "bob", Email: "bob@contoso.com"}} {
 		fake.AddUser(u)
 	}
-	tm := tmcastest.New(tmcastest.Options{Limit: -1})
-	t.Cleanup(tm.Close)
-	tm.AddAccount("mallory@contoso.com")
-	db := testdb.SQLite(t)
-	base, logs := serveConfig(t, fmt.Sprintf(slackConfig, db, slacktest.BotToken, fake.APIURL(), tm.URL(), tm.Token()))
+	s := servePlatform(t, fmt.Sprintf(slackConfig, slacktest.BotToken, fake.APIURL()))
+	base, logs, tm := s.base, s.logs, s.tm
 	post := func(path string, form url.Values) string {
 		t.Helper()
 		r := slacktest.NewRequest(base+path, "serve-slack-test-signing-secret", time.Now(), form.Encode())
@@ -126,7 +116,7 @@ func TestServeSlack(t *testing.T) {
 		return false
 	}, &fake.Signal)
 	// Each posted digest is in the audit log, and the chain verifies.
-	environ := []string{"COUNTERSIGN_STORE_URL=" + db, "COUNTERSIGN_AUDIT_KEY=serve-slack-test-audit-key-0123456789"}
+	environ := []string{"COUNTERSIGN_STORE_URL=" + s.db, "COUNTERSIGN_AUDIT_KEY=" + serveKey}
 	if code, out, errOut := runCLI(t, environ, "audit", "export"); code != 0 || !strings.Contains(out, `"digest_posted"`) {
 		t.Fatalf("audit export: code %d, no digest_posted entry\n%s\n%s", code, out, errOut)
 	}

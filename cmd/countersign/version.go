@@ -2,15 +2,14 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"runtime"
 )
 
-func runVersion(_ context.Context, e env, args []string) error {
-	fs := newFlags("version", e)
-	if err := parseFlags(fs, args); err != nil {
+func versionFlags(*flag.FlagSet) command {
+	return command{run: func(_ context.Context, c *call) error {
+		_, err := fmt.Fprintf(c.stdout, "countersign %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return err
-	}
-	fmt.Fprintf(e.stdout, "countersign %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	return nil
+	}}
 }

@@ -113,6 +113,19 @@ func waitState(t *testing.T, d Driver, sys *System, id int64, want approvals.Sta
 	return r
 }
 
+// waitSummary waits until the last of at least two messages in request
+// id's thread (the progress message, then the summary) says want, and
+// returns the thread.
+func waitSummary(t *testing.T, d Driver, id int64, want string) []string {
+	t.Helper()
+	var th []string
+	Await(t, wait, fmt.Sprintf("the summary of request %d saying %q", id, want), func() bool {
+		th = d.Thread(t, id)
+		return len(th) >= 2 && strings.Contains(th[len(th)-1], want)
+	}, d.Changes())
+	return th
+}
+
 func approveStory(t *testing.T, d Driver, sys *System) {
 	// Bob is an approver, so only the two-person rule stops him approving
 	// his own request.
@@ -130,11 +143,7 @@ func approveStory(t *testing.T, d Driver, sys *System) {
 	}
 	answer(t, d, "carol", id, "Approve", fmt.Sprintf("You approved request #%d", id))
 	waitState(t, d, sys, id, approvals.StateSucceeded)
-	Await(t, wait, "the final summary in the thread", func() bool {
-		th := d.Thread(t, id)
-		return len(th) >= 2 && strings.Contains(th[len(th)-1], "finished: succeeded")
-	}, d.Changes())
-	th := d.Thread(t, id)
+	th := waitSummary(t, d, id, "finished: succeeded")
 	contains(t, "progress message", th[0], "1 succeeded, 0 failed")
 	Await(t, wait, "the decided card", func() bool {
 		text, buttons := d.Card(t, id)
@@ -203,8 +212,5 @@ func partialStory(t *testing.T, d Driver, sys *System) {
 	id := fileCard(t, d, "alice", "/disable mallory@contoso.com "+Failing+" --reason phishing")
 	answer(t, d, "bob", id, "Approve", fmt.Sprintf("You approved request #%d", id))
 	waitState(t, d, sys, id, approvals.StatePartiallyFailed)
-	Await(t, wait, "the partial-failure summary", func() bool {
-		th := d.Thread(t, id)
-		return len(th) >= 2 && strings.Contains(th[len(th)-1], "1 succeeded, 1 failed")
-	}, d.Changes())
+	waitSummary(t, d, id, "1 succeeded, 1 failed")
 }

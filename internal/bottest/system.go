@@ -1,27 +1,25 @@
-// Package bottest runs the real bot for adapter tests: a store on a real
-// database, the TMCAS fake behind the real client, the engine, and the bot
-// with the adapters under test. Its scenario table is the approval story
+// Package bottest runs the real bot for adapter tests: the system as
+// internal/app assembles it for serve, on a store on a real database, with
+// the TMCAS fake behind the real client and the adapters under test. Its scenario table is the approval story
 // every chat adapter must pass, so the bot core is proven platform-neutral.
 package bottest
 
 import (
 	"cmp"
 	"context"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot"
+	"github.com/countersign/countersign/internal/app"
 	"github.com/countersign/countersign/internal/changes"
+	"github.com/countersign/countersign/internal/config"
 	"github.com/countersign/countersign/internal/engine"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
-	"github.com/countersign/countersign/providers"
-	"github.com/countersign/countersign/providers/tmcas"
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
-	"github.com/countersign/countersign/workflow"
 )
 
 // People of the scenarios. Alice files, Bob and Carol approve, Mallory is
@@ -40,19 +38,22 @@ var Accounts = []string{"mallory@contoso.com", "trent@contoso.com"}
 // Failing is an account whose actions fail at the provider.
 const Failing = "broken@contoso.com"
 
-// Policy is the scenarios' approval policy.
-var Policy = approvals.Policy{
+// Policy is the scenarios' approval policy: one approval, and a protected
+// account.
+var Policy = config.PolicySettings{
 	ApprovalsRequired: 1, RequestTTL: time.Hour, MaxTargets: 2000, RequireReason: true,
-	Protected: []string{"ceo@contoso.com"},
+	ProtectedTargets: []string{"ceo@contoso.com"},
 }
 
-// System is a running bot with its store, provider fake and engine.
+// System is a running bot with its store, provider fake and engine, built
+// by the assembly serve uses.
 type System struct {
 	Store  *store.Store
 	TMCAS  *tmcastest.Server
 	Bot    *bot.Bot
 	Engine *engine.Engine
 
+	sys     *app.System
 	changes *changes.Signal
 }
 
@@ -117,7 +118,7 @@ func Start(t testing.TB, st *store.Store, opts Options) *System {
 func New(ctx context.Context, st *store.Store, opts Options) (*System, error) {
 	log := opts.Logger
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
 	limit := opts.TMCASLimit
 	if limit == 0 {
@@ -129,49 +130,41 @@ func New(ctx context.Context, st *store.Store, opts Options) (*System, error) {
 	for _, a := range append(Accounts, Failing) {
 		fake.AddAccount(a)
 	}
-	rpm := 6000
+	cfg := config.Default()
+	cfg.Audit.Key = testdb.AuditKey
+	cfg.PolicySettings = Policy
+	t := &cfg.Providers.TMCAS
+	t.BaseURL, t.Token, t.RequestsPerMinute = fake.URL(), fake.Token(), 6000
 	if opts.TMCASLimit > 0 {
-		rpm = opts.TMCASLimit
+		t.RequestsPerMinute = opts.TMCASLimit
 	}
+	t.MaxItemsPerCall = cmp.Or(opts.MaxItemsPerCall, t.MaxItemsPerCall)
+	cfg.Engine.PollInterval = cmp.Or(opts.PollInterval, 50*time.Millisecond)
+	cfg.Engine.Workers = 4
 	fail := func(err error) (*System, error) {
 		fake.Close()
 		return nil, err
 	}
-	client, err := tmcas.New(tmcas.Config{BaseURL: fake.URL(), Token: fake.Token(), RequestsPerMinute: rpm,
-		MaxItemsPerCall: opts.MaxItemsPerCall, Logger: log})
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return fail(err)
 	}
-	router, err := providers.NewRouter(nil, client)
-	if err != nil {
-		return fail(err)
-	}
-	wf, err := workflow.New(workflow.Config{Store: st, Providers: router, Policy: Policy, Logger: log})
-	if err != nil {
-		return fail(err)
-	}
-	b, err := bot.New(bot.Config{Workflow: wf, Store: st, Chats: opts.Chats, Access: opts.Access, Logger: log})
-	if err != nil {
-		return fail(err)
-	}
-	poll := opts.PollInterval
-	if poll == 0 {
-		poll = 50 * time.Millisecond
+	var platforms []app.Platform
+	for name, c := range opts.Chats {
+		platforms = append(platforms, app.Platform{Name: name, Chat: c, Access: opts.Access[name]})
 	}
 	sig := &changes.Signal{}
-	eng, err := engine.New(engine.Config{
-		Store: st, Providers: router, Notifier: notifying{b, sig}, Expirer: wf, Logger: log,
-		PollInterval: poll, Workers: 4,
-		FetchPollInterval: 20 * time.Millisecond, NotifyInterval: cmp.Or(opts.NotifyInterval, 100*time.Millisecond),
-		Protected: Policy.Protected,
+	sys, err := app.New(ctx, cfg, app.Options{
+		Logger: log, Store: st, Platforms: platforms,
+		Notifier: func(b engine.Notifier) engine.Notifier { return notifying{b, sig} },
+		Tuning:   app.Tuning{FetchPollInterval: 20 * time.Millisecond, NotifyInterval: cmp.Or(opts.NotifyInterval, 100*time.Millisecond)},
 	})
 	if err != nil {
 		return fail(err)
 	}
-	if err := eng.Start(ctx); err != nil {
+	if err := sys.Start(ctx); err != nil {
 		return fail(err)
 	}
-	return &System{Store: st, TMCAS: fake, Bot: b, Engine: eng, changes: sig}, nil
+	return &System{Store: st, TMCAS: fake, Bot: sys.Bot, Engine: sys.Engine, sys: sys, changes: sig}, nil
 }
 
 // Close stops the engine, waits for the bot's background work and closes
@@ -179,8 +172,7 @@ func New(ctx context.Context, st *store.Store, opts Options) (*System, error) {
 func (s *System) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := s.Engine.Stop(ctx)
-	s.Bot.Wait()
+	err := s.sys.Close(ctx)
 	s.TMCAS.Close()
 	return err
 }
