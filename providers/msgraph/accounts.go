@@ -51,7 +51,7 @@ func validAddress(s string) bool {
 // resolveAccounts finds the identity account of every target (§3.3).
 // Nothing is cached between calls: an account's state and actions change.
 func (c *Client) resolveAccounts(ctx context.Context, spec approvals.Spec) ([]providers.Resolved, error) {
-	action, ok := graphAction(spec.Action)
+	action, ok := invokeActions[spec.Action]
 	if !ok {
 		return nil, unsupported(spec.Action)
 	}
@@ -275,7 +275,7 @@ func enabledState(v *bool) string {
 // each call is its own fenced step). The body is the schema form; the
 // answer is accepted in either documented shape.
 func (c *Client) submitAccount(ctx context.Context, batch providers.Batch) (providers.Submission, error) {
-	action, _ := graphAction(batch.Spec.Action)
+	action := invokeActions[batch.Spec.Action]
 	it := batch.Items[0]
 	var d accountData
 	if err := json.Unmarshal(it.Data, &d); err != nil {

@@ -61,7 +61,7 @@ func unknown(key, note string) providers.Reconciliation {
 }
 
 func (c *Client) reconcileAccount(ctx context.Context, batch providers.Batch, sentAt time.Time) (providers.Reconciliation, error) {
-	action, _ := graphAction(batch.Spec.Action)
+	action := invokeActions[batch.Spec.Action]
 	it := batch.Items[0]
 	var d accountData
 	if err := json.Unmarshal(it.Data, &d); err != nil {

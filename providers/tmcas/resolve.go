@@ -43,7 +43,7 @@ func (c *Client) Resolve(ctx context.Context, spec approvals.Spec) ([]providers.
 	if spec.Action == approvals.ActionPurgeMail {
 		return c.resolveMail(ctx, spec)
 	}
-	if _, ok := accountActionType(spec.Action); !ok {
+	if _, ok := accountActionTypes[spec.Action]; !ok {
 		return nil, unsupported(spec.Action)
 	}
 	return resolveAccounts(spec.Targets), nil
