@@ -15,7 +15,6 @@ package msgraph
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -377,11 +376,11 @@ func (c *Client) Poll(ctx context.Context, sub providers.Submission) (providers.
 	if sub.Provider != providers.Graph {
 		return providers.Progress{}, fmt.Errorf("graph: submission belongs to provider %q", sub.Provider)
 	}
-	var head struct {
+	head, err := decodeData[struct {
 		Kind string `json:"kind"`
-	}
-	if err := json.Unmarshal(sub.Data, &head); err != nil {
-		return providers.Progress{}, fmt.Errorf("graph: submission data: %w", err)
+	}](sub.Data, "submission data")
+	if err != nil {
+		return providers.Progress{}, err
 	}
 	switch head.Kind {
 	case kindAccount:

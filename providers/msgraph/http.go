@@ -319,3 +319,18 @@ func (c *Client) list(ctx context.Context, first *url.URL, perm string, page fun
 		}
 	}
 }
+
+// listEach GETs first and every page after it, a list of T, and calls
+// each with every item.
+func listEach[T any](ctx context.Context, c *Client, first *url.URL, perm string, each func(T)) error {
+	return c.list(ctx, first, perm, func(b []byte) (string, error) {
+		p, err := decodePage[T](b)
+		if err != nil {
+			return "", err
+		}
+		for _, v := range p.Value {
+			each(v)
+		}
+		return p.NextLink, nil
+	})
+}

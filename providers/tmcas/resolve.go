@@ -195,14 +195,7 @@ func (c *Client) sweep(ctx context.Context, id string) ([]sweepItem, error) {
 		"limit":      {strconv.Itoa(sweepLimit)},
 	}
 	var found []sweepItem
-	err := c.paginate(ctx, c.endpoint("/v1/sweeping/mails", q), apiSweep, func(b []byte) (string, string, error) {
-		p, err := decodeSweepPage(b)
-		if err != nil {
-			return p.TraceID, "", err
-		}
-		found = append(found, p.Value...)
-		return p.TraceID, p.NextLink, nil
-	})
+	err := paginate(ctx, c, c.endpoint("/v1/sweeping/mails", q), apiSweep, func(p sweepPage) { found = append(found, p.Value...) })
 	return found, err
 }
 
