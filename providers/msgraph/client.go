@@ -376,9 +376,7 @@ func (c *Client) Poll(ctx context.Context, sub providers.Submission) (providers.
 	if sub.Provider != providers.Graph {
 		return providers.Progress{}, fmt.Errorf("graph: submission belongs to provider %q", sub.Provider)
 	}
-	head, err := decodeData[struct {
-		Kind string `json:"kind"`
-	}](sub.Data, "submission data")
+	head, err := decodeData[pollHead](sub.Data, "submission data")
 	if err != nil {
 		return providers.Progress{}, err
 	}
@@ -391,6 +389,11 @@ func (c *Client) Poll(ctx context.Context, sub providers.Submission) (providers.
 		return c.pollBlockIP(ctx, sub)
 	}
 	return providers.Progress{}, fmt.Errorf("graph: submission data has unknown kind %q", head.Kind)
+}
+
+// pollHead is what every kind of Submission.Data starts with.
+type pollHead struct {
+	Kind string `json:"kind"`
 }
 
 // Kinds of submission, stored in Submission.Data.
