@@ -157,8 +157,8 @@ type Hooks struct {
 // been performed, and logs one line per attempt. It is safe for concurrent
 // use. Each provider keeps only its credentials, error decoding and paging.
 type Caller struct {
-	// Client sends the requests. It must not follow redirects: a redirect
-	// would resend the credentials and, for a Once call, the action.
+	// Client sends the requests. It must not follow redirects (see
+	// NoRedirects).
 	Client *http.Client
 	// Log receives one line per attempt; nil discards. The provider's name
 	// is expected among its attributes.
@@ -174,12 +174,9 @@ type Caller struct {
 	Credentials Credentials
 	// Refused decodes a non-2xx answer; required.
 	Refused func(Call, Answer) Refusal
-	// Retries is how many times a refused or failed call that is safe to
+	// Retry says how often and how patiently a call that is safe to
 	// repeat is tried again.
-	Retries int
-	// RetryInitial and RetryMax bound the jittered exponential backoff used
-	// when the server sends no Retry-After.
-	RetryInitial, RetryMax time.Duration
+	Retry Retry
 	// ThrottleEnd, when set, says when a 429 without Retry-After ends (a
 	// server that documents its window); nil backs off.
 	ThrottleEnd func(now time.Time) time.Time
@@ -211,7 +208,7 @@ var ErrPastDeadline = errors.New("the next attempt would come after the deadline
 // errors are final refusals (a decoded 4xx) or undecodable 2xx answers of
 // Repeatable calls.
 func (c *Caller) Do(ctx context.Context, call Call) (Response, error) {
-	bo := NewBackoff(c.RetryInitial, max(c.RetryMax, c.RetryInitial))
+	bo := NewBackoff(c.Retry.Initial, max(c.Retry.Max, c.Retry.Initial))
 	refreshed := false
 	var last error
 	for attempt := 1; ; attempt++ {
@@ -259,7 +256,7 @@ func (c *Caller) Do(ctx context.Context, call Call) (Response, error) {
 				}
 				// The throttle applies to the credential: every call waits.
 				c.block(until)
-				if attempt > c.Retries {
+				if attempt > c.Retry.Times {
 					return Response{}, c.giveUp(call, attempt, last, nil)
 				}
 				if PastDeadline(ctx, until) {
@@ -272,7 +269,7 @@ func (c *Caller) Do(ctx context.Context, call Call) (Response, error) {
 				last, retryAfter = r.err, r.header
 			}
 		}
-		if attempt > c.Retries {
+		if attempt > c.Retry.Times {
 			return Response{}, c.giveUp(call, attempt, last, nil)
 		}
 		d := bo.NextBackOff()
@@ -368,7 +365,7 @@ func (c *Caller) send(ctx context.Context, call Call, auth string, attempt int, 
 	start := time.Now()
 	var line logLine
 	defer func() {
-		line.outcome = outcome(r.verdict, attempt, c.Retries)
+		line.outcome = outcome(r.verdict, attempt, c.Retry.Times)
 		c.logAttempt(ctx, call, attempt, line, r, time.Since(start))
 		if c.Hooks.Attempt != nil {
 			c.Hooks.Attempt(Attempt{Method: call.Method, Path: call.URL.Path, Class: call.Class, Status: line.status,

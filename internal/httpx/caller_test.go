@@ -85,12 +85,12 @@ func scriptServer(t *testing.T, answer func(n int, w http.ResponseWriter, r *htt
 
 func testCaller(srv *httptest.Server, mod func(*Caller)) *Caller {
 	c := &Caller{
-		Client: &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		Client: NoRedirects(nil, 5*time.Second),
 		Gate:   &testGate{}, Credentials: Bearer("tok"),
 		Refused: func(_ Call, a Answer) Refusal {
 			return Refusal{Err: &testError{a.Status}, RequestID: a.Header.Get("x-trace"), Code: fmt.Sprint(-a.Status)}
 		},
-		Retries: 3, RetryInitial: time.Millisecond, RetryMax: 2 * time.Millisecond, MaxBody: 1 << 20,
+		Retry: Retry{Times: 3, Initial: time.Millisecond, Max: 2 * time.Millisecond}, MaxBody: 1 << 20,
 	}
 	if mod != nil {
 		mod(c)
@@ -299,7 +299,7 @@ func TestThrottle(t *testing.T) {
 			})
 			g := &testGate{}
 			c := testCaller(srv, func(c *Caller) {
-				c.Gate, c.Now, c.Retries = g, func() time.Time { return now }, 0
+				c.Gate, c.Now, c.Retry.Times = g, func() time.Time { return now }, 0
 				c.ThrottleEnd = func(t time.Time) time.Time { return t.Add(tt.throttleEnd) }
 			})
 			ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(time.Hour))

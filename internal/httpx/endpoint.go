@@ -2,7 +2,9 @@ package httpx
 
 import (
 	"errors"
+	"net/http"
 	"net/url"
+	"time"
 )
 
 // Errors of CheckScheme.
@@ -29,4 +31,19 @@ func CheckScheme(u *url.URL) error {
 		return ErrPlainHTTP
 	}
 	return ErrScheme
+}
+
+// NoRedirects returns the client a Caller sends with: a copy of hc, or a
+// new client with timeout when hc is nil, that never follows a redirect. A
+// redirect would resend the credentials to wherever it points and, for a
+// Once call, the action; the providers never redirect these calls, so a
+// redirect is returned as the answer.
+func NoRedirects(hc *http.Client, timeout time.Duration) *http.Client {
+	c := &http.Client{Timeout: timeout}
+	if hc != nil {
+		copied := *hc
+		c = &copied
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c
 }

@@ -51,7 +51,7 @@ func validAddress(s string) bool {
 // resolveAccounts finds the identity account of every target (§3.3).
 // Nothing is cached between calls: an account's state and actions change.
 func (c *Client) resolveAccounts(ctx context.Context, spec approvals.Spec) ([]providers.Resolved, error) {
-	action, ok := graphAction(spec.Action)
+	action, ok := invokeActions[spec.Action]
 	if !ok {
 		return nil, unsupported(spec.Action)
 	}
@@ -137,19 +137,12 @@ func (c *Client) lookupAccounts(ctx context.Context, addrs []string) (map[string
 		return out, nil
 	}
 	byKey := map[string][]identityAccount{}
-	err := c.list(ctx, c.endpoint("v1.0", accountsPath, ""), permAccountsRead, func(b []byte) (string, error) {
-		p, err := decodeAccountsPage(b)
-		if err != nil {
-			return "", err
-		}
-		for _, ia := range p.Value {
-			for _, k := range []string{strings.ToLower(ia.UserPrincipalName), strings.ToLower(ia.EmailAddress)} {
-				if k != "" && slices.Contains(scan, k) && !slices.ContainsFunc(byKey[k], func(x identityAccount) bool { return x.ID == ia.ID }) {
-					byKey[k] = append(byKey[k], ia)
-				}
+	err := listEach(ctx, c, c.endpoint("v1.0", accountsPath, ""), permAccountsRead, func(ia identityAccount) {
+		for _, k := range []string{strings.ToLower(ia.UserPrincipalName), strings.ToLower(ia.EmailAddress)} {
+			if k != "" && slices.Contains(scan, k) && !slices.ContainsFunc(byKey[k], func(x identityAccount) bool { return x.ID == ia.ID }) {
+				byKey[k] = append(byKey[k], ia)
 			}
 		}
-		return p.NextLink, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("graph: listing identity accounts: %w", err)
@@ -184,18 +177,11 @@ func identity(ia identityAccount, typed ...string) approvals.Identity {
 func (c *Client) findByUPN(ctx context.Context, upn string) ([]identityAccount, error) {
 	q := "$filter=" + queryEscape("microsoft.graph.security.user/userPrincipalName eq "+odataQuote(upn))
 	var hits []identityAccount
-	err := c.list(ctx, c.endpoint("v1.0", accountsPath, q), permAccountsRead, func(b []byte) (string, error) {
-		p, err := decodeAccountsPage(b)
-		if err != nil {
-			return "", err
+	err := listEach(ctx, c, c.endpoint("v1.0", accountsPath, q), permAccountsRead, func(ia identityAccount) {
+		// Never trust a filter blindly: an item must really match.
+		if strings.EqualFold(ia.UserPrincipalName, upn) {
+			hits = append(hits, ia)
 		}
-		for _, ia := range p.Value {
-			// Never trust a filter blindly: an item must really match.
-			if strings.EqualFold(ia.UserPrincipalName, upn) {
-				hits = append(hits, ia)
-			}
-		}
-		return p.NextLink, nil
 	})
 	return hits, err
 }
@@ -275,11 +261,11 @@ func enabledState(v *bool) string {
 // each call is its own fenced step). The body is the schema form; the
 // answer is accepted in either documented shape.
 func (c *Client) submitAccount(ctx context.Context, batch providers.Batch) (providers.Submission, error) {
-	action, _ := graphAction(batch.Spec.Action)
+	action := invokeActions[batch.Spec.Action]
 	it := batch.Items[0]
-	var d accountData
-	if err := json.Unmarshal(it.Data, &d); err != nil {
-		return providers.Submission{}, fmt.Errorf("graph: item %s: account data: %w", it.Key, err)
+	d, err := decodeData[accountData](it.Data, "item "+it.Key+": account data")
+	if err != nil {
+		return providers.Submission{}, err
 	}
 	prov := canonicalProvider(d.IdentityProvider)
 	if it.Account == "" || strings.TrimSpace(d.Identifier) == "" || prov == "" {
@@ -329,9 +315,9 @@ func accountSubmission(it providers.Resolved, action string, d accountData, corr
 // account's isEnabled; the other actions leave nothing Graph shows, so they
 // are reported as succeeded on Graph's acceptance, saying exactly that.
 func (c *Client) pollAccount(ctx context.Context, sub providers.Submission) (providers.Progress, error) {
-	var pd accountPoll
-	if err := json.Unmarshal(sub.Data, &pd); err != nil {
-		return providers.Progress{}, fmt.Errorf("graph: submission data: %w", err)
+	pd, err := decodeData[accountPoll](sub.Data, "submission data")
+	if err != nil {
+		return providers.Progress{}, err
 	}
 	if pd.ID == "" || pd.Key == "" {
 		return providers.Progress{}, errors.New("graph: submission data lacks the identity account")

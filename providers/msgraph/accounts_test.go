@@ -13,6 +13,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/providers"
+	"github.com/countersign/countersign/providers/internal/providertest"
 	"github.com/countersign/countersign/providers/msgraph/graphtest"
 )
 
@@ -66,7 +67,7 @@ func TestResolveAccounts(t *testing.T) {
 			}
 			spec := accountSpec(approvals.ActionDisable, "MALLORY@contoso.com", "alice@contoso.com", "dora@contoso.com",
 				"oscar@contoso.com", "nobody@contoso.com", "not an address", "mallory@contoso.com")
-			got, err := f.c.Resolve(testCtx(t), spec)
+			got, err := f.c.Resolve(providertest.Context(t), spec)
 			if err != nil {
 				t.Fatalf("Resolve: %v", err)
 			}
@@ -126,7 +127,7 @@ func TestResolveAccounts(t *testing.T) {
 func TestResolvePicksConfiguredIdentityProvider(t *testing.T) {
 	f := newFixture(t, graphtest.Options{Seed: 2}, func(c *Config) { c.IdentityProvider = "EntraID" })
 	users := seedDirectory(f.srv)
-	got, err := f.c.Resolve(testCtx(t), accountSpec(approvals.ActionRequireSignIn, "erin@contoso.com", "mallory@contoso.com"))
+	got, err := f.c.Resolve(providertest.Context(t), accountSpec(approvals.ActionRequireSignIn, "erin@contoso.com", "mallory@contoso.com"))
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}
@@ -179,7 +180,7 @@ func TestAccountActions(t *testing.T) {
 			f := newFixture(t, graphtest.Options{Seed: 3}, func(c *Config) { c.IdentityProvider = tt.idp })
 			f.srv.SetBehavior(tt.b)
 			seedDirectory(f.srv)
-			ctx := testCtx(t)
+			ctx := providertest.Context(t)
 			spec := accountSpec(tt.action, tt.target)
 			items, err := f.c.Resolve(ctx, spec)
 			if err != nil || len(items) != 1 || items[0].Problem != "" {
@@ -262,13 +263,9 @@ func TestPollAccountWaitsForState(t *testing.T) {
 			if tt.stuck {
 				f.srv.SetFaults(graphtest.Faults{StuckAccounts: []string{"mallory@contoso.com"}})
 			}
-			ctx := testCtx(t)
-			spec := accountSpec(approvals.ActionDisable, "mallory@contoso.com")
-			items, err := f.c.Resolve(ctx, spec)
-			if err != nil {
-				t.Fatalf("Resolve: %v", err)
-			}
-			sub, err := f.c.Submit(ctx, providers.Batch{Spec: spec, Items: items})
+			ctx := providertest.Context(t)
+			batch := providertest.Batch(t, ctx, f.c, accountSpec(approvals.ActionDisable, "mallory@contoso.com"))
+			sub, err := f.c.Submit(ctx, batch)
 			if err != nil {
 				t.Fatalf("Submit: %v", err)
 			}
@@ -300,7 +297,7 @@ func TestPollAccountWaitsForState(t *testing.T) {
 func TestPollAccountGone(t *testing.T) {
 	f := newFixture(t, graphtest.Options{Seed: 5}, nil)
 	data, _ := json.Marshal(accountPoll{Kind: kindAccount, Key: "ghost@contoso.com", Action: "disable", ID: "no-such-id", CorrelationID: "c-1"})
-	p, err := f.c.Poll(testCtx(t), providers.Submission{Provider: providers.Graph, Data: data})
+	p, err := f.c.Poll(providertest.Context(t), providers.Submission{Provider: providers.Graph, Data: data})
 	if err != nil {
 		t.Fatalf("Poll: %v", err)
 	}
@@ -309,17 +306,20 @@ func TestPollAccountGone(t *testing.T) {
 	}
 }
 
-func TestSubmitAccountRefused(t *testing.T) {
-	f := newFixture(t, graphtest.Options{Seed: 6}, nil)
-	seedDirectory(f.srv)
-	ctx := testCtx(t)
-	spec := accountSpec(approvals.ActionDisable, "mallory@contoso.com")
-	items, err := f.c.Resolve(ctx, spec)
-	if err != nil {
-		t.Fatalf("Resolve: %v", err)
-	}
+// refusedDisable submits disabling mallory while Graph refuses it with
+// 400 invalidRequest, and returns the fixture and Submit's error.
+func refusedDisable(t *testing.T, seed uint64) (*fixture, error) {
+	t.Helper()
+	f := newFixture(t, graphtest.Options{Seed: seed}, nil)
+	ctx := providertest.Context(t)
+	batch := f.disableMallory(t, ctx)
 	f.srv.SetFaults(graphtest.Faults{FailAccounts: []string{"MALLORY@contoso.com"}})
-	_, err = f.c.Submit(ctx, providers.Batch{Spec: spec, Items: items})
+	_, err := f.c.Submit(ctx, batch)
+	return f, err
+}
+
+func TestSubmitAccountRefused(t *testing.T) {
+	f, err := refusedDisable(t, 6)
 	var ge *Error
 	if !errors.As(err, &ge) || ge.Status != http.StatusBadRequest || ge.Code != "invalidRequest" {
 		t.Fatalf("Submit: got %v, want *Error 400 invalidRequest", err)
@@ -351,7 +351,7 @@ func TestSubmitRejectsBadBatches(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := f.c.Submit(testCtx(t), tt.batch)
+			_, err := f.c.Submit(providertest.Context(t), tt.batch)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Submit: got %v, want an error containing %q", err, tt.want)
 			}
@@ -382,7 +382,7 @@ func TestSupports(t *testing.T) {
 func TestResolveAccountsSameIdentityTwice(t *testing.T) {
 	f := newFixture(t, graphtest.Options{Seed: 3}, nil)
 	users := seedDirectory(f.srv)
-	got, err := f.c.Resolve(testCtx(t), accountSpec(approvals.ActionDisable, "a.lias@contoso.onmicrosoft.com", "alice@contoso.com"))
+	got, err := f.c.Resolve(providertest.Context(t), accountSpec(approvals.ActionDisable, "a.lias@contoso.onmicrosoft.com", "alice@contoso.com"))
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}

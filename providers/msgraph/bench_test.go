@@ -11,6 +11,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/providers"
+	"github.com/countersign/countersign/providers/internal/providertest"
 	"github.com/countersign/countersign/providers/msgraph/graphtest"
 )
 
@@ -58,13 +59,13 @@ func benchGraph500(b *testing.B, poll bool) {
 		targets[i] = u.UPN
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	fastCfg := clientConfig(srv, newLogSink())
+	fastCfg := clientConfig(srv, providertest.NewLog())
 	fastCfg.Logger = quiet
 	fast, err := New(fastCfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := clientConfig(srv, newLogSink())
+	cfg := clientConfig(srv, providertest.NewLog())
 	cfg.Logger, cfg.RequestsPerSecond = quiet, benchRPS
 	c, err := New(cfg)
 	if err != nil {

@@ -117,9 +117,9 @@ func blockIPSubmission(key, id string, at time.Time) providers.Submission {
 // case-insensitively (the doc sample writes "notStarted"); an unknown
 // value is not terminal.
 func (c *Client) pollBlockIP(ctx context.Context, sub providers.Submission) (providers.Progress, error) {
-	var pd blockIPPoll
-	if err := json.Unmarshal(sub.Data, &pd); err != nil {
-		return providers.Progress{}, fmt.Errorf("graph: submission data: %w", err)
+	pd, err := decodeData[blockIPPoll](sub.Data, "submission data")
+	if err != nil {
+		return providers.Progress{}, err
 	}
 	if pd.ID == "" {
 		return providers.Progress{}, errors.New("graph: submission has no securityAction id")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/providers"
+	"github.com/countersign/countersign/providers/internal/providertest"
 	"github.com/countersign/countersign/providers/msgraph/graphtest"
 )
 
@@ -23,7 +24,7 @@ func legacy(c *Config) { c.EnableLegacySecurityActions = true }
 
 func TestBlockIPNeedsLegacySwitch(t *testing.T) {
 	f := newFixture(t, graphtest.Options{}, nil)
-	ctx := testCtx(t)
+	ctx := providertest.Context(t)
 	if _, err := f.c.Resolve(ctx, ipSpec("1.2.3.4")); !errors.Is(err, providers.ErrUnsupported) {
 		t.Errorf("Resolve: got %v, want ErrUnsupported", err)
 	}
@@ -40,7 +41,7 @@ func TestBlockIPNeedsLegacySwitch(t *testing.T) {
 
 func TestResolveIPs(t *testing.T) {
 	f := newFixture(t, graphtest.Options{}, legacy)
-	got, err := f.c.Resolve(testCtx(t), ipSpec("203.0.113.7", "::ffff:203.0.113.7", "2001:db8::1", "127.0.0.1", "1.2.3"))
+	got, err := f.c.Resolve(providertest.Context(t), ipSpec("203.0.113.7", "::ffff:203.0.113.7", "2001:db8::1", "127.0.0.1", "1.2.3"))
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}
@@ -80,13 +81,10 @@ func TestBlockIP(t *testing.T) {
 			if tt.fail {
 				f.srv.SetFaults(graphtest.Faults{FailIPs: []string{"203.0.113.7"}})
 			}
-			ctx := testCtx(t)
-			spec := ipSpec("203.0.113.7")
-			items, err := f.c.Resolve(ctx, spec)
-			if err != nil {
-				t.Fatalf("Resolve: %v", err)
-			}
-			sub, err := f.c.Submit(ctx, providers.Batch{RequestID: 42, Spec: spec, Items: items, Label: "Countersign request 42", Note: "C2 server"})
+			ctx := providertest.Context(t)
+			batch := providertest.Batch(t, ctx, f.c, ipSpec("203.0.113.7"))
+			batch.RequestID, batch.Label, batch.Note = 42, "Countersign request 42", "C2 server"
+			sub, err := f.c.Submit(ctx, batch)
 			if err != nil {
 				t.Fatalf("Submit: %v", err)
 			}
@@ -134,7 +132,7 @@ func TestBlockIP(t *testing.T) {
 
 func TestCancelBlockIP(t *testing.T) {
 	f := newFixture(t, graphtest.Options{Seed: 21}, legacy)
-	ctx := testCtx(t)
+	ctx := providertest.Context(t)
 	spec := ipSpec("198.51.100.9")
 	items, _ := f.c.Resolve(ctx, spec)
 	sub, err := f.c.Submit(ctx, providers.Batch{Spec: spec, Items: items, Label: "r"})
@@ -159,7 +157,7 @@ func TestCancelBlockIP(t *testing.T) {
 
 func TestBlockIPDeprecationLoggedOnce(t *testing.T) {
 	f := newFixture(t, graphtest.Options{Seed: 22}, legacy)
-	ctx := testCtx(t)
+	ctx := providertest.Context(t)
 	for _, ip := range []string{"198.51.100.1", "198.51.100.2"} {
 		spec := ipSpec(ip)
 		items, _ := f.c.Resolve(ctx, spec)
@@ -167,7 +165,7 @@ func TestBlockIPDeprecationLoggedOnce(t *testing.T) {
 			t.Fatalf("Submit %s: %v", ip, err)
 		}
 	}
-	if got := f.logs.matching("WARN", "deprecated"); len(got) != 1 {
+	if got := f.logs.Matching("WARN", "deprecated"); len(got) != 1 {
 		t.Errorf("got %d deprecation warnings, want 1: %q", len(got), got)
 	}
 }

@@ -15,7 +15,6 @@ package msgraph
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -214,32 +213,13 @@ func New(cfg Config) (*Client, error) {
 	if c.maxMail == 0 {
 		c.maxMail = DefaultMaxMailItems
 	}
-	retries := cfg.MaxRetries
-	switch {
-	case retries == 0:
-		retries = DefaultMaxRetries
-	case retries < 0:
-		retries = 0
-	}
-	retryInitial, retryMax := cfg.RetryInitial, cfg.RetryMax
-	if retryInitial <= 0 {
-		retryInitial = DefaultRetryInitial
-	}
-	if retryMax < retryInitial {
-		retryMax = max(DefaultRetryMax, retryInitial)
-	}
 	rps := cfg.RequestsPerSecond
 	if rps == 0 {
 		rps = DefaultRequestsPerSecond
 	}
-	hc := &http.Client{Timeout: DefaultTimeout}
-	if cfg.HTTPClient != nil {
-		copied := *cfg.HTTPClient
-		hc = &copied
-	}
 	// A redirect would resend the bearer token, or the client secret, to
 	// wherever it points; Graph and Entra never redirect these calls.
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hc := httpx.NoRedirects(cfg.HTTPClient, DefaultTimeout)
 	c.tokens = &tokenSource{
 		cc: clientcredentials.Config{
 			ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, TokenURL: tokenURL,
@@ -252,14 +232,13 @@ func New(cfg Config) (*Client, error) {
 		sem: make(chan struct{}, 1),
 	}
 	c.caller = &httpx.Caller{
-		Client:         hc,
-		Log:            c.log,
-		Gate:           newPacer(rps),
-		Credentials:    c.tokens,
-		Refused:        refused,
-		Retries:        retries,
-		RetryInitial:   retryInitial,
-		RetryMax:       retryMax,
+		Client:      hc,
+		Log:         c.log,
+		Gate:        newPacer(rps),
+		Credentials: c.tokens,
+		Refused:     refused,
+		Retry: httpx.Retry{Times: DefaultMaxRetries, Initial: DefaultRetryInitial, Max: DefaultRetryMax}.
+			Configured(cfg.MaxRetries, cfg.RetryInitial, cfg.RetryMax),
 		ClientIDHeader: "client-request-id",
 		ServerIDHeader: "request-id",
 		MaxBody:        maxBody,
@@ -298,7 +277,7 @@ func (c *Client) Supports(action approvals.Action) bool {
 	case approvals.ActionBlockIP:
 		return c.legacy
 	}
-	_, ok := graphAction(action)
+	_, ok := invokeActions[action]
 	return ok
 }
 
@@ -318,23 +297,12 @@ func (c *Client) MaxItems(action approvals.Action) int {
 	return 1
 }
 
-// graphAction maps an account action to its invokeAction action (§3.5).
-func graphAction(a approvals.Action) (string, bool) {
-	switch a {
-	case approvals.ActionDisable:
-		return "disable", true
-	case approvals.ActionEnable:
-		return "enable", true
-	case approvals.ActionResetPassword:
-		return "forcePasswordReset", true
-	case approvals.ActionRevokeSessions:
-		return "revokeAllSessions", true
-	case approvals.ActionRequireSignIn:
-		return "requireUserToSignInAgain", true
-	case approvals.ActionMarkCompromised:
-		return "markUserAsCompromised", true
-	}
-	return "", false
+// invokeActions maps the account actions Graph performs to their
+// invokeAction action (§3.5).
+var invokeActions = map[approvals.Action]string{
+	approvals.ActionDisable: "disable", approvals.ActionEnable: "enable",
+	approvals.ActionResetPassword: "forcePasswordReset", approvals.ActionRevokeSessions: "revokeAllSessions",
+	approvals.ActionRequireSignIn: "requireUserToSignInAgain", approvals.ActionMarkCompromised: "markUserAsCompromised",
 }
 
 // unsupportedMail is the error for a purge-mail --action Graph has no
@@ -408,11 +376,9 @@ func (c *Client) Poll(ctx context.Context, sub providers.Submission) (providers.
 	if sub.Provider != providers.Graph {
 		return providers.Progress{}, fmt.Errorf("graph: submission belongs to provider %q", sub.Provider)
 	}
-	var head struct {
-		Kind string `json:"kind"`
-	}
-	if err := json.Unmarshal(sub.Data, &head); err != nil {
-		return providers.Progress{}, fmt.Errorf("graph: submission data: %w", err)
+	head, err := decodeData[pollHead](sub.Data, "submission data")
+	if err != nil {
+		return providers.Progress{}, err
 	}
 	switch head.Kind {
 	case kindAccount:
@@ -423,6 +389,11 @@ func (c *Client) Poll(ctx context.Context, sub providers.Submission) (providers.
 		return c.pollBlockIP(ctx, sub)
 	}
 	return providers.Progress{}, fmt.Errorf("graph: submission data has unknown kind %q", head.Kind)
+}
+
+// pollHead is what every kind of Submission.Data starts with.
+type pollHead struct {
+	Kind string `json:"kind"`
 }
 
 // Kinds of submission, stored in Submission.Data.

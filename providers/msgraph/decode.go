@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -197,16 +198,28 @@ func (a account) hasAction(action string) bool {
 	return false
 }
 
-type accountsPage struct {
-	NextLink string            `json:"@odata.nextLink"`
-	Value    []identityAccount `json:"value"`
+// decodeData decodes the provider-private JSON that Resolve or Submit
+// stored (Resolved.Data, Submission.Data); what names it in the error.
+func decodeData[T any](raw json.RawMessage, what string) (T, error) {
+	var d T
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return d, fmt.Errorf("graph: %s: %w", what, err)
+	}
+	return d, nil
 }
 
-// decodeAccountsPage decodes a page of GET identityAccounts.
-func decodeAccountsPage(b []byte) (accountsPage, error) {
-	var p accountsPage
+// page is one page of a Graph list (§2.3): identityAccounts,
+// analyzedEmails or securityActions.
+type page[T any] struct {
+	NextLink string `json:"@odata.nextLink"`
+	Value    []T    `json:"value"`
+}
+
+// decodePage decodes one page of a list of T.
+func decodePage[T any](b []byte) (page[T], error) {
+	var p page[T]
 	if err := json.Unmarshal(b, &p); err != nil {
-		return accountsPage{}, err
+		return page[T]{}, err
 	}
 	return p, nil
 }
@@ -266,20 +279,6 @@ func (e analyzedEmail) adminEvents() []timelineEvent {
 	return out
 }
 
-type emailsPage struct {
-	NextLink string          `json:"@odata.nextLink"`
-	Value    []analyzedEmail `json:"value"`
-}
-
-// decodeEmailsPage decodes a page of GET analyzedEmails.
-func decodeEmailsPage(b []byte) (emailsPage, error) {
-	var p emailsPage
-	if err := json.Unmarshal(b, &p); err != nil {
-		return emailsPage{}, err
-	}
-	return p, nil
-}
-
 // securityAction holds the fields of the legacy entity (§5) Poll and
 // Reconcile use.
 type securityAction struct {
@@ -297,12 +296,6 @@ type securityAction struct {
 type keyValuePair struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
-}
-
-// securityActionsPage is one page of GET /beta/security/securityActions.
-type securityActionsPage struct {
-	NextLink string           `json:"@odata.nextLink"`
-	Value    []securityAction `json:"value"`
 }
 
 // resultInfo is errorInfo; code and subcode are Int32 in the schema but

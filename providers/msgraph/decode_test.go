@@ -165,7 +165,7 @@ func FuzzDecodeAccountsPage(f *testing.F) {
 	f.Add([]byte(`{"value": [{"id": "y", "displayName": "\u0000\n", "accounts": [{"identifier": "", "provider": "okta"}]}]}`))
 	c := fuzzClient(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := decodeAccountsPage(b)
+		p, err := decodePage[identityAccount](b)
 		if err != nil {
 			return
 		}
@@ -185,7 +185,7 @@ func FuzzDecodeEmailsPage(f *testing.F) {
 	f.Add([]byte(`{"value": null}`))
 	submitted := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := decodeEmailsPage(b)
+		p, err := decodePage[analyzedEmail](b)
 		if err != nil {
 			return
 		}

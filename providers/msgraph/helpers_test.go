@@ -4,80 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/providers"
+	"github.com/countersign/countersign/providers/internal/providertest"
 	"github.com/countersign/countersign/providers/msgraph/graphtest"
 )
-
-// logSink is a slog.Handler that keeps every record as one line of text,
-// with all attributes, so tests can look for what must never be logged.
-type logSink struct {
-	mu    *sync.Mutex
-	lines *[]string
-	attrs []slog.Attr
-}
-
-func newLogSink() *logSink { return &logSink{mu: &sync.Mutex{}, lines: new([]string)} }
-
-func (h *logSink) Enabled(context.Context, slog.Level) bool { return true }
-
-func (h *logSink) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s", r.Level, r.Message)
-	for _, a := range h.attrs {
-		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
-	}
-	r.Attrs(func(a slog.Attr) bool {
-		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
-		return true
-	})
-	h.mu.Lock()
-	*h.lines = append(*h.lines, b.String())
-	h.mu.Unlock()
-	return nil
-}
-
-func (h *logSink) WithAttrs(as []slog.Attr) slog.Handler {
-	c := *h
-	c.attrs = append(append([]slog.Attr{}, h.attrs...), as...)
-	return &c
-}
-
-func (h *logSink) WithGroup(string) slog.Handler { return h }
-
-// Lines returns every line logged so far.
-func (h *logSink) Lines() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]string(nil), *h.lines...)
-}
-
-// matching returns the lines containing every one of subs.
-func (h *logSink) matching(subs ...string) []string {
-	var out []string
-	for _, l := range h.Lines() {
-		ok := true
-		for _, s := range subs {
-			ok = ok && strings.Contains(l, s)
-		}
-		if ok {
-			out = append(out, l)
-		}
-	}
-	return out
-}
 
 // fixture is a fake Graph and a client wired to it.
 type fixture struct {
 	srv  *graphtest.Server
 	c    *Client
-	logs *logSink
+	logs *providertest.Log
 }
 
 // newFixture starts a fake and a fast client: high pacing rate and
@@ -86,7 +26,7 @@ func newFixture(t testing.TB, opts graphtest.Options, mod func(*Config)) *fixtur
 	t.Helper()
 	srv := graphtest.New(opts)
 	t.Cleanup(srv.Close)
-	logs := newLogSink()
+	logs := providertest.NewLog()
 	cfg := clientConfig(srv, logs)
 	if mod != nil {
 		mod(&cfg)
@@ -98,22 +38,23 @@ func newFixture(t testing.TB, opts graphtest.Options, mod func(*Config)) *fixtur
 	return &fixture{srv: srv, c: c, logs: logs}
 }
 
-func clientConfig(srv *graphtest.Server, logs *logSink) Config {
+func clientConfig(srv *graphtest.Server, logs *providertest.Log) Config {
 	tenant, id, secret := srv.Credentials()
 	return Config{
 		TenantID: tenant, ClientID: id, ClientSecret: secret,
 		BaseURL: srv.URL(), TokenURL: srv.TokenURL(),
 		RequestsPerSecond: 2000,
 		RetryInitial:      time.Millisecond, RetryMax: 5 * time.Millisecond,
-		Logger: slog.New(logs),
+		Logger: logs.Logger(),
 	}
 }
 
-// testCtx bounds every test's waits.
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+// disableMallory seeds the directory and resolves disabling
+// mallory@contoso.com, the batch most tests submit.
+func (f *fixture) disableMallory(t testing.TB, ctx context.Context) providers.Batch {
+	t.Helper()
+	seedDirectory(f.srv)
+	return providertest.Batch(t, ctx, f.c, accountSpec(approvals.ActionDisable, "mallory@contoso.com"))
 }
 
 func accountSpec(a approvals.Action, targets ...string) approvals.Spec {

@@ -51,35 +51,17 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	var b strings.Builder
 	if e.Token {
-		fmt.Fprintf(&b, "graph: token endpoint refused the client credentials (HTTP %d", e.Status)
-		if e.Code != "" {
-			fmt.Fprintf(&b, " %s", e.Code)
-		}
-		if e.Message != "" {
-			fmt.Fprintf(&b, ": %s", e.Message)
-		}
-		b.WriteString("); check tenant_id, client_id and client_secret")
-		return b.String()
+		return "graph: token endpoint refused the client credentials (" + httpx.RefusalText(e.Status, e.Code, e.Message, "", "") +
+			"); check tenant_id, client_id and client_secret"
 	}
-	fmt.Fprintf(&b, "graph: HTTP %d", e.Status)
-	if e.Code != "" {
-		fmt.Fprintf(&b, " %s", e.Code)
-	}
-	if e.Message != "" {
-		fmt.Fprintf(&b, ": %s", e.Message)
-	}
-	switch e.Status {
-	case http.StatusUnauthorized:
-		fmt.Fprintf(&b, "; the token was rejected: check the tenant and that the app registration has the application permission %s with admin consent", e.Permission)
-	case http.StatusForbidden:
-		fmt.Fprintf(&b, "; the app registration needs the application permission %s with admin consent", e.Permission)
-	}
+	s := "graph: " + httpx.RefusalText(e.Status, e.Code, e.Message,
+		"the token was rejected: check the tenant and that the app registration has the application permission "+e.Permission+" with admin consent",
+		"the app registration needs the application permission "+e.Permission+" with admin consent")
 	if e.RequestID != "" || e.Date != "" {
-		fmt.Fprintf(&b, " (request-id %s, date %s)", orNone(e.RequestID), orNone(e.Date))
+		s += fmt.Sprintf(" (request-id %s, date %s)", orNone(e.RequestID), orNone(e.Date))
 	}
-	return b.String()
+	return s
 }
 
 func orNone(s string) string {
@@ -336,4 +318,19 @@ func (c *Client) list(ctx context.Context, first *url.URL, perm string, page fun
 			return err
 		}
 	}
+}
+
+// listEach GETs first and every page after it, a list of T, and calls
+// each with every item.
+func listEach[T any](ctx context.Context, c *Client, first *url.URL, perm string, each func(T)) error {
+	return c.list(ctx, first, perm, func(b []byte) (string, error) {
+		p, err := decodePage[T](b)
+		if err != nil {
+			return "", err
+		}
+		for _, v := range p.Value {
+			each(v)
+		}
+		return p.NextLink, nil
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/providers"
+	"github.com/countersign/countersign/providers/internal/providertest"
 	"github.com/countersign/countersign/providers/msgraph/graphtest"
 )
 
@@ -91,7 +93,7 @@ func TestNewRejects(t *testing.T) {
 func TestTokenRefused(t *testing.T) {
 	f := newFixture(t, graphtest.Options{}, func(c *Config) { c.ClientSecret = "wrong-secret-value" })
 	seedDirectory(f.srv)
-	_, err := f.c.Resolve(testCtx(t), accountSpec(approvals.ActionDisable, "mallory@contoso.com"))
+	_, err := f.c.Resolve(providertest.Context(t), accountSpec(approvals.ActionDisable, "mallory@contoso.com"))
 	var ge *Error
 	if !errors.As(err, &ge) || !ge.Token || ge.Status != http.StatusUnauthorized || ge.Code != "invalid_client" {
 		t.Fatalf("Resolve: got %v, want the token endpoint's 401 invalid_client", err)
@@ -111,7 +113,7 @@ func TestTokenRefused(t *testing.T) {
 func TestTokenCachedAndRefreshed(t *testing.T) {
 	f := newFixture(t, graphtest.Options{}, nil)
 	seedDirectory(f.srv)
-	ctx := testCtx(t)
+	ctx := providertest.Context(t)
 	tokenCalls := func() int {
 		n := 0
 		for _, c := range f.srv.Calls() {
@@ -145,7 +147,7 @@ func TestUnauthorizedNamesPermission(t *testing.T) {
 		c.TokenURL = other.TokenURL()
 		c.TenantID, c.ClientID, c.ClientSecret = other.Credentials()
 	})
-	_, err := f.c.Resolve(testCtx(t), accountSpec(approvals.ActionDisable, "mallory@contoso.com"))
+	_, err := f.c.Resolve(providertest.Context(t), accountSpec(approvals.ActionDisable, "mallory@contoso.com"))
 	var ge *Error
 	if !errors.As(err, &ge) || ge.Status != http.StatusUnauthorized || ge.Permission != permAccountsRead ||
 		!strings.Contains(err.Error(), "the token was rejected") || !strings.Contains(err.Error(), permAccountsRead) {
@@ -159,39 +161,29 @@ func TestUnauthorizedNamesPermission(t *testing.T) {
 func TestForbiddenNamesPermission(t *testing.T) {
 	tests := []struct {
 		perm string
-		run  func(ctx context.Context, c *Client) error
+		run  func(t *testing.T, ctx context.Context, c *Client) error
 	}{
-		{graphtest.PermissionAccountsRead, func(ctx context.Context, c *Client) error {
+		{graphtest.PermissionAccountsRead, func(_ *testing.T, ctx context.Context, c *Client) error {
 			_, err := c.Resolve(ctx, accountSpec(approvals.ActionDisable, "mallory@contoso.com"))
 			return err
 		}},
-		{graphtest.PermissionActions, func(ctx context.Context, c *Client) error {
-			spec := accountSpec(approvals.ActionDisable, "mallory@contoso.com")
-			items, err := c.Resolve(ctx, spec)
-			if err != nil {
-				return fmt.Errorf("resolve unexpectedly failed: %w", err)
-			}
-			_, err = c.Submit(ctx, providers.Batch{Spec: spec, Items: items})
+		{graphtest.PermissionActions, func(t *testing.T, ctx context.Context, c *Client) error {
+			_, err := c.Submit(ctx, providertest.Batch(t, ctx, c, accountSpec(approvals.ActionDisable, "mallory@contoso.com")))
 			return err
 		}},
-		{graphtest.PermissionMailRead, func(ctx context.Context, c *Client) error {
+		{graphtest.PermissionMailRead, func(_ *testing.T, ctx context.Context, c *Client) error {
 			_, err := c.Resolve(ctx, mailSpec("", nmidA))
 			return err
 		}},
-		{graphtest.PermissionMailReadWrite, func(ctx context.Context, c *Client) error {
-			spec := mailSpec("", nmidA)
-			items, err := c.Resolve(ctx, spec)
-			if err != nil {
-				return fmt.Errorf("resolve unexpectedly failed: %w", err)
-			}
-			_, err = c.Submit(ctx, providers.Batch{Spec: spec, Items: items})
+		{graphtest.PermissionMailReadWrite, func(t *testing.T, ctx context.Context, c *Client) error {
+			_, err := c.Submit(ctx, providertest.Batch(t, ctx, c, mailSpec("", nmidA)))
 			return err
 		}},
-		{graphtest.PermissionSecActions, func(ctx context.Context, c *Client) error {
+		{graphtest.PermissionSecActions, func(_ *testing.T, ctx context.Context, c *Client) error {
 			_, err := c.Submit(ctx, providers.Batch{Spec: ipSpec("203.0.113.1"), Items: []providers.Resolved{{Key: "203.0.113.1"}}})
 			return err
 		}},
-		{graphtest.PermissionSecActionRead, func(ctx context.Context, c *Client) error {
+		{graphtest.PermissionSecActionRead, func(_ *testing.T, ctx context.Context, c *Client) error {
 			sub, err := c.Submit(ctx, providers.Batch{Spec: ipSpec("203.0.113.1"), Items: []providers.Resolved{{Key: "203.0.113.1"}}})
 			if err != nil {
 				return fmt.Errorf("submit unexpectedly failed: %w", err)
@@ -206,7 +198,7 @@ func TestForbiddenNamesPermission(t *testing.T) {
 			seedDirectory(f.srv)
 			seedMail(f.srv, "")
 			f.srv.SetFaults(graphtest.Faults{DenyPermissions: []string{tt.perm}})
-			err := tt.run(testCtx(t), f.c)
+			err := tt.run(t, providertest.Context(t), f.c)
 			var ge *Error
 			if !errors.As(err, &ge) || ge.Status != http.StatusForbidden || ge.Code != "Authorization_RequestDenied" || ge.Permission != tt.perm {
 				t.Fatalf("got %v, want 403 Authorization_RequestDenied naming %s", err, tt.perm)
@@ -255,20 +247,15 @@ func TestRetries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, graphtest.Options{Seed: 30}, func(c *Config) { c.MaxRetries = 2 })
-			seedDirectory(f.srv)
-			ctx := testCtx(t)
-			spec := accountSpec(approvals.ActionDisable, "mallory@contoso.com")
-			items, err := f.c.Resolve(ctx, spec)
-			if err != nil {
-				t.Fatalf("Resolve: %v", err)
-			}
+			ctx := providertest.Context(t)
+			batch := f.disableMallory(t, ctx)
 			f.srv.SetFaults(tt.faults)
 			start := time.Now()
-			_, err = f.c.Submit(ctx, providers.Batch{Spec: spec, Items: items})
+			_, err := f.c.Submit(ctx, batch)
 			elapsed := time.Since(start)
 			var ge *Error
 			if errors.Is(err, providers.ErrTemporary) == tt.wantUncertain || errors.Is(err, providers.ErrUncertain) != tt.wantUncertain ||
-				!errors.As(err, &ge) || !containsInt(tt.wantStatus, ge.Status) {
+				!errors.As(err, &ge) || !slices.Contains(tt.wantStatus, ge.Status) {
 				t.Fatalf("Submit: got %v, want HTTP %v, uncertain %v (else temporary)", err, tt.wantStatus, tt.wantUncertain)
 			}
 			if n, faulted := countCalls(f.srv, "/invokeAction"); n != tt.wantPosts || faulted != tt.wantPosts {
@@ -278,7 +265,7 @@ func TestRetries(t *testing.T) {
 				t.Errorf("took %v, want at least %v (Retry-After honoured)", elapsed, tt.minElapsed)
 			}
 			if tt.retryAfter != "" {
-				if got := f.logs.matching("/invokeAction", tt.retryAfter); len(got) != 3 {
+				if got := f.logs.Matching("/invokeAction", tt.retryAfter); len(got) != 3 {
 					t.Errorf("got %d log lines with %s, want 3", len(got), tt.retryAfter)
 				}
 			}
@@ -287,7 +274,7 @@ func TestRetries(t *testing.T) {
 			}
 			// GETs are retried until the retries run out.
 			f.srv.ResetCalls()
-			if _, err := f.c.Resolve(ctx, spec); !errors.Is(err, providers.ErrTemporary) {
+			if _, err := f.c.Resolve(ctx, batch.Spec); !errors.Is(err, providers.ErrTemporary) {
 				t.Errorf("Resolve: got %v, want ErrTemporary", err)
 			}
 			if n, _ := countCalls(f.srv, "/identityAccounts"); n != 3 {
@@ -295,20 +282,11 @@ func TestRetries(t *testing.T) {
 			}
 			// With the faults gone the same batch goes through.
 			f.srv.SetFaults(graphtest.Faults{})
-			if _, err := f.c.Submit(ctx, providers.Batch{Spec: spec, Items: items}); err != nil {
+			if _, err := f.c.Submit(ctx, batch); err != nil {
 				t.Errorf("Submit after the faults: %v", err)
 			}
 		})
 	}
-}
-
-func containsInt(xs []int, x int) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // flakyTransport fails the first n requests matching match with a
@@ -353,15 +331,10 @@ func TestTransportErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ft := &flakyTransport{rt: http.DefaultTransport, match: tt.match, afterSend: tt.afterSend}
 			f := newFixture(t, graphtest.Options{Seed: 31}, func(c *Config) { c.HTTPClient = &http.Client{Transport: ft} })
-			seedDirectory(f.srv)
-			ctx := testCtx(t)
-			spec := accountSpec(approvals.ActionDisable, "mallory@contoso.com")
-			items, err := f.c.Resolve(ctx, spec)
-			if err != nil {
-				t.Fatalf("Resolve: %v", err)
-			}
+			ctx := providertest.Context(t)
+			batch := f.disableMallory(t, ctx)
 			ft.left.Store(1)
-			sub, err := f.c.Submit(ctx, providers.Batch{Spec: spec, Items: items})
+			sub, err := f.c.Submit(ctx, batch)
 			if tt.wantUncertain {
 				if !errors.Is(err, providers.ErrUncertain) || errors.Is(err, providers.ErrTemporary) {
 					t.Fatalf("Submit: got %v, want ErrUncertain only", err)
@@ -373,7 +346,7 @@ func TestTransportErrors(t *testing.T) {
 				if n := len(f.srv.Invocations()); n != 1 {
 					t.Errorf("got %d invocations, want 1", n)
 				}
-				if got := f.logs.matching("/invokeAction"); len(got) != tt.wantAttempts {
+				if got := f.logs.Matching("/invokeAction"); len(got) != tt.wantAttempts {
 					t.Errorf("got %d invokeAction attempts, want %d: %q", len(got), tt.wantAttempts, got)
 				}
 				return
@@ -387,9 +360,9 @@ func TestTransportErrors(t *testing.T) {
 			}
 			path := "/invokeAction"
 			if tt.match(&http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/"}}) {
-				path = "method=GET path=/v1.0" + accountsPath + "/" + items[0].Account + " "
+				path = "method=GET path=/v1.0" + accountsPath + "/" + batch.Items[0].Account + " "
 			}
-			if got := f.logs.matching(path); len(got) != tt.wantAttempts {
+			if got := f.logs.Matching(path); len(got) != tt.wantAttempts {
 				t.Errorf("got %d attempts on %s, want %d: %q", len(got), path, tt.wantAttempts, got)
 			}
 		})
@@ -402,7 +375,7 @@ func TestLatency(t *testing.T) {
 		seedDirectory(f.srv)
 		f.srv.SetFaults(graphtest.Faults{Latency: 40 * time.Millisecond})
 		start := time.Now()
-		if _, err := f.c.Resolve(testCtx(t), accountSpec(approvals.ActionDisable, "mallory@contoso.com")); err != nil {
+		if _, err := f.c.Resolve(providertest.Context(t), accountSpec(approvals.ActionDisable, "mallory@contoso.com")); err != nil {
 			t.Fatalf("Resolve: %v", err)
 		}
 		if d := time.Since(start); d < 40*time.Millisecond {
@@ -411,19 +384,14 @@ func TestLatency(t *testing.T) {
 	})
 	t.Run("a POST that times out is uncertain", func(t *testing.T) {
 		f := newFixture(t, graphtest.Options{}, func(c *Config) { c.HTTPClient = &http.Client{Timeout: 100 * time.Millisecond} })
-		seedDirectory(f.srv)
-		ctx := testCtx(t)
-		spec := accountSpec(approvals.ActionDisable, "mallory@contoso.com")
-		items, err := f.c.Resolve(ctx, spec)
-		if err != nil {
-			t.Fatalf("Resolve: %v", err)
-		}
+		ctx := providertest.Context(t)
+		batch := f.disableMallory(t, ctx)
 		f.srv.SetFaults(graphtest.Faults{Latency: 3 * time.Second})
-		_, err = f.c.Submit(ctx, providers.Batch{Spec: spec, Items: items})
+		_, err := f.c.Submit(ctx, batch)
 		if !errors.Is(err, providers.ErrUncertain) {
 			t.Fatalf("Submit: got %v, want ErrUncertain", err)
 		}
-		if got := f.logs.matching("/invokeAction"); len(got) != 1 || !strings.Contains(got[0], "sent=true") {
+		if got := f.logs.Matching("/invokeAction"); len(got) != 1 || !strings.Contains(got[0], "sent=true") {
 			t.Errorf("got attempts %q, want one, sent", got)
 		}
 		// The fake sees the client hang up during its latency: one call,
@@ -453,11 +421,11 @@ func TestTokenEndpointUnreachableOnce(t *testing.T) {
 	ft.left.Store(1)
 	f := newFixture(t, graphtest.Options{}, func(c *Config) { c.HTTPClient = &http.Client{Transport: ft} })
 	seedDirectory(f.srv)
-	got, err := f.c.Resolve(testCtx(t), accountSpec(approvals.ActionDisable, "mallory@contoso.com"))
+	got, err := f.c.Resolve(providertest.Context(t), accountSpec(approvals.ActionDisable, "mallory@contoso.com"))
 	if err != nil || len(got) != 1 || got[0].Problem != "" {
 		t.Fatalf("Resolve: %v %+v, want it found after a retry of the token request", err, got)
 	}
-	if warn, ok := f.logs.matching("WARN graph token", "connection refused"), f.logs.matching("INFO graph token", "status=200"); len(warn) != 1 || len(ok) != 1 {
+	if warn, ok := f.logs.Matching("WARN graph token", "connection refused"), f.logs.Matching("INFO graph token", "status=200"); len(warn) != 1 || len(ok) != 1 {
 		t.Errorf("token log lines: got %q and %q, want one failure and one success", warn, ok)
 	}
 }
@@ -465,7 +433,7 @@ func TestTokenEndpointUnreachableOnce(t *testing.T) {
 func TestThrottlePausesEveryone(t *testing.T) {
 	f := newFixture(t, graphtest.Options{}, func(c *Config) { c.MaxRetries = -1 })
 	seedDirectory(f.srv)
-	ctx := testCtx(t)
+	ctx := providertest.Context(t)
 	f.srv.SetFaults(graphtest.Faults{Rate429: 1, RetryAfter: 300 * time.Millisecond})
 	if _, err := f.c.Resolve(ctx, accountSpec(approvals.ActionDisable, "mallory@contoso.com")); !errors.Is(err, providers.ErrTemporary) {
 		t.Fatalf("Resolve: got %v, want ErrTemporary after one 429 with no retries", err)
@@ -491,7 +459,7 @@ func TestThrottlePausesEveryone(t *testing.T) {
 
 func TestPacer(t *testing.T) {
 	p := newPacer(20) // one request per 52.5 ms
-	ctx := testCtx(t)
+	ctx := providertest.Context(t)
 	start := time.Now()
 	for range 5 {
 		if err := p.Wait(ctx); err != nil {
@@ -518,16 +486,8 @@ func TestPacer(t *testing.T) {
 }
 
 func TestCallLogging(t *testing.T) {
-	f := newFixture(t, graphtest.Options{Seed: 32}, nil)
-	seedDirectory(f.srv)
-	ctx := testCtx(t)
-	spec := accountSpec(approvals.ActionDisable, "mallory@contoso.com")
-	items, err := f.c.Resolve(ctx, spec)
-	if err != nil {
-		t.Fatalf("Resolve: %v", err)
-	}
-	f.srv.SetFaults(graphtest.Faults{FailAccounts: []string{"mallory@contoso.com"}})
-	if _, err := f.c.Submit(ctx, providers.Batch{Spec: spec, Items: items}); err == nil {
+	f, err := refusedDisable(t, 32)
+	if err == nil {
 		t.Fatal("Submit: want the refusal")
 	}
 	var failed graphtest.Call
@@ -545,7 +505,7 @@ func TestCallLogging(t *testing.T) {
 			failed = c
 		}
 	}
-	lines := f.logs.matching("WARN provider call", "provider=graph", "/invokeAction")
+	lines := f.logs.Matching("WARN provider call", "provider=graph", "/invokeAction")
 	if len(lines) != 1 {
 		t.Fatalf("got %d warning lines for invokeAction, want 1", len(lines))
 	}
@@ -555,7 +515,7 @@ func TestCallLogging(t *testing.T) {
 			t.Errorf("log line %q lacks %q", lines[0], want)
 		}
 	}
-	if n := len(f.logs.matching("provider call provider=graph")); n != len(seen) {
+	if n := len(f.logs.Matching("provider call provider=graph")); n != len(seen) {
 		t.Errorf("got %d call log lines for %d calls, want one each", n, len(seen))
 	}
 }
@@ -564,7 +524,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	f := newFixture(t, graphtest.Options{Seed: 33, Now: mailNow}, func(c *Config) { c.Now = mailNow; legacy(c) })
 	seedDirectory(f.srv)
 	seedMail(f.srv, "")
-	ctx := testCtx(t)
+	ctx := providertest.Context(t)
 	f.srv.SetFaults(graphtest.Faults{Rate429: 0.2, RetryAfter: time.Millisecond, Rate5xxGET: 0.2, FailRecipients: []string{"user2@contoso.com"}})
 	for _, spec := range []approvals.Spec{
 		accountSpec(approvals.ActionDisable, "mallory@contoso.com", "alice@contoso.com"),
@@ -590,8 +550,8 @@ func TestNoSecretsInLogs(t *testing.T) {
 	}
 	for _, l := range lines {
 		for _, s := range forbidden {
-			if strings.Contains(l, s) {
-				t.Errorf("log line %q contains %q", l, s)
+			if strings.Contains(l.Text, s) {
+				t.Errorf("log line %q contains %q", l.Text, s)
 			}
 		}
 	}
@@ -608,13 +568,13 @@ func TestForeignNextLink(t *testing.T) {
 			"@odata.nextLink": foreign.URL + "/v1.0/security/identities/identityAccounts?$skiptoken=x"})
 	}))
 	defer graph.Close()
-	cfg := clientConfig(srv, newLogSink())
+	cfg := clientConfig(srv, providertest.NewLog())
 	cfg.BaseURL = graph.URL
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	_, err = c.Resolve(testCtx(t), accountSpec(approvals.ActionDisable, "mallory@contoso.com"))
+	_, err = c.Resolve(providertest.Context(t), accountSpec(approvals.ActionDisable, "mallory@contoso.com"))
 	if !errors.Is(err, ErrForeignLink) {
 		t.Errorf("Resolve: got %v, want ErrForeignLink", err)
 	}
@@ -668,7 +628,7 @@ func TestUnderInjectedFaults(t *testing.T) {
 		{mailSpec("soft-delete", nmidA), mails},
 		{ipSpec("198.51.100.65", "198.51.100.66"), map[string]approvals.ItemStatus{"198.51.100.65": approvals.ItemSucceeded, "198.51.100.66": approvals.ItemFailed}},
 	}
-	ctx := testCtx(t)
+	ctx := providertest.Context(t)
 	var wg sync.WaitGroup
 	results := make([]map[string]providers.ItemStatus, len(jobs))
 	errs := make([]error, len(jobs))
@@ -737,7 +697,7 @@ func TestRateLimitWaitObserved(t *testing.T) {
 		c.RateLimitWait = func(d time.Duration) { mu.Lock(); waits = append(waits, d); mu.Unlock() }
 	})
 	seedDirectory(f.srv)
-	ctx := testCtx(t)
+	ctx := providertest.Context(t)
 	for range 3 {
 		if _, err := f.c.get(ctx, f.c.endpoint("v1.0", accountsPath, ""), permAccountsRead); err != nil {
 			t.Fatalf("get: %v", err)

@@ -91,18 +91,11 @@ func mailWindow(now time.Time, lookback time.Duration) (start, end string) {
 func (c *Client) listMessage(ctx context.Context, nmid, start, end string) ([]analyzedEmail, error) {
 	q := "startTime=" + start + "&endTime=" + end + "&$filter=" + queryEscape("networkMessageId eq "+odataQuote(nmid))
 	var out []analyzedEmail
-	err := c.list(ctx, c.endpoint("v1.0", emailsPath, q), permMailRead, func(b []byte) (string, error) {
-		p, err := decodeEmailsPage(b)
-		if err != nil {
-			return "", err
+	err := listEach(ctx, c, c.endpoint("v1.0", emailsPath, q), permMailRead, func(e analyzedEmail) {
+		// Never let another message into a purge, whatever the filter did.
+		if sameEnum(e.NetworkMessageID, nmid) && strings.TrimSpace(e.RecipientEmailAddress) != "" {
+			out = append(out, e)
 		}
-		for _, e := range p.Value {
-			// Never let another message into a purge, whatever the filter did.
-			if sameEnum(e.NetworkMessageID, nmid) && strings.TrimSpace(e.RecipientEmailAddress) != "" {
-				out = append(out, e)
-			}
-		}
-		return p.NextLink, nil
 	})
 	return out, err
 }
@@ -242,9 +235,9 @@ func (c *Client) submitMail(ctx context.Context, batch providers.Batch) (provide
 	items := make([]item, 0, len(batch.Items))
 	pd := mailPoll{Kind: kindMail, Action: action}
 	for _, it := range batch.Items {
-		var d mailData
-		if err := json.Unmarshal(it.Data, &d); err != nil {
-			return providers.Submission{}, fmt.Errorf("graph: item %s: mail data: %w", it.Key, err)
+		d, err := decodeData[mailData](it.Data, "item "+it.Key+": mail data")
+		if err != nil {
+			return providers.Submission{}, err
 		}
 		if !reGUID.MatchString(d.NetworkMessageID) || !validAddress(d.RecipientEmailAddress) {
 			return providers.Submission{}, fmt.Errorf("graph: item %s: needs a network message id and a recipient from Resolve", it.Key)
@@ -307,9 +300,9 @@ func safeLink(loc string) string {
 // completion rule to every recipient. Items stay running until the rule
 // decides; the engine's deadline bounds the wait.
 func (c *Client) pollMail(ctx context.Context, sub providers.Submission) (providers.Progress, error) {
-	var pd mailPoll
-	if err := json.Unmarshal(sub.Data, &pd); err != nil {
-		return providers.Progress{}, fmt.Errorf("graph: submission data: %w", err)
+	pd, err := decodeData[mailPoll](sub.Data, "submission data")
+	if err != nil {
+		return providers.Progress{}, err
 	}
 	if len(pd.Items) == 0 {
 		return providers.Progress{}, errors.New("graph: submission has no items")

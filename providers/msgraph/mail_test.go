@@ -14,6 +14,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/providers"
+	"github.com/countersign/countersign/providers/internal/providertest"
 	"github.com/countersign/countersign/providers/msgraph/graphtest"
 )
 
@@ -59,7 +60,7 @@ func mailSpec(action string, targets ...string) approvals.Spec {
 func TestResolveMail(t *testing.T) {
 	f := newFixture(t, graphtest.Options{Seed: 10, PageSize: 2, Now: mailNow}, func(c *Config) { c.Now = mailNow })
 	emails := seedMail(f.srv, "")
-	ctx := testCtx(t)
+	ctx := providertest.Context(t)
 
 	t.Run("every recipient across pages", func(t *testing.T) {
 		f.srv.ResetCalls()
@@ -156,7 +157,7 @@ func TestPurgeMail(t *testing.T) {
 			f := newFixture(t, graphtest.Options{Seed: 11, Now: mailNow}, func(c *Config) { c.Now = mailNow })
 			f.srv.SetBehavior(graphtest.Behavior{RemediateAfterReads: 1})
 			seedMail(f.srv, tt.from)
-			ctx := testCtx(t)
+			ctx := providertest.Context(t)
 			spec := mailSpec(tt.action, nmidA)
 			spec.Mail.Severity, spec.Mail.SendersCopy = "high", true
 			items, err := f.c.Resolve(ctx, spec)
@@ -228,7 +229,7 @@ func TestPurgeMailPartialFailure(t *testing.T) {
 	f.srv.SetBehavior(graphtest.Behavior{EncodeLocation: true})
 	seedMail(f.srv, "")
 	f.srv.SetFaults(graphtest.Faults{FailRecipients: []string{"USER3@contoso.com"}})
-	got, err := runToEnd(testCtx(t), f.c, mailSpec("soft-delete", nmidA), 5)
+	got, err := runToEnd(providertest.Context(t), f.c, mailSpec("soft-delete", nmidA), 5)
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -272,7 +273,7 @@ func TestSubmitMailRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := f.c.Submit(testCtx(t), tt.batch)
+			_, err := f.c.Submit(providertest.Context(t), tt.batch)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Submit: got %v, want an error containing %q", err, tt.want)
 			}
@@ -338,7 +339,7 @@ func TestPollMailKeepsResolveWindow(t *testing.T) {
 	clk := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	f := newFixture(t, graphtest.Options{Seed: 14, Now: clk}, func(c *Config) { c.Now = clk })
 	f.srv.AddEmail(graphtest.Email{NetworkMessageID: nmidA, Recipient: "edge@contoso.com", Logged: mailNow().Add(-29*24*time.Hour - 12*time.Hour)})
-	ctx := testCtx(t)
+	ctx := providertest.Context(t)
 	spec := mailSpec("junk", nmidA)
 	items, err := f.c.Resolve(ctx, spec)
 	if err != nil || len(items) != 1 || items[0].Problem != "" {

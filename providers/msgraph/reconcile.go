@@ -61,11 +61,11 @@ func unknown(key, note string) providers.Reconciliation {
 }
 
 func (c *Client) reconcileAccount(ctx context.Context, batch providers.Batch, sentAt time.Time) (providers.Reconciliation, error) {
-	action, _ := graphAction(batch.Spec.Action)
+	action := invokeActions[batch.Spec.Action]
 	it := batch.Items[0]
-	var d accountData
-	if err := json.Unmarshal(it.Data, &d); err != nil {
-		return providers.Reconciliation{}, fmt.Errorf("graph: item %s: account data: %w", it.Key, err)
+	d, err := decodeData[accountData](it.Data, "item "+it.Key+": account data")
+	if err != nil {
+		return providers.Reconciliation{}, err
 	}
 	who := fmt.Sprintf("%s (identity account %s)", it.Display, it.Account)
 	want := ""
@@ -112,9 +112,9 @@ func (c *Client) reconcileMail(ctx context.Context, batch providers.Batch, sentA
 	}
 	items := make([]mailItem, 0, len(batch.Items))
 	for _, it := range batch.Items {
-		var d mailData
-		if err := json.Unmarshal(it.Data, &d); err != nil {
-			return providers.Reconciliation{}, fmt.Errorf("graph: item %s: mail data: %w", it.Key, err)
+		d, err := decodeData[mailData](it.Data, "item "+it.Key+": mail data")
+		if err != nil {
+			return providers.Reconciliation{}, err
 		}
 		items = append(items, mailItem{Key: it.Key, mailData: d})
 	}
@@ -165,17 +165,10 @@ func (c *Client) reconcileBlockIP(ctx context.Context, batch providers.Batch, se
 	}
 	reason := blockIPReason(batch)
 	var found []string
-	err = c.list(ctx, c.endpoint("beta", securityActionsPath, ""), permSecActRead, func(b []byte) (string, error) {
-		var p securityActionsPage
-		if err := json.Unmarshal(b, &p); err != nil {
-			return "", err
+	err = listEach(ctx, c, c.endpoint("beta", securityActionsPath, ""), permSecActRead, func(a securityAction) {
+		if isBlockOf(a, addr, reason, sentAt) && !slices.Contains(found, a.ID) {
+			found = append(found, strings.TrimSpace(a.ID))
 		}
-		for _, a := range p.Value {
-			if isBlockOf(a, addr, reason, sentAt) && !slices.Contains(found, a.ID) {
-				found = append(found, strings.TrimSpace(a.ID))
-			}
-		}
-		return p.NextLink, nil
 	})
 	if err != nil {
 		return providers.Reconciliation{}, fmt.Errorf("graph: looking for the uncertain BlockIp of %s: %w", addr, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/providers"
+	"github.com/countersign/countersign/providers/internal/providertest"
 	"github.com/countersign/countersign/providers/msgraph/graphtest"
 )
 
@@ -56,26 +57,8 @@ func TestUncertainPOSTNeverRepeated(t *testing.T) {
 	for _, op := range postOps() {
 		for _, pf := range postFaults() {
 			t.Run(op.name+" "+pf.name, func(t *testing.T) {
-				f := newFixture(t, graphtest.Options{Now: mailNow}, func(c *Config) {
-					c.Now = mailNow
-					c.MaxRetries = 3
-					legacy(c)
-					if pf.hc != nil {
-						c.HTTPClient = pf.hc
-					}
-				})
-				seedDirectory(f.srv)
-				seedMail(f.srv, "")
-				ctx := testCtx(t)
-				items, err := f.c.Resolve(ctx, op.spec)
-				if err != nil {
-					t.Fatalf("Resolve: %v", err)
-				}
-				f.srv.SetFaults(pf.faults)
-				_, err = f.c.Submit(ctx, providers.Batch{RequestID: 7, Spec: op.spec, Items: items, Label: "Countersign request 7"})
-				if !errors.Is(err, providers.ErrUncertain) || errors.Is(err, providers.ErrTemporary) {
-					t.Errorf("Submit: got %v, want ErrUncertain and not ErrTemporary", err)
-				}
+				f := seededFixture(t, pf.hc, 3)
+				uncertainSubmit(t, f, op.spec, pf.faults)
 				if n := f.srv.Posts(); n != 1 {
 					t.Errorf("POSTs: got %d, want exactly 1", n)
 				}
@@ -111,18 +94,13 @@ func TestRefusedPOSTs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, graphtest.Options{}, func(c *Config) { c.MaxRetries = 3 })
-			seedDirectory(f.srv)
-			ctx := testCtx(t)
-			spec := accountSpec(approvals.ActionDisable, "mallory@contoso.com")
-			items, err := f.c.Resolve(ctx, spec)
-			if err != nil {
-				t.Fatalf("Resolve: %v", err)
-			}
+			ctx := providertest.Context(t)
+			batch := f.disableMallory(t, ctx)
 			f.srv.SetFaults(tt.faults)
 			if tt.expire {
 				f.srv.ExpireTokens()
 			}
-			_, err = f.c.Submit(ctx, providers.Batch{Spec: spec, Items: items})
+			_, err := f.c.Submit(ctx, batch)
 			if !tt.wantErr(err) || errors.Is(err, providers.ErrUncertain) {
 				t.Errorf("Submit: got %v", err)
 			}
@@ -140,12 +118,14 @@ func TestRefusedPOSTs(t *testing.T) {
 	}
 }
 
-// reconcileFixture is a fake Graph with the directory and the mail seeded
-// and a client of it.
-func reconcileFixture(t *testing.T, hc *http.Client) *fixture {
+// seededFixture is a fake Graph with the directory and the mail seeded
+// and a client of it that may block IPs, sending with hc unless it is nil
+// and retrying retries times (0: the default).
+func seededFixture(t *testing.T, hc *http.Client, retries int) *fixture {
 	t.Helper()
 	f := newFixture(t, graphtest.Options{Now: mailNow}, func(c *Config) {
 		c.Now = mailNow
+		c.MaxRetries = retries
 		legacy(c)
 		if hc != nil {
 			c.HTTPClient = hc
@@ -160,39 +140,18 @@ func reconcileFixture(t *testing.T, hc *http.Client) *fixture {
 // make the outcome uncertain; it returns the batch and when it was sent.
 func uncertainSubmit(t *testing.T, f *fixture, spec approvals.Spec, faults graphtest.Faults) (providers.Batch, time.Time) {
 	t.Helper()
-	ctx := testCtx(t)
-	items, err := f.c.Resolve(ctx, spec)
-	if err != nil {
-		t.Fatalf("Resolve: %v", err)
-	}
-	batch := providers.Batch{RequestID: 7, Spec: spec, Items: items, Label: "Countersign request 7", Note: "phish"}
-	f.srv.SetFaults(faults)
-	sentAt := mailNow()
-	if _, err := f.c.Submit(ctx, batch); !errors.Is(err, providers.ErrUncertain) {
-		t.Fatalf("Submit: got %v, want ErrUncertain", err)
-	}
-	f.srv.SetFaults(graphtest.Faults{})
-	return batch, sentAt
+	return providertest.SubmitUncertain(t, f.c, spec, mailNow, f.srv.SetFaults, faults, graphtest.Faults{})
 }
 
-// pollToEnd polls sub until it is done.
+// pollToEnd polls sub until it is done, at most 10 times, and returns
+// its items by key.
 func pollToEnd(t *testing.T, c *Client, sub providers.Submission) map[string]providers.ItemStatus {
 	t.Helper()
-	for range 10 {
-		p, err := c.Poll(testCtx(t), sub)
-		if err != nil {
-			t.Fatalf("Poll: %v", err)
-		}
-		if p.Done {
-			out := map[string]providers.ItemStatus{}
-			for _, st := range p.Items {
-				out[st.Key] = st
-			}
-			return out
-		}
+	out := map[string]providers.ItemStatus{}
+	for _, st := range providertest.PollToEnd(t, providertest.Context(t), c, sub, 10).Items {
+		out[st.Key] = st
 	}
-	t.Fatalf("submission %s not done after 10 polls", sub.ID)
-	return nil
+	return out
 }
 
 // TestReconcileAfterUncertainPOST is the fault matrix of Graph's POSTs:
@@ -203,9 +162,9 @@ func TestReconcileAfterUncertainPOST(t *testing.T) {
 	for _, op := range postOps() {
 		for _, pf := range postFaults() {
 			t.Run(op.name+" "+pf.name, func(t *testing.T) {
-				f := reconcileFixture(t, pf.hc)
+				f := seededFixture(t, pf.hc, 0)
 				batch, sentAt := uncertainSubmit(t, f, op.spec, pf.faults)
-				r, err := f.c.Reconcile(testCtx(t), batch, sentAt)
+				r, err := f.c.Reconcile(providertest.Context(t), batch, sentAt)
 				if err != nil {
 					t.Fatalf("Reconcile: %v", err)
 				}
@@ -281,8 +240,8 @@ func TestReconcileCannotTell(t *testing.T) {
 			wantUnknown: map[string]string{"198.51.100.7": "Graph lists no BlockIp of 198.51.100.7 with the reason"}},
 		{name: "two BlockIps with this reason", spec: ipSpec("198.51.100.7"), faults: graphtest.Faults{StatusAfterAction: 500},
 			before: func(t *testing.T, f *fixture) {
-				items, _ := f.c.Resolve(testCtx(t), ipSpec("198.51.100.7"))
-				if _, err := f.c.Submit(testCtx(t), providers.Batch{RequestID: 7, Spec: ipSpec("198.51.100.7"), Items: items,
+				items, _ := f.c.Resolve(providertest.Context(t), ipSpec("198.51.100.7"))
+				if _, err := f.c.Submit(providertest.Context(t), providers.Batch{RequestID: 7, Spec: ipSpec("198.51.100.7"), Items: items,
 					Label: "Countersign request 7", Note: "phish"}); err != nil {
 					t.Fatal(err)
 				}
@@ -291,14 +250,14 @@ func TestReconcileCannotTell(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := reconcileFixture(t, nil)
+			f := seededFixture(t, nil, 0)
 			if tt.before != nil {
 				tt.before(t, f)
 			}
 			posts := f.srv.Posts()
 			f.srv.SetBehavior(tt.behavior)
 			batch, sentAt := uncertainSubmit(t, f, tt.spec, tt.faults)
-			r, err := f.c.Reconcile(testCtx(t), batch, sentAt)
+			r, err := f.c.Reconcile(providertest.Context(t), batch, sentAt)
 			if err != nil {
 				t.Fatalf("Reconcile: %v", err)
 			}

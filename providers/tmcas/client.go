@@ -168,20 +168,6 @@ func New(cfg Config) (*Client, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	log = log.With("provider", providers.TMCAS)
-	retries := cfg.MaxRetries
-	switch {
-	case retries == 0:
-		retries = DefaultMaxRetries
-	case retries < 0:
-		retries = 0
-	}
-	retryInitial, retryMax := cfg.RetryInitial, cfg.RetryMax
-	if retryInitial <= 0 {
-		retryInitial = DefaultRetryInitial
-	}
-	if retryMax < retryInitial {
-		retryMax = max(DefaultRetryMax, retryInitial)
-	}
 	if c.sweepDays > maxSweepDays {
 		return nil, fmt.Errorf("tmcas: sweep days %d exceed the %d days TMCAS keeps mail metadata", c.sweepDays, maxSweepDays)
 	}
@@ -198,24 +184,17 @@ func New(cfg Config) (*Client, error) {
 		rpm := orDefault(cfg.RequestsPerMinute, DefaultRequestsPerMinute)
 		limiter = httpx.NewWindowLimiter(rpm, window+safetyMargin(window), c.now)
 	}
-	hc := &http.Client{Timeout: DefaultTimeout}
-	if cfg.HTTPClient != nil {
-		copied := *cfg.HTTPClient
-		hc = &copied
-	}
-	// A redirect would resend the token and, for a POST, possibly the
-	// action; TMCAS never redirects, so treat one as an answer.
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.caller = &httpx.Caller{
-		Client:       hc,
-		Log:          log,
-		Now:          c.now,
-		Gate:         &gate{limiter: limiter, window: sw, now: c.now},
-		Credentials:  httpx.Bearer(cfg.Token),
-		Refused:      refused,
-		Retries:      retries,
-		RetryInitial: retryInitial,
-		RetryMax:     retryMax,
+		// A redirect would resend the token and, for a POST, possibly the
+		// action; TMCAS never redirects, so treat one as an answer.
+		Client:      httpx.NoRedirects(cfg.HTTPClient, DefaultTimeout),
+		Log:         log,
+		Now:         c.now,
+		Gate:        &gate{limiter: limiter, window: sw, now: c.now},
+		Credentials: httpx.Bearer(cfg.Token),
+		Refused:     refused,
+		Retry: httpx.Retry{Times: DefaultMaxRetries, Initial: DefaultRetryInitial, Max: DefaultRetryMax}.
+			Configured(cfg.MaxRetries, cfg.RetryInitial, cfg.RetryMax),
 		// Without Retry-After (the documented case): "The user can start
 		// new requests in the next minute from the first request."
 		ThrottleEnd: sw.end,
@@ -267,7 +246,7 @@ func (c *Client) Supports(action approvals.Action) bool {
 	if action == approvals.ActionPurgeMail {
 		return true
 	}
-	_, ok := accountActionType(action)
+	_, ok := accountActionTypes[action]
 	return ok
 }
 
@@ -279,31 +258,15 @@ func (c *Client) MaxItems(action approvals.Action) int {
 	return c.maxItems
 }
 
-// accountActionType maps an account action to its action_type (§1.9).
-func accountActionType(a approvals.Action) (string, bool) {
-	switch a {
-	case approvals.ActionDisable:
-		return "ACCOUNT_DISABLE", true
-	case approvals.ActionResetPassword:
-		return "ACCOUNT_RESET_PASSWORD", true
-	case approvals.ActionEnableMFA:
-		return "ACCOUNT_ENABLE_MFA", true
-	case approvals.ActionRevokeSessions:
-		return "ACCOUNT_REVOKE_SIGNIN_SESSIONS", true
-	}
-	return "", false
+// accountActionTypes maps the account actions TMCAS performs to their
+// action_type (§1.9).
+var accountActionTypes = map[approvals.Action]string{
+	approvals.ActionDisable: "ACCOUNT_DISABLE", approvals.ActionResetPassword: "ACCOUNT_RESET_PASSWORD",
+	approvals.ActionEnableMFA: "ACCOUNT_ENABLE_MFA", approvals.ActionRevokeSessions: "ACCOUNT_REVOKE_SIGNIN_SESSIONS",
 }
 
-// mailActionType maps a purge-mail --action value to its action_type.
-func mailActionType(action string) (string, bool) {
-	switch action {
-	case "delete":
-		return "MAIL_DELETE", true
-	case "quarantine":
-		return "MAIL_QUARANTINE", true
-	}
-	return "", false
-}
+// mailActionTypes maps the purge-mail --action values to their action_type.
+var mailActionTypes = map[string]string{"delete": "MAIL_DELETE", "quarantine": "MAIL_QUARANTINE"}
 
 // unsupported is the error for an action TMCAS cannot perform.
 func unsupported(a approvals.Action) error {

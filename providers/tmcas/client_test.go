@@ -14,6 +14,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/providers"
+	"github.com/countersign/countersign/providers/internal/providertest"
 	"github.com/countersign/countersign/providers/tmcas"
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
 )
@@ -98,7 +99,7 @@ func TestSupportsAndMaxItems(t *testing.T) {
 func TestResolveAccounts(t *testing.T) {
 	f := newFake(t, tmcastest.Options{})
 	c := newClient(t, f, nil)
-	got, err := c.Resolve(testCtx(t), accountSpec(approvals.ActionDisable, "Mallory@Contoso.com", "mallory@contoso.com", "not an address", "a@b"))
+	got, err := c.Resolve(providertest.Context(t), accountSpec(approvals.ActionDisable, "Mallory@Contoso.com", "mallory@contoso.com", "not an address", "a@b"))
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}
@@ -115,7 +116,7 @@ func TestResolveAccounts(t *testing.T) {
 		t.Errorf("Resolve of accounts made %d calls, want 0 (TMCAS has no lookup)", n)
 	}
 	var perr *providers.Error
-	if _, err := c.Resolve(testCtx(t), accountSpec(approvals.ActionEnable, "a@contoso.com")); !errors.Is(err, providers.ErrUnsupported) ||
+	if _, err := c.Resolve(providertest.Context(t), accountSpec(approvals.ActionEnable, "a@contoso.com")); !errors.Is(err, providers.ErrUnsupported) ||
 		!errors.As(err, &perr) || perr.Msg != "tmcas cannot enable" {
 		t.Errorf("Resolve(enable): got %v, want ErrUnsupported saying %q", err, "tmcas cannot enable")
 	}
@@ -187,7 +188,7 @@ func TestResolveMail(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := c.Resolve(testCtx(t), mailSpec("delete", tt.recipients, tt.targets...))
+			got, err := c.Resolve(providertest.Context(t), mailSpec("delete", tt.recipients, tt.targets...))
 			if err != nil {
 				t.Fatalf("Resolve: %v", err)
 			}
@@ -222,7 +223,7 @@ func TestResolveMailSweepDays(t *testing.T) {
 	f := newFake(t, tmcastest.Options{})
 	f.AddMail(tmcastest.Mail{Mailbox: "a@contoso.com", MessageID: "<m@x>", Delivered: time.Now().Add(-10 * 24 * time.Hour)})
 	c := newClient(t, f, func(cfg *tmcas.Config) { cfg.SweepDays = 7 })
-	got, err := c.Resolve(testCtx(t), mailSpec("quarantine", nil, "<m@x>"))
+	got, err := c.Resolve(providertest.Context(t), mailSpec("quarantine", nil, "<m@x>"))
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}
@@ -252,16 +253,8 @@ func TestSubmitAndPollAccounts(t *testing.T) {
 			f.AddAccount("alice@contoso.com")
 			f.AddAccount("bob@contoso.com")
 			c := newClient(t, f, func(cfg *tmcas.Config) { cfg.Now = func() time.Time { return now } })
-			ctx := testCtx(t)
-			spec := accountSpec(tt.action, "alice@contoso.com", "bob@contoso.com")
-			items, err := c.Resolve(ctx, spec)
-			if err != nil {
-				t.Fatalf("Resolve: %v", err)
-			}
-			sub, err := c.Submit(ctx, providers.Batch{RequestID: 1, Spec: spec, Items: items})
-			if err != nil {
-				t.Fatalf("Submit: %v", err)
-			}
+			ctx := providertest.Context(t)
+			sub := providertest.Submit(t, ctx, c, accountSpec(tt.action, "alice@contoso.com", "bob@contoso.com"))
 			batches := f.BatchIDs()
 			if len(batches) != 1 || sub.ID != batches[0] {
 				t.Fatalf("Submit: batch id %q, fake has %v", sub.ID, batches)
@@ -286,8 +279,8 @@ func TestSubmitAndPollAccounts(t *testing.T) {
 			if got := string(post.Body); got != wantBody {
 				t.Errorf("POST body:\ngot  %s\nwant %s", got, wantBody)
 			}
-			p := pollUntilDone(t, ctx, c, stored)
-			if diff := cmp.Diff(map[string]approvals.ItemStatus{"alice@contoso.com": approvals.ItemSucceeded, "bob@contoso.com": approvals.ItemSucceeded}, statuses(p)); diff != "" {
+			p := providertest.PollToEnd(t, ctx, c, stored, 50)
+			if diff := cmp.Diff(map[string]approvals.ItemStatus{"alice@contoso.com": approvals.ItemSucceeded, "bob@contoso.com": approvals.ItemSucceeded}, providertest.Statuses(p)); diff != "" {
 				t.Errorf("statuses (-want +got):\n%s", diff)
 			}
 			for _, it := range p.Items {
@@ -318,16 +311,8 @@ func TestSubmitAndPollMail(t *testing.T) {
 			seedMessage(f, id, "Invoice", time.Now().Add(-time.Hour), "a@contoso.com", "b@contoso.com")
 			f.AddMail(tmcastest.Mail{Mailbox: "a@contoso.com", MessageID: id, Subject: "Invoice"}) // a second copy
 			c := newClient(t, f, nil)
-			ctx := testCtx(t)
-			spec := mailSpec(tt.action, nil, id)
-			items, err := c.Resolve(ctx, spec)
-			if err != nil {
-				t.Fatalf("Resolve: %v", err)
-			}
-			sub, err := c.Submit(ctx, providers.Batch{Spec: spec, Items: items})
-			if err != nil {
-				t.Fatalf("Submit: %v", err)
-			}
+			ctx := providertest.Context(t)
+			sub := providertest.Submit(t, ctx, c, mailSpec(tt.action, nil, id))
 			acts := f.Actions(sub.ID)
 			if len(acts) != 3 {
 				t.Fatalf("fake batch has %d actions, want 3 (one per copy)", len(acts))
@@ -337,9 +322,9 @@ func TestSubmitAndPollMail(t *testing.T) {
 					t.Errorf("action %+v: want type %s, message id and unique id", a, tt.wire)
 				}
 			}
-			p := pollUntilDone(t, ctx, c, sub)
+			p := providertest.PollToEnd(t, ctx, c, sub, 50)
 			want := map[string]approvals.ItemStatus{id + "/a@contoso.com": approvals.ItemSucceeded, id + "/b@contoso.com": approvals.ItemSucceeded}
-			if diff := cmp.Diff(want, statuses(p)); diff != "" {
+			if diff := cmp.Diff(want, providertest.Statuses(p)); diff != "" {
 				t.Errorf("statuses (-want +got):\n%s", diff)
 			}
 			if p.Items[0].Ref == "" || !strings.Contains(p.Items[0].Ref, ",") {
@@ -389,7 +374,7 @@ func TestSubmitRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := c.Submit(testCtx(t), tt.batch)
+			_, err := c.Submit(providertest.Context(t), tt.batch)
 			switch {
 			case err == nil:
 				t.Fatal("Submit: got nil error")
@@ -415,9 +400,9 @@ func TestPollProgress(t *testing.T) {
 		f.AddAccount(e)
 	}
 	c := newClient(t, f, nil)
-	ctx := testCtx(t)
+	ctx := providertest.Context(t)
 	spec := accountSpec(approvals.ActionDisable, "alice@contoso.com", "carol@contoso.com", "nobody@contoso.com")
-	sub := submitSpec(t, c, spec)
+	sub := providertest.Submit(t, providertest.Context(t), c, spec)
 	type st = map[string]approvals.ItemStatus
 	all := func(s approvals.ItemStatus) st {
 		return st{"alice@contoso.com": s, "carol@contoso.com": s, "nobody@contoso.com": s}
@@ -434,7 +419,7 @@ func TestPollProgress(t *testing.T) {
 		if err != nil {
 			t.Fatalf("poll %d: %v", i+1, err)
 		}
-		if diff := cmp.Diff(w, statuses(p)); diff != "" {
+		if diff := cmp.Diff(w, providertest.Statuses(p)); diff != "" {
 			t.Errorf("poll %d statuses (-want +got):\n%s", i+1, diff)
 		}
 		if wantDone := i == len(want)-1; p.Done != wantDone {
@@ -475,7 +460,7 @@ func TestUnknownUsers(t *testing.T) {
 		t.Run(string(tt.want)+tt.wantSubmit, func(t *testing.T) {
 			f := newFake(t, tmcastest.Options{Faults: tmcastest.Faults{UnknownUsers: tt.mode}})
 			c := newClient(t, f, nil)
-			ctx := testCtx(t)
+			ctx := providertest.Context(t)
 			spec := accountSpec(approvals.ActionDisable, "ghost@contoso.com")
 			items, _ := c.Resolve(ctx, spec)
 			sub, err := c.Submit(ctx, providers.Batch{Spec: spec, Items: items})
@@ -495,7 +480,7 @@ func TestUnknownUsers(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Submit: %v", err)
 			}
-			p := pollUntilDone(t, ctx, c, sub)
+			p := providertest.PollToEnd(t, ctx, c, sub, 50)
 			if got := p.Items[0].Status; got != tt.want {
 				t.Errorf("status: got %s, want %s", got, tt.want)
 			}
@@ -509,8 +494,8 @@ func TestMsgNull(t *testing.T) {
 		f.AddAccount("a@contoso.com")
 		c := newClient(t, f, nil)
 		spec := accountSpec(approvals.ActionDisable, "a@contoso.com")
-		items, _ := c.Resolve(testCtx(t), spec)
-		sub, err := c.Submit(testCtx(t), providers.Batch{Spec: spec, Items: items})
+		items, _ := c.Resolve(providertest.Context(t), spec)
+		sub, err := c.Submit(providertest.Context(t), providers.Batch{Spec: spec, Items: items})
 		if err != nil || sub.ID == "" {
 			t.Errorf("MsgNull=%v: Submit got %+v, %v", null, sub, err)
 		}
@@ -530,7 +515,7 @@ func TestPollRejectsForeignSubmission(t *testing.T) {
 		{"bad data", providers.Submission{Provider: providers.TMCAS, ID: "x", Data: json.RawMessage(`[`)}},
 	}
 	for _, tt := range tests {
-		if _, err := c.Poll(testCtx(t), tt.sub); err == nil {
+		if _, err := c.Poll(providertest.Context(t), tt.sub); err == nil {
 			t.Errorf("%s: Poll got nil error", tt.name)
 		}
 	}
@@ -544,7 +529,7 @@ func TestPollIgnoresOtherBatches(t *testing.T) {
 	f := newFake(t, tmcastest.Options{Faults: tmcastest.Faults{FailTargets: []string{}}})
 	f.AddAccount("a@contoso.com")
 	c := newClient(t, f, nil)
-	ctx := testCtx(t)
+	ctx := providertest.Context(t)
 	spec := accountSpec(approvals.ActionDisable, "a@contoso.com")
 	items, _ := c.Resolve(ctx, spec)
 	first, err := c.Submit(ctx, providers.Batch{Spec: spec, Items: items})
@@ -556,11 +541,11 @@ func TestPollIgnoresOtherBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := pollUntilDone(t, ctx, c, second).Items[0].Status; got != approvals.ItemFailed {
+	if got := providertest.PollToEnd(t, ctx, c, second, 50).Items[0].Status; got != approvals.ItemFailed {
 		t.Errorf("second batch: got %s, want failed", got)
 	}
 	f.UpdateFaults(func(fl *tmcastest.Faults) { fl.FailTargets = nil })
-	if got := pollUntilDone(t, ctx, c, first).Items[0].Status; got != approvals.ItemSucceeded {
+	if got := providertest.PollToEnd(t, ctx, c, first, 50).Items[0].Status; got != approvals.ItemSucceeded {
 		t.Errorf("first batch: got %s, want succeeded", got)
 	}
 	if ids := f.BatchIDs(); !slices.Equal(ids, []string{first.ID, second.ID}) {
@@ -576,7 +561,7 @@ func TestRateLimitWaitObserved(t *testing.T) {
 		cfg.RateLimitWait = func(time.Duration) { mu.Lock(); waits++; mu.Unlock() }
 	})
 	seedMessage(f, "<m1@x>", "hello", time.Now().Add(-time.Hour), "a@contoso.com")
-	if _, err := c.Resolve(testCtx(t), approvals.Spec{Action: approvals.ActionPurgeMail, Provider: "tmcas", Targets: []string{"<m1@x>"}, Mail: &approvals.MailOptions{Action: "quarantine"}}); err != nil {
+	if _, err := c.Resolve(providertest.Context(t), approvals.Spec{Action: approvals.ActionPurgeMail, Provider: "tmcas", Targets: []string{"<m1@x>"}, Mail: &approvals.MailOptions{Action: "quarantine"}}); err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}
 	mu.Lock()

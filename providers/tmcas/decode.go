@@ -66,14 +66,39 @@ func decodeSubmitResponse(b []byte) (submitResponse, error) {
 	return r, nil
 }
 
+// pageHead is what every page of a TMCAS list carries around its items.
+type pageHead struct {
+	Code     flexInt `json:"code"`
+	Msg      string  `json:"msg"`
+	TraceID  string  `json:"traceId"`
+	NextLink string  `json:"next_link"`
+}
+
+func (h pageHead) head() pageHead { return h }
+
+// page is a page of a TMCAS list: its head, and what it lists, for errors.
+type page interface {
+	head() pageHead
+	what() string
+}
+
+// decodePage decodes a page of P and refuses one whose code says it failed.
+func decodePage[P page](b []byte) (P, error) {
+	var p P
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("decoding %s: %w", p.what(), err)
+	}
+	if h := p.head(); h.Code != 0 {
+		return p, fmt.Errorf("%s carry code %d: %s", p.what(), h.Code, clean(h.Msg))
+	}
+	return p, nil
+}
+
 // resultPage is one page of GET /v1/mitigation/{accounts|mails}.
 type resultPage struct {
-	Code        flexInt  `json:"code"`
-	Msg         string   `json:"msg"`
-	TraceID     string   `json:"traceId"`
+	pageHead
 	Count       flexInt  `json:"count"`
 	CurrentLink string   `json:"current_link"`
-	NextLink    string   `json:"next_link"`
 	Actions     []action `json:"actions"`
 }
 
@@ -95,24 +120,12 @@ type action struct {
 	ErrorMessage     string  `json:"error_message"`
 }
 
-func decodeResultPage(b []byte) (resultPage, error) {
-	var p resultPage
-	if err := json.Unmarshal(b, &p); err != nil {
-		return p, fmt.Errorf("decoding action results: %w", err)
-	}
-	if p.Code != 0 {
-		return p, fmt.Errorf("action results carry code %d: %s", p.Code, clean(p.Msg))
-	}
-	return p, nil
-}
+func (resultPage) what() string { return "action results" }
 
 // sweepPage is one page of GET /v1/sweeping/mails.
 type sweepPage struct {
-	Code     flexInt     `json:"code"`
-	Msg      string      `json:"msg"`
-	TraceID  string      `json:"traceId"`
-	NextLink string      `json:"next_link"`
-	Value    []sweepItem `json:"value"`
+	pageHead
+	Value []sweepItem `json:"value"`
 }
 
 // sweepItem is one mail of a sweep; real items carry more metadata
@@ -125,16 +138,7 @@ type sweepItem struct {
 	Subject   string `json:"mail_message_subject"`
 }
 
-func decodeSweepPage(b []byte) (sweepPage, error) {
-	var p sweepPage
-	if err := json.Unmarshal(b, &p); err != nil {
-		return p, fmt.Errorf("decoding sweep results: %w", err)
-	}
-	if p.Code != 0 {
-		return p, fmt.Errorf("sweep results carry code %d: %s", p.Code, clean(p.Msg))
-	}
-	return p, nil
-}
+func (sweepPage) what() string { return "sweep results" }
 
 // decodeError decodes a non-2xx body; a body that is not the documented
 // JSON still yields an Error with the status.

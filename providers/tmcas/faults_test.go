@@ -16,6 +16,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/providers"
+	"github.com/countersign/countersign/providers/internal/providertest"
 	"github.com/countersign/countersign/providers/tmcas"
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
 )
@@ -39,8 +40,8 @@ func TestRefusalsExhaustRetries(t *testing.T) {
 			f.AddAccount("a@x.com")
 			c := newClient(t, f, func(cfg *tmcas.Config) { cfg.MaxRetries = 3 })
 			spec := accountSpec(approvals.ActionDisable, "a@x.com")
-			items, _ := c.Resolve(testCtx(t), spec)
-			_, err := c.Submit(testCtx(t), providers.Batch{Spec: spec, Items: items})
+			items, _ := c.Resolve(providertest.Context(t), spec)
+			_, err := c.Submit(providertest.Context(t), providers.Batch{Spec: spec, Items: items})
 			if errors.Is(err, providers.ErrUncertain) != tt.wantUncertain || errors.Is(err, providers.ErrTemporary) == tt.wantUncertain {
 				t.Fatalf("Submit: got %v, want uncertain %v (else temporary)", err, tt.wantUncertain)
 			}
@@ -59,7 +60,7 @@ func TestRefusalsExhaustRetries(t *testing.T) {
 			}
 			// GETs are retried until the retries run out.
 			before := len(f.Calls())
-			_, err = c.Resolve(testCtx(t), mailSpec("delete", nil, "<m@x>"))
+			_, err = c.Resolve(providertest.Context(t), mailSpec("delete", nil, "<m@x>"))
 			if !errors.Is(err, providers.ErrTemporary) {
 				t.Errorf("Resolve: got %v, want ErrTemporary", err)
 			}
@@ -89,7 +90,7 @@ func TestInjected429RetryAfterHonoured(t *testing.T) {
 		}
 	}}
 	c := newClient(t, f, func(cfg *tmcas.Config) { cfg.HTTPClient = &http.Client{Transport: hook} })
-	if _, err := c.Resolve(testCtx(t), mailSpec("delete", nil, "<m@x>")); err != nil {
+	if _, err := c.Resolve(providertest.Context(t), mailSpec("delete", nil, "<m@x>")); err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}
 	calls := f.Calls()
@@ -117,7 +118,7 @@ func TestWindow429(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake(t, tmcastest.Options{Limit: 2, Window: window, Faults: tmcastest.Faults{RetryAfter: tt.retryAfter}})
 			c := newClient(t, f, func(cfg *tmcas.Config) { cfg.Window = window })
-			ctx := testCtx(t)
+			ctx := providertest.Context(t)
 			for i := 0; i < 3; i++ {
 				if _, err := c.Resolve(ctx, mailSpec("delete", nil, fmt.Sprintf("<m%d@x>", i))); err != nil {
 					t.Fatalf("Resolve %d: %v", i, err)
@@ -149,7 +150,7 @@ func Test429BeyondDeadlineFailsFast(t *testing.T) {
 	// as temporary, so the engine can snooze instead of holding a worker.
 	f := newFake(t, tmcastest.Options{Limit: 1})
 	c := newClient(t, f, nil)
-	ctx, cancel := context.WithTimeout(testCtx(t), 5*time.Second)
+	ctx, cancel := context.WithTimeout(providertest.Context(t), 5*time.Second)
 	defer cancel()
 	if _, err := c.Resolve(ctx, mailSpec("delete", nil, "<a@x>")); err != nil {
 		t.Fatalf("first Resolve: %v", err)
@@ -193,29 +194,6 @@ func TestRetriedPOSTCreatesOneBatch(t *testing.T) {
 	}
 }
 
-func TestUncertainPOST(t *testing.T) {
-	// The server creates the batch, then never answers: the client times out
-	// after sending. Resending could create a second batch.
-	f := newFake(t, tmcastest.Options{Faults: tmcastest.Faults{HangAfterCreate: true}})
-	f.AddAccount("a@x.com")
-	c := newClient(t, f, func(cfg *tmcas.Config) { cfg.HTTPClient = &http.Client{Timeout: 200 * time.Millisecond} })
-	spec := accountSpec(approvals.ActionDisable, "a@x.com")
-	items, _ := c.Resolve(testCtx(t), spec)
-	_, err := c.Submit(testCtx(t), providers.Batch{Spec: spec, Items: items})
-	if !errors.Is(err, providers.ErrUncertain) {
-		t.Fatalf("Submit: got %v, want ErrUncertain", err)
-	}
-	if errors.Is(err, providers.ErrTemporary) {
-		t.Errorf("Submit: %v must not be temporary", err)
-	}
-	if n := countCalls(f.Calls(), http.MethodPost, ""); n != 1 {
-		t.Errorf("POSTs: got %d, want exactly 1", n)
-	}
-	if n := len(f.BatchIDs()); n != 1 {
-		t.Errorf("batches: got %d, want 1", n)
-	}
-}
-
 func TestUncertainPOSTAnswers(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -234,8 +212,8 @@ func TestUncertainPOSTAnswers(t *testing.T) {
 			})
 			c := newScriptedClient(t, srv, nil)
 			spec := accountSpec(approvals.ActionDisable, "a@x.com")
-			items, _ := c.Resolve(testCtx(t), spec)
-			_, err := c.Submit(testCtx(t), providers.Batch{Spec: spec, Items: items})
+			items, _ := c.Resolve(providertest.Context(t), spec)
+			_, err := c.Submit(providertest.Context(t), providers.Batch{Spec: spec, Items: items})
 			if !errors.Is(err, providers.ErrUncertain) {
 				t.Errorf("Submit: got %v, want ErrUncertain", err)
 			}
@@ -261,7 +239,7 @@ func TestGETGatewayErrorsRetried(t *testing.T) {
 	})
 	c := newScriptedClient(t, srv, nil)
 	sub := submitOne(t, c)
-	p, err := c.Poll(testCtx(t), sub)
+	p, err := c.Poll(providertest.Context(t), sub)
 	if err != nil {
 		t.Fatalf("Poll: %v", err)
 	}
@@ -317,7 +295,7 @@ func TestGETTimeoutRetried(t *testing.T) {
 	c := newClient(t, f, func(cfg *tmcas.Config) {
 		cfg.HTTPClient = &http.Client{Transport: hook, Timeout: 100 * time.Millisecond}
 	})
-	got, err := c.Resolve(testCtx(t), mailSpec("delete", nil, "<m@x>"))
+	got, err := c.Resolve(providertest.Context(t), mailSpec("delete", nil, "<m@x>"))
 	if err != nil {
 		t.Fatalf("Resolve: %v", err)
 	}
@@ -366,7 +344,7 @@ func TestAuthErrors(t *testing.T) {
 					cfg.Token = tt.token
 				}
 			})
-			err := tt.op(testCtx(t), c)
+			err := tt.op(providertest.Context(t), c)
 			var apiErr *tmcas.Error
 			if !errors.As(err, &apiErr) || apiErr.Status != tt.status {
 				t.Fatalf("got %v, want a *tmcas.Error with status %d", err, tt.status)
@@ -390,60 +368,39 @@ func TestLogsNeverLeakTokenOrPersonalData(t *testing.T) {
 		InjectedRetryAfter: time.Millisecond, SweepPageSize: 1, ResultPageSize: 1}})
 	f.AddAccount("victim@contoso.com")
 	seedMessage(f, id, "Your salary", time.Now().Add(-time.Hour), "hannah@contoso.com", "preston@contoso.com")
-	h := newCapture()
-	c := newClient(t, f, func(cfg *tmcas.Config) { cfg.Logger = slog.New(h); cfg.MaxRetries = 30 })
-	ctx := testCtx(t)
+	logs := providertest.NewLog()
+	c := newClient(t, f, func(cfg *tmcas.Config) { cfg.Logger = logs.Logger(); cfg.MaxRetries = 30 })
+	ctx := providertest.Context(t)
 
 	spec := mailSpec("quarantine", nil, id)
-	items, err := c.Resolve(ctx, spec)
-	if err != nil {
-		t.Fatalf("Resolve: %v", err)
-	}
-	sub, err := c.Submit(ctx, providers.Batch{Spec: spec, Items: items})
-	if err != nil {
-		t.Fatalf("Submit: %v", err)
-	}
-	pollUntilDone(t, ctx, c, sub)
-	aspec := accountSpec(approvals.ActionDisable, "victim@contoso.com")
-	aitems, _ := c.Resolve(ctx, aspec)
-	asub, err := c.Submit(ctx, providers.Batch{Spec: aspec, Items: aitems})
-	if err != nil {
-		t.Fatalf("Submit: %v", err)
-	}
-	pollUntilDone(t, ctx, c, asub)
+	providertest.PollToEnd(t, ctx, c, providertest.Submit(t, ctx, c, spec), 50)
+	providertest.PollToEnd(t, ctx, c, providertest.Submit(t, ctx, c, accountSpec(approvals.ActionDisable, "victim@contoso.com")), 50)
 	// A failing call logs too.
-	bad := newClient(t, f, func(cfg *tmcas.Config) { cfg.Logger = slog.New(h); cfg.Token = "wrong-" + f.Token() })
+	bad := newClient(t, f, func(cfg *tmcas.Config) { cfg.Logger = logs.Logger(); cfg.Token = "wrong-" + f.Token() })
 	_, _ = bad.Resolve(ctx, spec)
 
-	records := h.all()
-	if got, want := len(records), len(f.Calls()); got != want {
+	lines := logs.Lines()
+	if got, want := len(lines), len(f.Calls()); got != want {
 		t.Errorf("log lines: got %d, want one per call (%d)", got, want)
 	}
 	forbidden := []string{f.Token(), "Bearer", id, url.QueryEscape(id), "secret-campaign", "hannah@", "preston@", "victim@", "Your salary"}
 	failures := 0
-	for _, r := range records {
-		text := r.Message
-		attrs := map[string]string{}
-		r.Attrs(func(a slog.Attr) bool {
-			attrs[a.Key] = a.Value.String()
-			text += " " + a.Key + "=" + a.Value.String()
-			return true
-		})
+	for _, l := range lines {
 		for _, s := range forbidden {
-			if strings.Contains(text, s) {
-				t.Errorf("log line contains %q: %s", s, text)
+			if strings.Contains(l.Text, s) {
+				t.Errorf("log line contains %q: %s", s, l.Text)
 			}
 		}
 		for _, k := range []string{"provider", "method", "path", "status", "duration", "attempt", "outcome"} {
-			if _, ok := attrs[k]; !ok {
-				t.Errorf("log line lacks %s: %s", k, text)
+			if _, ok := l.Attrs[k]; !ok {
+				t.Errorf("log line lacks %s: %s", k, l.Text)
 			}
 		}
-		if r.Level >= slog.LevelWarn {
+		if l.Level >= slog.LevelWarn {
 			failures++
 			// TMCAS's traceId is the request_id of every provider's lines.
-			if attrs["request_id"] == "" {
-				t.Errorf("failure logged without the traceId as request_id: %s", text)
+			if l.Attrs["request_id"] == "" {
+				t.Errorf("failure logged without the traceId as request_id: %s", l.Text)
 			}
 		}
 	}
@@ -503,7 +460,7 @@ func TestFaultsEveryOperationCompletes(t *testing.T) {
 				ResultPageSize: 4, SweepPageSize: 2,
 			}})
 			c := newClient(t, f, func(cfg *tmcas.Config) { cfg.Window = window; cfg.MaxRetries = 10; cfg.MaxItemsPerCall = 30 })
-			ctx := testCtx(t)
+			ctx := providertest.Context(t)
 
 			// Accounts: 30 targets; every fifth fails, two are unknown.
 			var targets, failing []string
@@ -533,7 +490,7 @@ func TestFaultsEveryOperationCompletes(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Submit accounts: %v", err)
 			}
-			if diff := cmp.Diff(wantAcct, statuses(pollUntilDone(t, ctx, c, asub))); diff != "" {
+			if diff := cmp.Diff(wantAcct, providertest.Statuses(providertest.PollToEnd(t, ctx, c, asub, 50))); diff != "" {
 				t.Errorf("account outcomes (-want +got):\n%s", diff)
 			}
 			for e, st := range wantAcct {
@@ -568,7 +525,7 @@ func TestFaultsEveryOperationCompletes(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Submit mail: %v", err)
 			}
-			if diff := cmp.Diff(wantMail, statuses(pollUntilDone(t, ctx, c, msub))); diff != "" {
+			if diff := cmp.Diff(wantMail, providertest.Statuses(providertest.PollToEnd(t, ctx, c, msub, 50))); diff != "" {
 				t.Errorf("mail outcomes (-want +got):\n%s", diff)
 			}
 			for _, m := range f.Mails(id) {

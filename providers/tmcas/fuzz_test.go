@@ -55,7 +55,7 @@ func FuzzDecodeResultPage(f *testing.F) {
 	base, _ := url.Parse("https://api.tmcas.trendmicro.com")
 	c := &Client{base: base}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := decodeResultPage(b)
+		p, err := decodePage[resultPage](b)
 		if err != nil {
 			return
 		}
@@ -122,7 +122,7 @@ func FuzzDecodeSweepPage(f *testing.F) {
 	}
 	c := &Client{sweepDays: 30}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := decodeSweepPage(b)
+		p, err := decodePage[sweepPage](b)
 		if err != nil {
 			return
 		}

@@ -1,10 +1,7 @@
 package tmcas_test
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,14 +41,6 @@ func newClient(t testing.TB, fake *tmcastest.Server, mod func(*tmcas.Config)) *t
 	return c
 }
 
-// testCtx is bounded so a hang fails the test instead of the run.
-func testCtx(t testing.TB) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func accountSpec(a approvals.Action, targets ...string) approvals.Spec {
 	return approvals.Spec{Action: a, Provider: providers.TMCAS, Targets: targets}
 }
@@ -59,46 +48,6 @@ func accountSpec(a approvals.Action, targets ...string) approvals.Spec {
 func mailSpec(action string, recipients []string, ids ...string) approvals.Spec {
 	return approvals.Spec{Action: approvals.ActionPurgeMail, Provider: providers.TMCAS, Targets: ids,
 		Mail: &approvals.MailOptions{Action: action, Recipients: recipients}}
-}
-
-// submitSpec resolves spec and submits every resolved item.
-func submitSpec(t testing.TB, c *tmcas.Client, spec approvals.Spec) providers.Submission {
-	t.Helper()
-	items, err := c.Resolve(testCtx(t), spec)
-	if err != nil {
-		t.Fatalf("Resolve: %v", err)
-	}
-	sub, err := c.Submit(testCtx(t), providers.Batch{Spec: spec, Items: items})
-	if err != nil {
-		t.Fatalf("Submit: %v", err)
-	}
-	return sub
-}
-
-// pollUntilDone polls until every item is terminal. Each poll moves the
-// fake's batch along, so no waiting is needed.
-func pollUntilDone(t testing.TB, ctx context.Context, c *tmcas.Client, sub providers.Submission) providers.Progress {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		p, err := c.Poll(ctx, sub)
-		if err != nil {
-			t.Fatalf("Poll: %v", err)
-		}
-		if p.Done {
-			return p
-		}
-	}
-	t.Fatalf("batch %s not done after 50 polls", sub.ID)
-	return providers.Progress{}
-}
-
-// statuses maps item keys to their status.
-func statuses(p providers.Progress) map[string]approvals.ItemStatus {
-	m := map[string]approvals.ItemStatus{}
-	for _, it := range p.Items {
-		m[it.Key] = it.Status
-	}
-	return m
 }
 
 // countCalls counts the fake's calls with method and path (any when "").
@@ -110,40 +59,6 @@ func countCalls(calls []tmcastest.Call, method, path string) int {
 		}
 	}
 	return n
-}
-
-// capture is a slog handler that keeps every record, for log assertions.
-type capture struct {
-	mu      *sync.Mutex
-	records *[]slog.Record
-	attrs   []slog.Attr
-}
-
-func newCapture() *capture { return &capture{mu: &sync.Mutex{}, records: &[]slog.Record{}} }
-
-func (h *capture) Enabled(context.Context, slog.Level) bool { return true }
-
-func (h *capture) Handle(_ context.Context, r slog.Record) error {
-	r = r.Clone()
-	r.AddAttrs(h.attrs...)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	*h.records = append(*h.records, r)
-	return nil
-}
-
-func (h *capture) WithAttrs(as []slog.Attr) slog.Handler {
-	c := *h
-	c.attrs = append(append([]slog.Attr{}, h.attrs...), as...)
-	return &c
-}
-
-func (h *capture) WithGroup(string) slog.Handler { return h }
-
-func (h *capture) all() []slog.Record {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]slog.Record(nil), *h.records...)
 }
 
 // hookTransport calls after once each round trip finished.

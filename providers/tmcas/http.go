@@ -3,12 +3,10 @@ package tmcas
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -39,24 +37,17 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "TMCAS answered HTTP %d", e.Status)
+	code := ""
 	if e.Code != 0 {
-		fmt.Fprintf(&b, " code %d", e.Code)
+		code = "code " + strconv.Itoa(e.Code)
 	}
-	if e.Msg != "" {
-		fmt.Fprintf(&b, ": %s", e.Msg)
-	}
-	switch e.Status {
-	case http.StatusUnauthorized:
-		fmt.Fprintf(&b, "; the token is missing, wrong, expired or deleted, or was not created with the %s API type", e.APIType)
-	case http.StatusForbidden:
-		fmt.Fprintf(&b, "; the token needs the %s API type", e.APIType)
-	}
+	s := "TMCAS answered " + httpx.RefusalText(e.Status, code, e.Msg,
+		"the token is missing, wrong, expired or deleted, or was not created with the "+e.APIType+" API type",
+		"the token needs the "+e.APIType+" API type")
 	if e.TraceID != "" {
-		fmt.Fprintf(&b, " (traceId %s)", e.TraceID)
+		s += " (traceId " + e.TraceID + ")"
 	}
-	return b.String()
+	return s
 }
 
 // ErrForeignLink means a next_link pointed away from the configured base

@@ -13,17 +13,21 @@ import (
 // swept mails, and ten minutes of a 20-per-minute token.
 const maxPages = 200
 
-// paginate GETs u and every next_link after it. page decodes one body and
-// returns its traceId and next_link. Every page goes through do, so it
-// counts against the rate limit and is retried like any GET.
-func (c *Client) paginate(ctx context.Context, u *url.URL, api string, page func([]byte) (traceID, next string, err error)) error {
+// paginate GETs u and every next_link after it, pages of P, and calls each
+// with every page. Every page goes through the caller, so it counts against
+// the rate limit and is retried like any GET.
+func paginate[P page](ctx context.Context, c *Client, u *url.URL, api string, each func(P)) error {
 	seen := map[string]bool{u.String(): true}
 	for n := 1; ; n++ {
 		var next string
 		err := c.get(ctx, u, api, func(b []byte) (string, error) {
-			traceID, nx, err := page(b)
-			next = nx
-			return traceID, err
+			p, err := decodePage[P](b)
+			if err != nil {
+				return p.head().TraceID, err
+			}
+			each(p)
+			next = p.head().NextLink
+			return p.head().TraceID, nil
 		})
 		if err != nil {
 			if n > 1 {

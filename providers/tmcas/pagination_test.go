@@ -16,6 +16,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/providers"
+	"github.com/countersign/countersign/providers/internal/providertest"
 	"github.com/countersign/countersign/providers/tmcas"
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
 )
@@ -39,9 +40,9 @@ func TestPollPagination(t *testing.T) {
 				f.AddAccount(e)
 			}
 			c := newClient(t, f, nil)
-			ctx := testCtx(t)
+			ctx := providertest.Context(t)
 			spec := accountSpec(approvals.ActionDisable, targets...)
-			sub := submitSpec(t, c, spec)
+			sub := providertest.Submit(t, providertest.Context(t), c, spec)
 			p, err := c.Poll(ctx, sub)
 			if err != nil {
 				t.Fatalf("Poll: %v", err)
@@ -82,7 +83,7 @@ func TestSweepPagination(t *testing.T) {
 			f := newFake(t, tmcastest.Options{Faults: tmcastest.Faults{SweepPageSize: 2, EndOfPages: ef.form}})
 			seedMessage(f, id, "s", time.Now().Add(-time.Hour), "a@x.com", "b@x.com", "c@x.com", "d@x.com", "e@x.com")
 			c := newClient(t, f, nil)
-			got, err := c.Resolve(testCtx(t), mailSpec("delete", nil, id))
+			got, err := c.Resolve(providertest.Context(t), mailSpec("delete", nil, id))
 			if err != nil {
 				t.Fatalf("Resolve: %v", err)
 			}
@@ -120,13 +121,13 @@ func TestForeignNextLinkRefused(t *testing.T) {
 	f.AddAccount("b@x.com")
 	seedMessage(f, "<m@x>", "s", time.Time{}, "a@x.com", "b@x.com")
 	c := newClient(t, f, nil)
-	ctx := testCtx(t)
+	ctx := providertest.Context(t)
 
 	if _, err := c.Resolve(ctx, mailSpec("delete", nil, "<m@x>")); !errors.Is(err, tmcas.ErrForeignLink) {
 		t.Errorf("Resolve: got %v, want ErrForeignLink", err)
 	}
 	spec := accountSpec(approvals.ActionDisable, "a@x.com", "b@x.com")
-	sub := submitSpec(t, c, spec)
+	sub := providertest.Submit(t, providertest.Context(t), c, spec)
 	if _, err := c.Poll(ctx, sub); !errors.Is(err, tmcas.ErrForeignLink) {
 		t.Errorf("Poll: got %v, want ErrForeignLink", err)
 	}
@@ -166,7 +167,7 @@ func TestForeignOriginVariants(t *testing.T) {
 			link = tt.link(srv.URL, strings.TrimPrefix(srv.URL, "http://"))
 			c := newScriptedClient(t, srv, nil)
 			sub := submitOne(t, c)
-			_, err := c.Poll(testCtx(t), sub)
+			_, err := c.Poll(providertest.Context(t), sub)
 			if got := errors.Is(err, tmcas.ErrForeignLink); got != tt.foreign {
 				t.Errorf("Poll: got %v, want foreign=%v", err, tt.foreign)
 			}
@@ -233,7 +234,7 @@ func submitOne(t *testing.T, c *tmcas.Client, targets ...string) providers.Submi
 	if len(targets) == 0 {
 		targets = []string{"a@x.com"}
 	}
-	return submitSpec(t, c, accountSpec(approvals.ActionDisable, targets...))
+	return providertest.Submit(t, providertest.Context(t), c, accountSpec(approvals.ActionDisable, targets...))
 }
 
 func TestPaginationLoopsAreCut(t *testing.T) {
@@ -247,7 +248,7 @@ func TestPaginationLoopsAreCut(t *testing.T) {
 	srvURL = srv.URL
 	c := newScriptedClient(t, srv, nil)
 	sub := submitOne(t, c)
-	if _, err := c.Poll(testCtx(t), sub); err == nil || !strings.Contains(err.Error(), "repeats an earlier page") {
+	if _, err := c.Poll(providertest.Context(t), sub); err == nil || !strings.Contains(err.Error(), "repeats an earlier page") {
 		t.Errorf("Poll: got %v, want a repeated-page error", err)
 	}
 	if n := count("GET /v1/mitigation/accounts"); n != 2 {
@@ -282,7 +283,7 @@ func TestStatusMapping(t *testing.T) {
 	c := newScriptedClient(t, srv, nil)
 	sub := submitOne(t, c, "created@x.com", "executing@x.com", "success@x.com", "skipped@x.com", "failed@x.com",
 		"failedbare@x.com", "odd@x.com", "missing@x.com")
-	p, err := c.Poll(testCtx(t), sub)
+	p, err := c.Poll(providertest.Context(t), sub)
 	if err != nil {
 		t.Fatalf("Poll: %v", err)
 	}
@@ -338,16 +339,12 @@ func TestMailCopiesCombine(t *testing.T) {
 		"GET /v1/mitigation/mails":  func(int) (int, string) { return 200, page },
 	})
 	c := newScriptedClient(t, srv, nil)
-	ctx := testCtx(t)
-	spec := mailSpec("delete", nil, id)
-	items, err := c.Resolve(ctx, spec)
-	if err != nil {
-		t.Fatalf("Resolve: %v", err)
+	ctx := providertest.Context(t)
+	batch := providertest.Batch(t, ctx, c, mailSpec("delete", nil, id))
+	if len(batch.Items) != 5 {
+		t.Fatalf("Resolve: got %d items, want 5 (f@x.com holds another message)", len(batch.Items))
 	}
-	if len(items) != 5 {
-		t.Fatalf("Resolve: got %d items, want 5 (f@x.com holds another message)", len(items))
-	}
-	sub, err := c.Submit(ctx, providers.Batch{Spec: spec, Items: items})
+	sub, err := c.Submit(ctx, batch)
 	if err != nil {
 		t.Fatalf("Submit: %v", err)
 	}

@@ -38,14 +38,7 @@ func (c *Client) Poll(ctx context.Context, sub providers.Submission) (providers.
 	}
 	var results []action
 	u := c.endpoint("/v1/mitigation/"+pd.Kind, url.Values{"batch_id": {sub.ID}})
-	err := c.paginate(ctx, u, api, func(b []byte) (string, string, error) {
-		p, err := decodeResultPage(b)
-		if err != nil {
-			return p.TraceID, "", err
-		}
-		results = append(results, p.Actions...)
-		return p.TraceID, p.NextLink, nil
-	})
+	err := paginate(ctx, c, u, api, func(p resultPage) { results = append(results, p.Actions...) })
 	if err != nil {
 		return providers.Progress{}, fmt.Errorf("tmcas: polling batch %s: %w", sub.ID, err)
 	}

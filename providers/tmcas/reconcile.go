@@ -45,17 +45,12 @@ func (c *Client) Reconcile(ctx context.Context, batch providers.Batch, sentAt ti
 	}
 	q := url.Values{"start": {start.Format(queryTime)}, "end": {end.Format(queryTime)}}
 	byBatch := map[string][]action{}
-	err = c.paginate(ctx, c.endpoint("/v1/mitigation/"+p.kind, q), p.api, func(b []byte) (string, string, error) {
-		pg, err := decodeResultPage(b)
-		if err != nil {
-			return pg.TraceID, "", err
-		}
+	err = paginate(ctx, c, c.endpoint("/v1/mitigation/"+p.kind, q), p.api, func(pg resultPage) {
 		for _, a := range pg.Actions {
 			if id := strings.TrimSpace(a.BatchID); id != "" {
 				byBatch[id] = append(byBatch[id], a)
 			}
 		}
-		return pg.TraceID, pg.NextLink, nil
 	})
 	if err != nil {
 		return providers.Reconciliation{}, fmt.Errorf("tmcas: looking for the uncertain batch of %s: %w", p.kind, err)

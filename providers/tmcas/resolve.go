@@ -43,7 +43,7 @@ func (c *Client) Resolve(ctx context.Context, spec approvals.Spec) ([]providers.
 	if spec.Action == approvals.ActionPurgeMail {
 		return c.resolveMail(ctx, spec)
 	}
-	if _, ok := accountActionType(spec.Action); !ok {
+	if _, ok := accountActionTypes[spec.Action]; !ok {
 		return nil, unsupported(spec.Action)
 	}
 	return resolveAccounts(spec.Targets), nil
@@ -195,14 +195,7 @@ func (c *Client) sweep(ctx context.Context, id string) ([]sweepItem, error) {
 		"limit":      {strconv.Itoa(sweepLimit)},
 	}
 	var found []sweepItem
-	err := c.paginate(ctx, c.endpoint("/v1/sweeping/mails", q), apiSweep, func(b []byte) (string, string, error) {
-		p, err := decodeSweepPage(b)
-		if err != nil {
-			return p.TraceID, "", err
-		}
-		found = append(found, p.Value...)
-		return p.TraceID, p.NextLink, nil
-	})
+	err := paginate(ctx, c, c.endpoint("/v1/sweeping/mails", q), apiSweep, func(p sweepPage) { found = append(found, p.Value...) })
 	return found, err
 }
 

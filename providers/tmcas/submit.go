@@ -151,7 +151,7 @@ func (p plan) submission(batchID string, batch providers.Batch, at time.Time) pr
 }
 
 func accountBody(batch providers.Batch) ([]accountItem, []pollItem, error) {
-	at, ok := accountActionType(batch.Spec.Action)
+	at, ok := accountActionTypes[batch.Spec.Action]
 	if !ok {
 		return nil, nil, unsupported(batch.Spec.Action)
 	}
@@ -176,7 +176,7 @@ func mailBody(batch providers.Batch) ([]mailItem, []pollItem, error) {
 	if batch.Spec.Mail != nil {
 		action = batch.Spec.Mail.Action
 	}
-	at, ok := mailActionType(action)
+	at, ok := mailActionTypes[action]
 	if !ok {
 		return nil, nil, &providers.Error{Err: providers.ErrUnsupported, Msg: fmt.Sprintf("tmcas cannot purge mail with --action %s (use delete or quarantine)", action)}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/providers"
+	"github.com/countersign/countersign/providers/internal/providertest"
 	"github.com/countersign/countersign/providers/tmcas"
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
 )
@@ -52,39 +53,40 @@ func postKinds(f *tmcastest.Server) []struct {
 	}
 }
 
-// TestUncertainPOSTNeverRepeated: whatever the answer that may mean TMCAS
-// acted, the POST reaches TMCAS exactly once and Submit says the outcome is
-// uncertain, not temporary.
-func TestUncertainPOSTNeverRepeated(t *testing.T) {
+// forEachUncertainPOST runs test for each POST of TMCAS under each answer
+// after which it may have been performed, each with a fresh fake and a
+// client of it that retries retries times (0: the default).
+func forEachUncertainPOST(t *testing.T, retries int, test func(t *testing.T, f *tmcastest.Server, c *tmcas.Client, spec approvals.Spec, pf postFault)) {
 	for _, pf := range postFaults() {
 		for i := range 2 {
 			f := newFake(t, tmcastest.Options{})
 			kind := postKinds(f)[i]
 			t.Run(kind.name+" "+pf.name, func(t *testing.T) {
 				c := newClient(t, f, func(cfg *tmcas.Config) {
-					cfg.MaxRetries = 3
+					cfg.MaxRetries = retries
 					if pf.client != nil {
 						pf.client(cfg)
 					}
 				})
-				items, err := c.Resolve(testCtx(t), kind.spec)
-				if err != nil {
-					t.Fatalf("Resolve: %v", err)
-				}
-				f.SetFaults(pf.faults)
-				_, err = c.Submit(testCtx(t), providers.Batch{Spec: kind.spec, Items: items})
-				if !errors.Is(err, providers.ErrUncertain) || errors.Is(err, providers.ErrTemporary) {
-					t.Errorf("Submit: got %v, want ErrUncertain and not ErrTemporary", err)
-				}
-				if n := f.Posts(); n != 1 {
-					t.Errorf("POSTs: got %d, want exactly 1", n)
-				}
-				if n := len(f.BatchIDs()); n != 1 {
-					t.Errorf("batches: got %d, want the 1 TMCAS created", n)
-				}
+				test(t, f, c, kind.spec, pf)
 			})
 		}
 	}
+}
+
+// TestUncertainPOSTNeverRepeated: whatever the answer that may mean TMCAS
+// acted, the POST reaches TMCAS exactly once and Submit says the outcome is
+// uncertain, not temporary.
+func TestUncertainPOSTNeverRepeated(t *testing.T) {
+	forEachUncertainPOST(t, 3, func(t *testing.T, f *tmcastest.Server, c *tmcas.Client, spec approvals.Spec, pf postFault) {
+		providertest.SubmitUncertain(t, c, spec, time.Now, f.SetFaults, pf.faults, tmcastest.Faults{})
+		if n := f.Posts(); n != 1 {
+			t.Errorf("POSTs: got %d, want exactly 1", n)
+		}
+		if n := len(f.BatchIDs()); n != 1 {
+			t.Errorf("batches: got %d, want the 1 TMCAS created", n)
+		}
+	})
 }
 
 // TestRefusedPOSTs: answers that certainly did nothing keep their handling.
@@ -112,8 +114,8 @@ func TestRefusedPOSTs(t *testing.T) {
 				}
 			})
 			spec := accountSpec(approvals.ActionDisable, "ghost@x.com")
-			items, _ := c.Resolve(testCtx(t), spec)
-			_, err := c.Submit(testCtx(t), providers.Batch{Spec: spec, Items: items})
+			items, _ := c.Resolve(providertest.Context(t), spec)
+			_, err := c.Submit(providertest.Context(t), providers.Batch{Spec: spec, Items: items})
 			if err == nil || errors.Is(err, providers.ErrUncertain) || errors.Is(err, providers.ErrTemporary) != tt.temporary {
 				t.Errorf("Submit: got %v, want a refusal (temporary %v), never uncertain", err, tt.temporary)
 			}
@@ -132,48 +134,31 @@ func TestRefusedPOSTs(t *testing.T) {
 // TMCAS, and Reconcile finds the batch it created, which then runs to its
 // end like any other.
 func TestReconcileAfterUncertainPOST(t *testing.T) {
-	for _, pf := range postFaults() {
-		for i := range 2 {
-			f := newFake(t, tmcastest.Options{})
-			kind := postKinds(f)[i]
-			t.Run(kind.name+" "+pf.name, func(t *testing.T) {
-				c := newClient(t, f, pf.client)
-				ctx := testCtx(t)
-				items, err := c.Resolve(ctx, kind.spec)
-				if err != nil {
-					t.Fatalf("Resolve: %v", err)
-				}
-				f.SetFaults(pf.faults)
-				batch := providers.Batch{Spec: kind.spec, Items: items}
-				sentAt := time.Now()
-				if _, err := c.Submit(ctx, batch); !errors.Is(err, providers.ErrUncertain) {
-					t.Fatalf("Submit: got %v, want ErrUncertain", err)
-				}
-				f.SetFaults(tmcastest.Faults{})
-				r, err := c.Reconcile(ctx, batch, sentAt)
-				if err != nil {
-					t.Fatalf("Reconcile: %v", err)
-				}
-				if r.Submission == nil || len(r.Unknown) != 0 {
-					t.Fatalf("Reconcile: got %+v, want the batch TMCAS created and nothing unknown", r)
-				}
-				if ids := f.BatchIDs(); len(ids) != 1 || r.Submission.ID != ids[0] {
-					t.Errorf("reconciled batch %q, want the one created: %v", r.Submission.ID, ids)
-				}
-				if n := len(r.Submission.Items); n != len(items) {
-					t.Errorf("reconciled items: got %d, want all %d", n, len(items))
-				}
-				for k, st := range statuses(pollUntilDone(t, ctx, c, *r.Submission)) {
-					if st != approvals.ItemSucceeded {
-						t.Errorf("%s: got %s, want succeeded", k, st)
-					}
-				}
-				if n := f.Posts(); n != 1 {
-					t.Errorf("POSTs: got %d, want exactly 1", n)
-				}
-			})
+	forEachUncertainPOST(t, 0, func(t *testing.T, f *tmcastest.Server, c *tmcas.Client, spec approvals.Spec, pf postFault) {
+		batch, sentAt := providertest.SubmitUncertain(t, c, spec, time.Now, f.SetFaults, pf.faults, tmcastest.Faults{})
+		ctx := providertest.Context(t)
+		r, err := c.Reconcile(ctx, batch, sentAt)
+		if err != nil {
+			t.Fatalf("Reconcile: %v", err)
 		}
-	}
+		if r.Submission == nil || len(r.Unknown) != 0 {
+			t.Fatalf("Reconcile: got %+v, want the batch TMCAS created and nothing unknown", r)
+		}
+		if ids := f.BatchIDs(); len(ids) != 1 || r.Submission.ID != ids[0] {
+			t.Errorf("reconciled batch %q, want the one created: %v", r.Submission.ID, ids)
+		}
+		if n := len(r.Submission.Items); n != len(batch.Items) {
+			t.Errorf("reconciled items: got %d, want all %d", n, len(batch.Items))
+		}
+		for k, st := range providertest.Statuses(providertest.PollToEnd(t, ctx, c, *r.Submission, 50)) {
+			if st != approvals.ItemSucceeded {
+				t.Errorf("%s: got %s, want succeeded", k, st)
+			}
+		}
+		if n := f.Posts(); n != 1 {
+			t.Errorf("POSTs: got %d, want exactly 1", n)
+		}
+	})
 }
 
 // TestReconcileCannotTell: what TMCAS cannot answer stays unknown, with a
@@ -192,11 +177,11 @@ func TestReconcileCannotTell(t *testing.T) {
 			wantInNote: "may list it late"},
 		{name: "the same actions twice", faults: tmcastest.Faults{StatusAfterCreate: 503},
 			before: func(t *testing.T, c *tmcas.Client) {
-				submitSpec(t, c, accountSpec(approvals.ActionDisable, "a@x.com", "b@x.com"))
+				providertest.Submit(t, providertest.Context(t), c, accountSpec(approvals.ActionDisable, "a@x.com", "b@x.com"))
 			}, wantInNote: "lists 2 batches with exactly these actions"},
 		{name: "another batch on one of the targets is not ours", faults: tmcastest.Faults{Rate5xx: 1},
 			before: func(t *testing.T, c *tmcas.Client) {
-				submitSpec(t, c, accountSpec(approvals.ActionDisable, "a@x.com"))
+				providertest.Submit(t, providertest.Context(t), c, accountSpec(approvals.ActionDisable, "a@x.com"))
 			}, wantInNote: "lists no batch with exactly the actions"},
 	}
 	for _, tt := range tests {
@@ -205,20 +190,13 @@ func TestReconcileCannotTell(t *testing.T) {
 			f.AddAccount("a@x.com")
 			f.AddAccount("b@x.com")
 			c := newClient(t, f, nil)
-			ctx := testCtx(t)
+			ctx := providertest.Context(t)
 			if tt.before != nil {
 				tt.before(t, c)
 			}
-			spec := accountSpec(approvals.ActionDisable, "a@x.com", "b@x.com")
-			items, _ := c.Resolve(ctx, spec)
-			batch := providers.Batch{Spec: spec, Items: items}
 			posts := f.Posts()
-			f.SetFaults(tt.faults)
-			sentAt := time.Now()
-			if _, err := c.Submit(ctx, batch); !errors.Is(err, providers.ErrUncertain) {
-				t.Fatalf("Submit: got %v, want ErrUncertain", err)
-			}
-			f.SetFaults(tt.after)
+			batch, sentAt := providertest.SubmitUncertain(t, c, accountSpec(approvals.ActionDisable, "a@x.com", "b@x.com"),
+				time.Now, f.SetFaults, tt.faults, tt.after)
 			r, err := c.Reconcile(ctx, batch, sentAt)
 			if err != nil {
 				t.Fatalf("Reconcile: %v", err)
@@ -246,7 +224,7 @@ func TestReconcileQueryIsDocumented(t *testing.T) {
 	f := newFake(t, tmcastest.Options{})
 	f.AddAccount("a@x.com")
 	c := newClient(t, f, nil)
-	ctx := testCtx(t)
+	ctx := providertest.Context(t)
 	spec := accountSpec(approvals.ActionDisable, "a@x.com")
 	items, _ := c.Resolve(ctx, spec)
 	// A crash found days later: the window is cut to what TMCAS keeps.

@@ -276,44 +276,14 @@ func (s *Server) listAccounts(r *http.Request, now time.Time) reply {
 			hits = append(hits, u)
 		}
 	}
-	from, to, next, rep, ok := s.pageOf(r, len(hits))
-	if !ok {
-		return rep
-	}
-	value := make([]map[string]any, 0, to-from)
-	for _, u := range hits[from:to] {
-		s.settle(u, now, true)
-		value = append(value, s.renderUser(u))
-	}
-	return s.listReply(r, "security/identities/identityAccounts", value, next, len(hits))
-}
-
-// getAccount serves GET /security/identities/identityAccounts/{id}.
-func (s *Server) getAccount(r *http.Request, id string, now time.Time) reply {
-	if rep, ok := allowQuery(r.URL.Query(), "$select"); !ok {
-		return rep
-	}
-	for _, u := range s.users {
-		if u.ID == id {
-			s.settle(u, now, true)
-			out := s.renderUser(u)
-			out["@odata.context"] = s.URL() + "/v1.0/$metadata#security/identities/identityAccounts/$entity"
-			return jsonReply(http.StatusOK, out)
-		}
-	}
-	return graphError(http.StatusNotFound, "itemNotFound", "The identity account was not found.")
+	return listPage(s, r, setAccounts, hits, now)
 }
 
 // invokeAction serves POST …/identityAccounts/{id}/invokeAction (§3.4).
 func (s *Server) invokeAction(r *http.Request, id string, body []byte, now time.Time) reply {
-	var u *userState
-	for _, x := range s.users {
-		if x.ID == id {
-			u = x
-		}
-	}
-	if u == nil {
-		return graphError(http.StatusNotFound, "itemNotFound", "The identity account was not found.")
+	u, ok := byID(s.users, id)
+	if !ok {
+		return notFound("identity account")
 	}
 	params := []string{"accountId", "action", "identityProvider"}
 	o, rep, ok := strictObject(body, "microsoft.graph.security.invokeAction", params, params)

@@ -285,30 +285,7 @@ func (s *Server) listEmails(r *http.Request, now time.Time) reply {
 			hits = append(hits, e)
 		}
 	}
-	from, to, next, rep, ok := s.pageOf(r, len(hits))
-	if !ok {
-		return rep
-	}
-	value := make([]map[string]any, 0, to-from)
-	for _, e := range hits[from:to] {
-		s.settleEmail(e, now, true)
-		value = append(value, s.renderEmail(e))
-	}
-	return s.listReply(r, "security/collaboration/analyzedEmails", value, next, len(hits))
-}
-
-// getEmail serves GET /security/collaboration/analyzedEmails/{id}.
-func (s *Server) getEmail(r *http.Request, id string, now time.Time) reply {
-	if rep, ok := allowQuery(r.URL.Query(), "$select"); !ok {
-		return rep
-	}
-	for _, e := range s.emails {
-		if e.ID == id {
-			s.settleEmail(e, now, true)
-			return jsonReply(http.StatusOK, s.renderEmail(e))
-		}
-	}
-	return graphError(http.StatusNotFound, "itemNotFound", "The analyzed email was not found.")
+	return listPage(s, r, setEmails, hits, now)
 }
 
 // remediate serves POST …/analyzedEmails/remediate (§4.3): 202 with a

@@ -149,7 +149,7 @@ func (s *Server) route(r *http.Request, body []byte, now time.Time) reply {
 		return graphError(http.StatusBadRequest, "BadRequest", "Invalid version or resource: "+r.URL.Path)
 	}
 	beta := seg[0] == "beta"
-	notFound := func(s string) reply {
+	noSegment := func(s string) reply {
 		return graphError(http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", s))
 	}
 	var (
@@ -163,14 +163,14 @@ func (s *Server) route(r *http.Request, body []byte, now time.Time) reply {
 		case 4:
 			method, perm, op = http.MethodGet, PermissionAccountsRead, func() reply { return s.listAccounts(r, now) }
 		case 5:
-			method, perm, op = http.MethodGet, PermissionAccountsRead, func() reply { return s.getAccount(r, seg[4], now) }
+			method, perm, op = http.MethodGet, PermissionAccountsRead, func() reply { return getEntity(s, r, setAccounts, s.users, seg[4], now, "identity account") }
 		case 6:
 			if seg[5] != "invokeAction" && seg[5] != "microsoft.graph.security.invokeAction" {
-				return notFound(seg[5])
+				return noSegment(seg[5])
 			}
 			method, perm, op = http.MethodPost, PermissionActions, func() reply { return s.invokeAction(r, seg[4], body, now) }
 		default:
-			return notFound(seg[len(seg)-1])
+			return noSegment(seg[len(seg)-1])
 		}
 	case seg[2] == "collaboration" && len(seg) >= 4 && seg[3] == "analyzedEmails":
 		switch {
@@ -179,13 +179,13 @@ func (s *Server) route(r *http.Request, body []byte, now time.Time) reply {
 		case len(seg) == 5 && (seg[4] == "remediate" || seg[4] == "microsoft.graph.security.remediate"):
 			method, perm, op = http.MethodPost, PermissionMailReadWrite, func() reply { return s.remediate(r, body, now) }
 		case len(seg) == 5:
-			method, perm, op = http.MethodGet, PermissionMailRead, func() reply { return s.getEmail(r, seg[4], now) }
+			method, perm, op = http.MethodGet, PermissionMailRead, func() reply { return getEntity(s, r, setEmails, s.emails, seg[4], now, "analyzed email") }
 		default:
-			return notFound(seg[len(seg)-1])
+			return noSegment(seg[len(seg)-1])
 		}
 	case seg[2] == "securityActions":
 		if !beta {
-			return notFound("securityActions") // the legacy API exists only in beta
+			return noSegment("securityActions") // the legacy API exists only in beta
 		}
 		switch len(seg) {
 		case 3:
@@ -195,17 +195,17 @@ func (s *Server) route(r *http.Request, body []byte, now time.Time) reply {
 				method, perm, op = http.MethodGet, PermissionSecActionRead, func() reply { return s.listSecurityActions(r, now) }
 			}
 		case 4:
-			method, perm, op = http.MethodGet, PermissionSecActionRead, func() reply { return s.getSecurityAction(seg[3], now) }
+			method, perm, op = http.MethodGet, PermissionSecActionRead, func() reply { return getEntity(s, r, setSecurityActions, s.actions, seg[3], now, "security action") }
 		case 5:
 			if seg[4] != "cancelSecurityAction" && seg[4] != "microsoft.graph.cancelSecurityAction" {
-				return notFound(seg[4])
+				return noSegment(seg[4])
 			}
 			method, perm, op = http.MethodPost, PermissionSecActions, func() reply { return s.cancelSecurityAction(seg[3], body, now) }
 		default:
-			return notFound(seg[len(seg)-1])
+			return noSegment(seg[len(seg)-1])
 		}
 	default:
-		return notFound(seg[2])
+		return noSegment(seg[2])
 	}
 	if r.Method != method {
 		return graphError(http.StatusMethodNotAllowed, "BadRequest", "The request method '"+r.Method+"' is not allowed for this resource.")

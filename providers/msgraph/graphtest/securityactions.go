@@ -182,32 +182,12 @@ func (s *Server) createSecurityAction(_ *http.Request, body []byte, now time.Tim
 	return s.acted(jsonReply(http.StatusCreated, s.renderSecurityAction(a)))
 }
 
-// getSecurityAction serves GET /beta/security/securityActions/{id}.
-func (s *Server) getSecurityAction(id string, now time.Time) reply {
-	for _, a := range s.actions {
-		if a.ID == id {
-			a.advance(now, true)
-			return jsonReply(http.StatusOK, s.renderSecurityAction(a))
-		}
-	}
-	return graphError(http.StatusNotFound, "itemNotFound", "The security action was not found.")
-}
-
 // listSecurityActions serves GET /beta/security/securityActions.
 func (s *Server) listSecurityActions(r *http.Request, now time.Time) reply {
 	if rep, ok := allowQuery(r.URL.Query(), "$top", "$skiptoken"); !ok {
 		return rep
 	}
-	from, to, next, rep, ok := s.pageOf(r, len(s.actions))
-	if !ok {
-		return rep
-	}
-	value := make([]map[string]any, 0, to-from)
-	for _, a := range s.actions[from:to] {
-		a.advance(now, true)
-		value = append(value, s.renderSecurityAction(a))
-	}
-	return s.listReply(r, "security/securityActions", value, next, len(s.actions))
+	return listPage(s, r, setSecurityActions, s.actions, now)
 }
 
 // cancelSecurityAction serves POST …/securityActions/{id}/cancelSecurityAction:
@@ -218,16 +198,14 @@ func (s *Server) cancelSecurityAction(id string, body []byte, now time.Time) rep
 			return rep
 		}
 	}
-	for _, a := range s.actions {
-		if a.ID != id {
-			continue
-		}
-		if a.Status == "Completed" || a.Status == "Failed" {
-			return badRequest("The security action has already ended.")
-		}
-		a.Cancelled = true
-		a.advance(now, false)
-		return reply{status: http.StatusOK}
+	a, ok := byID(s.actions, id)
+	switch {
+	case !ok:
+		return notFound("security action")
+	case a.Status == "Completed" || a.Status == "Failed":
+		return badRequest("The security action has already ended.")
 	}
-	return graphError(http.StatusNotFound, "itemNotFound", "The security action was not found.")
+	a.Cancelled = true
+	a.advance(now, false)
+	return reply{status: http.StatusOK}
 }

@@ -156,16 +156,3 @@ func pascal(v string) string {
 	}
 	return strings.ToUpper(v[:1]) + v[1:]
 }
-
-// listReply is the envelope of one list page: value, the nextLink when
-// more pages follow, and @odata.count when $count=true asked for it.
-func (s *Server) listReply(r *http.Request, set string, value any, next string, total int) reply {
-	out := map[string]any{"@odata.context": s.URL() + "/" + strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)[0] + "/$metadata#" + set, "value": value}
-	if next != "" {
-		out["@odata.nextLink"] = next
-	}
-	if r.URL.Query().Get("$count") == "true" {
-		out["@odata.count"] = total
-	}
-	return jsonReply(http.StatusOK, out)
-}
