@@ -59,15 +59,3 @@ func Capable(provider string, action approvals.Action) bool {
 		return c.Provider == provider && c.Action == action
 	})
 }
-
-// MailActions returns the purge-mail --action values a provider accepts;
-// the first is the default.
-func MailActions(provider string) []string {
-	switch provider {
-	case Graph:
-		return []string{"soft-delete", "hard-delete", "junk", "deleted-items", "inbox"}
-	case TMCAS:
-		return []string{"quarantine", "delete"}
-	}
-	return nil
-}

@@ -83,7 +83,7 @@ func (r *Router) Route(spec approvals.Spec) (approvals.Spec, Provider, error) {
 		if spec.Mail != nil {
 			m = *spec.Mail
 		}
-		allowed := MailActions(name)
+		allowed := approvals.MailActions(name)
 		if m.Action == "" {
 			m.Action = allowed[0]
 		}

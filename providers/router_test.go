@@ -100,7 +100,7 @@ func TestMatrixCoversEveryAction(t *testing.T) {
 			t.Errorf("no provider can %s", a)
 		}
 	}
-	if len(providers.MailActions(providers.Graph)) != 5 || providers.MailActions(providers.TMCAS)[0] != "quarantine" {
-		t.Errorf("mail actions: graph %v, tmcas %v", providers.MailActions(providers.Graph), providers.MailActions(providers.TMCAS))
+	if len(approvals.MailActions(providers.Graph)) != 5 || approvals.MailActions(providers.TMCAS)[0] != "quarantine" {
+		t.Errorf("mail actions: graph %v, tmcas %v", approvals.MailActions(providers.Graph), approvals.MailActions(providers.TMCAS))
 	}
 }

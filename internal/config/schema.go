@@ -86,7 +86,7 @@ func mapPlaceholder(tag string) string {
 func policyVariants() []string {
 	var out []string
 	for _, p := range []string{providers.Graph, providers.TMCAS} {
-		out = append(out, providers.MailActions(p)...)
+		out = append(out, approvals.MailActions(p)...)
 	}
 	_, permanent, _ := strings.Cut(approvals.PermanentPurgeKey, ":")
 	return append(out, permanent)

@@ -479,8 +479,8 @@ func TestPermanentMailActionsExist(t *testing.T) {
 			t.Errorf("provider %s has no permanent purge-mail action", p)
 			continue
 		}
-		if !slices.Contains(providers.MailActions(p), a) {
-			t.Errorf("permanent action %q of %s is not one of its --action values %v", a, p, providers.MailActions(p))
+		if !slices.Contains(approvals.MailActions(p), a) {
+			t.Errorf("permanent action %q of %s is not one of its --action values %v", a, p, approvals.MailActions(p))
 		}
 	}
 	if len(perm) != 2 {
