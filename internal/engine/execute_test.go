@@ -12,6 +12,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/internal/store/storetest"
 	"github.com/countersign/countersign/internal/testdb"
 	"github.com/countersign/countersign/providers"
 )
@@ -297,10 +298,10 @@ func TestNeverExecuted(t *testing.T) {
 		want  approvals.State
 	}{
 		{"cancelled after approval", func(approvals.Request) approvals.Event {
-			return approvals.Event{Kind: approvals.EventCancel, Actor: actor("alice")}
+			return approvals.Event{Kind: approvals.EventCancel, Actor: storetest.Actor("alice")}
 		}, t0, approvals.StateCancelled},
 		{"denied", func(r approvals.Request) approvals.Event {
-			return approvals.Event{Kind: approvals.EventDeny, Actor: actor("carol"), Hash: r.Hash}
+			return approvals.Event{Kind: approvals.EventDeny, Actor: storetest.Actor("carol"), Hash: r.Hash}
 		}, t0, approvals.StateDenied},
 		{"expired", func(approvals.Request) approvals.Event { return approvals.Event{Kind: approvals.EventExpire} }, t0.Add(2 * time.Hour), approvals.StateExpired},
 	}
@@ -346,7 +347,7 @@ func TestCancelWhileResolvingStopsSubmission(t *testing.T) {
 		if d, ok := snooze(e.execute(ctx, r.ID)); !ok || d != DefaultPollInterval {
 			t.Fatalf("attempt with failing lookup: snooze %v %v, want %v", d, ok, DefaultPollInterval)
 		}
-		if _, err := s.Apply(ctx, r.ID, approvals.Event{Kind: approvals.EventCancel, Actor: actor("alice")}, t0); err != nil {
+		if _, err := s.Apply(ctx, r.ID, approvals.Event{Kind: approvals.EventCancel, Actor: storetest.Actor("alice")}, t0); err != nil {
 			t.Fatalf("cancel while running before submission: %v", err)
 		}
 		f.resolveErr = nil
@@ -383,7 +384,7 @@ type cancelOnResolve struct {
 func (c *cancelOnResolve) Provider(string) (providers.Provider, bool) { return c, true }
 
 func (c *cancelOnResolve) Resolve(ctx context.Context, spec approvals.Spec) ([]providers.Resolved, error) {
-	if _, err := c.s.Apply(ctx, c.id, approvals.Event{Kind: approvals.EventCancel, Actor: actor("alice")}, t0); err != nil {
+	if _, err := c.s.Apply(ctx, c.id, approvals.Event{Kind: approvals.EventCancel, Actor: storetest.Actor("alice")}, t0); err != nil {
 		c.t.Errorf("cancel: %v", err)
 	}
 	return c.fakeProvider.Resolve(ctx, spec)

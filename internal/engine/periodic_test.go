@@ -13,6 +13,7 @@ import (
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/internal/changes"
 	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/internal/store/storetest"
 	"github.com/countersign/countersign/internal/testdb"
 	"github.com/countersign/countersign/providers"
 	"github.com/countersign/countersign/workflow"
@@ -233,7 +234,7 @@ func TestExpirySweep(t *testing.T) {
 			t.Fatalf("request within its TTL = %s, %v; want pending", got.State, err)
 		}
 		// An approval arriving now is refused and nothing runs.
-		if _, err := s.Apply(ctx, due.ID, approvals.Event{Kind: approvals.EventApprove, Actor: actor("bob"), Hash: due.Hash}, now); !errors.Is(err, approvals.ErrAlreadyDecided) {
+		if _, err := s.Apply(ctx, due.ID, storetest.Approval("bob", due.Hash), now); !errors.Is(err, approvals.ErrAlreadyDecided) {
 			t.Fatalf("approving an expired request: %v, want ErrAlreadyDecided", err)
 		}
 		mu.Lock()
@@ -243,7 +244,7 @@ func TestExpirySweep(t *testing.T) {
 		if err := e.Stop(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if n := executeJobs(t, s); len(n) != 0 {
+		if n := storetest.ExecuteJobs(t, s); len(n) != 0 {
 			t.Errorf("execution jobs = %v, want none", n)
 		}
 		if f.resolves != 0 || len(f.submitted()) != 0 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/countersign/countersign/internal/audit"
 	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/internal/store/storetest"
 	"github.com/countersign/countersign/internal/testdb"
 )
 
@@ -48,8 +49,8 @@ func seedChain(t *testing.T, s *store.Store) {
 	t.Helper()
 	ctx := context.Background()
 	for i := range 5 {
-		r := file(t, s, testPolicy(1), fmt.Sprintf("user%d@contoso.com", i), t0)
-		if _, err := s.Apply(ctx, r.ID, approve("bob", r.Hash), t0); err != nil {
+		r := storetest.File(t, s, storetest.Policy(1), "tmcas", t0, fmt.Sprintf("user%d@contoso.com", i))
+		if _, err := s.Apply(ctx, r.ID, storetest.Approval("bob", r.Hash), t0); err != nil {
 			t.Fatal(err)
 		}
 	}

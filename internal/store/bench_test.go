@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/countersign/countersign/internal/store/storetest"
 	"github.com/countersign/countersign/internal/testdb"
 )
 
@@ -14,13 +15,13 @@ import (
 func BenchmarkFileAndApprove(b *testing.B) {
 	testdb.Each(b, func(b *testing.B, url string) {
 		s := testdb.Store(b, url)
-		p := testPolicy(1)
+		p := storetest.Policy(1)
 		ctx := context.Background()
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; b.Loop(); i++ {
-			r := file(b, s, p, fmt.Sprintf("user%d@contoso.com", i), t0)
-			if _, err := s.Apply(ctx, r.ID, approve("bob", r.Hash), t0); err != nil {
+			r := storetest.File(b, s, p, "tmcas", t0, fmt.Sprintf("user%d@contoso.com", i))
+			if _, err := s.Apply(ctx, r.ID, storetest.Approval("bob", r.Hash), t0); err != nil {
 				b.Fatal(err)
 			}
 		}
