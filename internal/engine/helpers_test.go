@@ -19,6 +19,7 @@ import (
 	"github.com/countersign/countersign/internal/changes"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/store/storetest"
+	"github.com/countersign/countersign/internal/testdb"
 	"github.com/countersign/countersign/providers"
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
 )
@@ -37,6 +38,31 @@ func fileRequest(t testing.TB, s *store.Store, provider string, now time.Time, t
 func approvedRequest(t testing.TB, s *store.Store, provider string, now time.Time, targets ...string) approvals.Request {
 	t.Helper()
 	return storetest.Approve(t, s, fileRequest(t, s, provider, now, targets...), now)
+}
+
+// slowEach runs fn once per dialect with a context that ends after a
+// minute, in parallel with the other slow tests: those that mostly wait on
+// the provider, River or a schedule.
+func slowEach(t *testing.T, fn func(ctx context.Context, t *testing.T, url string)) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, url string) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		fn(ctx, t, url)
+	})
+}
+
+// started builds an engine from cfg and starts it.
+func started(ctx context.Context, t testing.TB, cfg Config) *Engine {
+	t.Helper()
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 // getRequest reads a request or fails the test.
@@ -264,6 +290,28 @@ func (f *fakeProvider) submitted() [][]string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([][]string(nil), f.submits...)
+}
+
+// taken is a list that the code under test adds to, from any goroutine,
+// and the test takes from.
+type taken[T any] struct {
+	mu    sync.Mutex
+	items []T
+}
+
+func (l *taken[T]) add(v T) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.items = append(l.items, v)
+}
+
+// take returns what was added since the last take.
+func (l *taken[T]) take() []T {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.items
+	l.items = nil
+	return out
 }
 
 // recorder is a Notifier that records calls.
