@@ -13,7 +13,6 @@ import (
 	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/store/storetest"
-	"github.com/countersign/countersign/internal/testdb"
 )
 
 func approvedRequest(t *testing.T, s *store.Store) approvals.Request {
@@ -34,9 +33,7 @@ func claimed(t *testing.T, s *store.Store, provider string, targets ...string) (
 }
 
 func TestExecutionIsFenced(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		s := testdb.Store(t, url)
+	eachStore(t, func(ctx context.Context, t *testing.T, s *store.Store) {
 		r := approvedRequest(t, s)
 
 		first, err := s.Claim(ctx, r.ID, t0)
@@ -114,9 +111,7 @@ func TestExecutionIsFenced(t *testing.T) {
 }
 
 func TestCancelAfterApprovalStopsExecution(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		s := testdb.Store(t, url)
+	eachStore(t, func(ctx context.Context, t *testing.T, s *store.Store) {
 		r := approvedRequest(t, s)
 		if _, err := s.Apply(ctx, r.ID, approvals.Event{Kind: approvals.EventCancel, Actor: storetest.Actor("alice")}, t0); err != nil {
 			t.Fatal(err)
@@ -135,9 +130,7 @@ func TestCancelAfterApprovalStopsExecution(t *testing.T) {
 }
 
 func TestApproveAfterTTLExpires(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		s := testdb.Store(t, url)
+	eachStore(t, func(ctx context.Context, t *testing.T, s *store.Store) {
 		r := storetest.File(t, s, storetest.Policy(1), "tmcas", t0, "mallory@contoso.com")
 		due, err := s.DueForExpiry(ctx, t0.Add(59*time.Minute), 10)
 		if err != nil || len(due) != 0 {
@@ -161,9 +154,7 @@ func TestApproveAfterTTLExpires(t *testing.T) {
 }
 
 func TestMessagesAndFirstSeen(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		s := testdb.Store(t, url)
+	eachStore(t, func(ctx context.Context, t *testing.T, s *store.Store) {
 		r := storetest.File(t, s, storetest.Policy(1), "tmcas", t0, "mallory@contoso.com")
 		m := chat.Location{RequestID: r.ID, Platform: "slack", Channel: "C0SOC", MessageID: "1700000000.000100"}
 		if err := s.SaveMessage(ctx, m, t0); err != nil {
@@ -195,9 +186,7 @@ func TestMessagesAndFirstSeen(t *testing.T) {
 }
 
 func TestList(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		s := testdb.Store(t, url)
+	eachStore(t, func(ctx context.Context, t *testing.T, s *store.Store) {
 		a := storetest.File(t, s, storetest.Policy(1), "tmcas", t0, "a@contoso.com")
 		b := storetest.File(t, s, storetest.Policy(1), "tmcas", t0.Add(time.Minute), "b@contoso.com")
 		if _, err := s.Apply(ctx, b.ID, storetest.Approval("bob", b.Hash), t0.Add(time.Minute)); err != nil {
@@ -227,9 +216,7 @@ func ids(rs []approvals.Request) []int64 {
 }
 
 func TestSubmissionSteps(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		s := testdb.Store(t, url)
+	eachStore(t, func(ctx context.Context, t *testing.T, s *store.Store) {
 		r, x := claimed(t, s, "graph", "a@x.io", "b@x.io", "c@x.io")
 		var err error
 		if err := s.MarkSubmitting(ctx, r.ID, x.Fence, 1, t0); !errors.Is(err, approvals.ErrInvalidTransition) {
@@ -285,9 +272,7 @@ func TestSubmissionSteps(t *testing.T) {
 }
 
 func TestUncertainSubmissionRecordsUnknownItems(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		s := open(t, url)
+	eachStore(t, func(ctx context.Context, t *testing.T, s *store.Store) {
 		r, x := claimed(t, s, "tmcas", "a@x.io", "b@x.io")
 		if err := s.MarkSubmitting(ctx, r.ID, x.Fence, 0, t0); err != nil {
 			t.Fatal(err)

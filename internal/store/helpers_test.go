@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -18,3 +19,11 @@ func open(t testing.TB, url string) *store.Store {
 }
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+
+// eachStore runs fn once per dialect with a fresh migrated store.
+func eachStore(t *testing.T, fn func(ctx context.Context, t *testing.T, s *store.Store)) {
+	t.Helper()
+	testdb.Each(t, func(t *testing.T, url string) {
+		fn(context.Background(), t, testdb.Store(t, url))
+	})
+}

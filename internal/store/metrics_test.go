@@ -10,13 +10,10 @@ import (
 	"github.com/countersign/countersign/internal/jobs"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/store/storetest"
-	"github.com/countersign/countersign/internal/testdb"
 )
 
 func TestCountByStateAndJobCounts(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		s := testdb.Store(t, url)
+	eachStore(t, func(ctx context.Context, t *testing.T, s *store.Store) {
 
 		empty, err := s.CountByState(ctx)
 		if err != nil {

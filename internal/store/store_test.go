@@ -6,14 +6,12 @@ import (
 	"testing"
 
 	"github.com/countersign/countersign/approvals"
+	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/store/storetest"
-	"github.com/countersign/countersign/internal/testdb"
 )
 
 func TestLifecycle(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		s := testdb.Store(t, url)
+	eachStore(t, func(ctx context.Context, t *testing.T, s *store.Store) {
 		r := storetest.File(t, s, storetest.Policy(2), "tmcas", t0, "mallory@contoso.com")
 
 		got, err := s.Get(ctx, r.ID)
