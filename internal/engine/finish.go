@@ -11,13 +11,25 @@ import (
 // unknownReason is the note of a request that ends needs_attention because
 // the outcome of some items is unknown.
 func unknownReason(items []approvals.Item) string {
-	counts := map[approvals.ItemStatus]int{}
-	for _, it := range items {
-		counts[it.Status]++
-	}
+	counts := newTally(items)
 	return fmt.Sprintf("%d of %d items may or may not have been performed and the provider cannot tell; each says what to check. "+
-		"Countersign does not resend them. %d succeeded, %d failed, %d skipped.", counts[approvals.ItemUnknown], len(items),
-		counts[approvals.ItemSucceeded], counts[approvals.ItemFailed], counts[approvals.ItemSkipped])
+		"Countersign does not resend them. %s.", counts[approvals.ItemUnknown], len(items), counts)
+}
+
+// tally counts items by status.
+type tally map[approvals.ItemStatus]int
+
+func newTally(items []approvals.Item) tally {
+	t := tally{}
+	for _, it := range items {
+		t[it.Status]++
+	}
+	return t
+}
+
+// String is the summary a final note gives.
+func (t tally) String() string {
+	return fmt.Sprintf("%d succeeded, %d failed, %d skipped", t[approvals.ItemSucceeded], t[approvals.ItemFailed], t[approvals.ItemSkipped])
 }
 
 // failPending fails every item not yet sent, then finishes the request.
@@ -45,13 +57,10 @@ func (a *attempt) finish(ctx context.Context, items []approvals.Item) error {
 	if outcome == approvals.StateNeedsAttention {
 		return a.attention(ctx, unknownReason(items))
 	}
-	counts := map[approvals.ItemStatus]int{}
-	for _, it := range items {
-		counts[it.Status]++
-	}
+	counts := newTally(items)
 	reason := ""
 	if outcome != approvals.StateSucceeded {
-		reason = fmt.Sprintf("%d succeeded, %d failed, %d skipped", counts[approvals.ItemSucceeded], counts[approvals.ItemFailed], counts[approvals.ItemSkipped])
+		reason = counts.String()
 	}
 	ev := approvals.Event{Kind: approvals.EventFinish, Outcome: outcome, Reason: reason}
 	if _, err := a.e.store.Finish(ctx, a.id(), a.x.Fence, ev, a.e.now()); err != nil {
