@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/internal/digest"
@@ -270,14 +268,9 @@ func TestOneDigestPerSlotAcrossFailover(t *testing.T) {
 // a slot after at.
 func covered(ctx context.Context, t *testing.T, url string, seq int64, at time.Time) bool {
 	t.Helper()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	var n int
-	if err := conn.QueryRow(ctx, `SELECT COUNT(*) FROM periodic_runs WHERE name = 'digest' AND state = 'done' AND mark >= $1 AND slot > $2`,
-		seq, at.UnixMicro()).Scan(&n); err != nil {
+	if err := testdb.QueryRow(ctx, url, `SELECT COUNT(*) FROM periodic_runs WHERE name = 'digest' AND state = 'done' AND mark >= $1 AND slot > $2`,
+		[]any{seq, at.UnixMicro()}, &n); err != nil {
 		t.Fatal(err)
 	}
 	return n > 0

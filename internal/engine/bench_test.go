@@ -14,33 +14,31 @@ import (
 // provider that finishes on the first poll, until every one is final. The
 // cost is the engine's: claims, fenced steps, polls and River scheduling.
 func BenchmarkExecute(b *testing.B) {
-	for _, dialect := range []string{"sqlite", "postgres"} {
-		b.Run(dialect, func(b *testing.B) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-			defer cancel()
-			s := testdb.Store(b, testdb.URL(b, dialect))
-			cfg, changed := watched(Config{Store: s, Providers: newFakeProvider(), PollInterval: 10 * time.Millisecond,
-				FetchPollInterval: 10 * time.Millisecond})
-			e, err := New(cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			var ids []int64
-			for i := range b.N {
-				ids = append(ids, approvedRequest(b, s, "fake", time.Now(), fmt.Sprintf("u%d-a@x.io", i), fmt.Sprintf("u%d-b@x.io", i)).ID)
-			}
-			b.ResetTimer()
-			start := time.Now()
-			if err := e.Start(ctx); err != nil {
-				b.Fatal(err)
-			}
-			waitAll(ctx, b, s, ids, changed)
-			elapsed := time.Since(start)
-			b.StopTimer()
-			if err := e.Stop(ctx); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "requests/s")
-		})
-	}
+	testdb.Each(b, func(b *testing.B, url string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		s := testdb.Store(b, url)
+		cfg, changed := watched(Config{Store: s, Providers: newFakeProvider(), PollInterval: 10 * time.Millisecond,
+			FetchPollInterval: 10 * time.Millisecond})
+		e, err := New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var ids []int64
+		for i := range b.N {
+			ids = append(ids, approvedRequest(b, s, "fake", time.Now(), fmt.Sprintf("u%d-a@x.io", i), fmt.Sprintf("u%d-b@x.io", i)).ID)
+		}
+		b.ResetTimer()
+		start := time.Now()
+		if err := e.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		waitAll(ctx, b, s, ids, changed)
+		elapsed := time.Since(start)
+		b.StopTimer()
+		if err := e.Stop(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "requests/s")
+	})
 }

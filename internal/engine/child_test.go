@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/internal/changes"
+	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
 	"github.com/countersign/countersign/providers"
@@ -223,7 +224,7 @@ func newTap(t testing.TB, target string, postDelay time.Duration) *tap {
 	proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) }
 	proxy.ModifyResponse = func(resp *http.Response) error {
 		if resp.Request.Method == http.MethodPost {
-			latency(resp.Request.Context(), postDelay) // the provider acted; the answer is late
+			_ = httpx.Sleep(resp.Request.Context(), postDelay) // the provider acted; the answer is late
 		}
 		return nil
 	}
@@ -241,23 +242,10 @@ func newTap(t testing.TB, target string, postDelay time.Duration) *tap {
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
-			latency(r.Context(), postDelay)
+			_ = httpx.Sleep(r.Context(), postDelay) // a slow network
 		}
 		proxy.ServeHTTP(w, r)
 	}))
 	t.Cleanup(tp.srv.Close)
 	return tp
-}
-
-// latency simulates a slow network.
-func latency(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-	case <-ctx.Done():
-	}
 }

@@ -54,12 +54,7 @@ func waitAll(ctx context.Context, t testing.TB, s *store.Store, ids []int64, sig
 }
 
 func TestEngineRunsRequestsToTheEnd(t *testing.T) {
-	// It mostly waits (on the provider, River or a schedule): the other
-	// slow tests run meanwhile.
-	t.Parallel()
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
+	slowEach(t, func(ctx context.Context, t *testing.T, url string) {
 		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		f.maxItems, f.pollsToFinish = 1, 3
@@ -67,13 +62,7 @@ func TestEngineRunsRequestsToTheEnd(t *testing.T) {
 		n := &stateNotifier{s: s, last: map[int64]approvals.State{}, calls: map[int64]int{}}
 		cfg, changed := watched(Config{Store: s, Providers: f, Notifier: n, PollInterval: 20 * time.Millisecond,
 			FetchPollInterval: 20 * time.Millisecond, NotifyInterval: 100 * time.Millisecond})
-		e, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
+		e := started(ctx, t, cfg)
 		var ids []int64
 		for i := range 10 {
 			r := approvedRequest(t, s, "fake", time.Now(), fmt.Sprintf("u%d-a@contoso.com", i), fmt.Sprintf("u%d-b@contoso.com", i))
@@ -124,13 +113,7 @@ func TestStopHandsRunningJobsBack(t *testing.T) {
 			polling <- struct{}{}
 			<-ctx.Done()
 		}
-		first, err := New(Config{Store: s, Providers: f, PollInterval: 10 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := first.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
+		first := started(ctx, t, Config{Store: s, Providers: f, PollInterval: 10 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond})
 		r := approvedRequest(t, s, "fake", time.Now(), "a@x.io")
 		select {
 		case <-polling:
@@ -148,13 +131,7 @@ func TestStopHandsRunningJobsBack(t *testing.T) {
 		f.onPoll = nil
 		f.mu.Unlock()
 		cfg, changed := watched(Config{Store: s, Providers: f, PollInterval: 10 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond})
-		second, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := second.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
+		second := started(ctx, t, cfg)
 		defer second.Stop(context.Background())
 		soon, soonCancel := context.WithTimeout(ctx, 5*time.Second) // a rescue would take 12 s or more
 		defer soonCancel()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/internal/store/storetest"
 	"github.com/countersign/countersign/internal/testdb"
 	"github.com/countersign/countersign/providers"
 )
@@ -26,6 +27,24 @@ func testEngine(t *testing.T, s *store.Store, ps Providers, now func() time.Time
 		t.Fatal(err)
 	}
 	return e, rec, logs
+}
+
+// rig is a fresh store, a fake provider, and an engine over them that is
+// never started (testEngine).
+type rig struct {
+	s    *store.Store
+	f    *fakeProvider
+	e    *Engine
+	rec  *recorder
+	logs *logBuffer
+}
+
+// newRig builds a rig on the database at url, with the clock now.
+func newRig(t *testing.T, url string, now func() time.Time) rig {
+	t.Helper()
+	s, f := testdb.Store(t, url), newFakeProvider()
+	e, rec, logs := testEngine(t, s, f, now)
+	return rig{s: s, f: f, e: e, rec: rec, logs: logs}
 }
 
 func fixed(at time.Time) func() time.Time { return func() time.Time { return at } }
@@ -159,37 +178,35 @@ func TestExecuteOutcomes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			testdb.Each(t, func(t *testing.T, url string) {
-				s := testdb.Store(t, url)
-				f := newFakeProvider()
-				tc.setup(f)
-				e, rec, _ := testEngine(t, s, f, fixed(t0))
-				r := approvedRequest(t, s, "fake", t0, a, b, c)
-				if diff := cmp.Diff(tc.wantAttempts, drive(t, e, r.ID)); diff != "" {
+				rg := newRig(t, url, fixed(t0))
+				tc.setup(rg.f)
+				r := approvedRequest(t, rg.s, "fake", t0, a, b, c)
+				if diff := cmp.Diff(tc.wantAttempts, drive(t, rg.e, r.ID)); diff != "" {
 					t.Errorf("attempts (-want +got):\n%s", diff)
 				}
-				got := getRequest(t, s, r.ID)
+				got := getRequest(t, rg.s, r.ID)
 				if got.State != tc.wantState {
 					t.Errorf("state = %s (%s), want %s", got.State, got.Note, tc.wantState)
 				}
-				if diff := cmp.Diff(tc.wantItems, itemStates(t, s, r.ID)); diff != "" {
+				if diff := cmp.Diff(tc.wantItems, itemStates(t, rg.s, r.ID)); diff != "" {
 					t.Errorf("items (-want +got):\n%s", diff)
 				}
-				if diff := cmp.Diff(tc.wantSubmits, f.submitted()); diff != "" {
+				if diff := cmp.Diff(tc.wantSubmits, rg.f.submitted()); diff != "" {
 					t.Errorf("submits (-want +got):\n%s", diff)
 				}
 				// The job stays done: a repeated attempt (a rescued job whose
 				// completion was lost) sends nothing.
-				if err := e.execute(context.Background(), r.ID); err != nil {
+				if err := rg.e.execute(context.Background(), r.ID); err != nil {
 					t.Errorf("attempt after the end = %v, want nil", err)
 				}
-				if n := len(f.submitted()); n != len(tc.wantSubmits) {
+				if n := len(rg.f.submitted()); n != len(tc.wantSubmits) {
 					t.Errorf("submits after the end = %d, want %d", n, len(tc.wantSubmits))
 				}
-				flushed(t, e)
-				if rec.count(r.ID) == 0 {
+				flushed(t, rg.e)
+				if rg.rec.count(r.ID) == 0 {
 					t.Error("notifier never called")
 				}
-				if _, err := s.VerifyAudit(context.Background()); err != nil {
+				if _, err := rg.s.VerifyAudit(context.Background()); err != nil {
 					t.Error(err)
 				}
 			})
@@ -199,17 +216,15 @@ func TestExecuteOutcomes(t *testing.T) {
 
 func TestExecuteRecordsEachStep(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := testdb.Store(t, url)
-		f := newFakeProvider()
-		f.maxItems = 1
-		e, _, _ := testEngine(t, s, f, fixed(t0))
-		r := approvedRequest(t, s, "fake", t0, "a@x.io", "b@x.io")
-		drive(t, e, r.ID)
+		rg := newRig(t, url, fixed(t0))
+		rg.f.maxItems = 1
+		r := approvedRequest(t, rg.s, "fake", t0, "a@x.io", "b@x.io")
+		drive(t, rg.e, r.ID)
 		want := []string{"requested", "approve", "start", "submitting", "submission", "submitting", "submitted", "progress", "finish"}
-		if diff := cmp.Diff(want, auditKinds(t, s, r.ID)); diff != "" {
+		if diff := cmp.Diff(want, auditKinds(t, rg.s, r.ID)); diff != "" {
 			t.Errorf("audit (-want +got):\n%s", diff)
 		}
-		items, err := s.Items(context.Background(), r.ID)
+		items, err := rg.s.Items(context.Background(), r.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -237,54 +252,50 @@ func crashedInSubmitWindow(t *testing.T, s *store.Store, id int64) {
 
 func TestCrashInSubmitWindowNeedsAttention(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := testdb.Store(t, url)
-		f := newFakeProvider()
-		e, rec, logs := testEngine(t, s, f, fixed(t0))
-		r := approvedRequest(t, s, "fake", t0, "a@x.io")
-		crashedInSubmitWindow(t, s, r.ID)
+		rg := newRig(t, url, fixed(t0))
+		r := approvedRequest(t, rg.s, "fake", t0, "a@x.io")
+		crashedInSubmitWindow(t, rg.s, r.ID)
 
-		if diff := cmp.Diff([]string{"done"}, drive(t, e, r.ID)); diff != "" {
+		if diff := cmp.Diff([]string{"done"}, drive(t, rg.e, r.ID)); diff != "" {
 			t.Errorf("attempts (-want +got):\n%s", diff)
 		}
-		got := getRequest(t, s, r.ID)
+		got := getRequest(t, rg.s, r.ID)
 		if got.State != approvals.StateNeedsAttention || !strings.Contains(got.Note, "may or may not have taken effect") {
 			t.Errorf("state = %s %q, want needs_attention explaining the uncertain step", got.State, got.Note)
 		}
-		if n := len(f.submitted()); n != 0 || f.resolves != 0 {
-			t.Errorf("provider saw %d submits and %d resolves, want none: never resubmit", n, f.resolves)
+		if n := len(rg.f.submitted()); n != 0 || rg.f.resolves != 0 {
+			t.Errorf("provider saw %d submits and %d resolves, want none: never resubmit", n, rg.f.resolves)
 		}
-		flushed(t, e)
-		if rec.count(r.ID) == 0 {
+		flushed(t, rg.e)
+		if rg.rec.count(r.ID) == 0 {
 			t.Error("no notification for needs_attention")
 		}
-		if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "request needs attention") {
-			t.Errorf("no error-level alert in the log:\n%s", logs)
+		if !strings.Contains(rg.logs.String(), "level=ERROR") || !strings.Contains(rg.logs.String(), "request needs attention") {
+			t.Errorf("no error-level alert in the log:\n%s", rg.logs)
 		}
 	})
 }
 
 func TestStaleAttemptCannotRecord(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := testdb.Store(t, url)
-		f := newFakeProvider()
-		e, _, _ := testEngine(t, s, f, fixed(t0))
-		r := approvedRequest(t, s, "fake", t0, "a@x.io")
+		rg := newRig(t, url, fixed(t0))
+		r := approvedRequest(t, rg.s, "fake", t0, "a@x.io")
 		// While the provider call runs, the job is rescued and a newer
 		// attempt claims the request.
-		f.onSubmit = func() {
-			if _, err := s.Claim(context.Background(), r.ID, t0); err != nil {
+		rg.f.onSubmit = func() {
+			if _, err := rg.s.Claim(context.Background(), r.ID, t0); err != nil {
 				t.Error(err)
 			}
 		}
-		got := drive(t, e, r.ID)
+		got := drive(t, rg.e, r.ID)
 		if diff := cmp.Diff([]string{"snooze 15s", "done"}, got); diff != "" {
 			t.Errorf("attempts (-want +got):\n%s", diff)
 		}
-		req := getRequest(t, s, r.ID)
+		req := getRequest(t, rg.s, r.ID)
 		// The stale attempt could not record its submission, so the newer
 		// one finds it in flight and does not send it again.
-		if req.State != approvals.StateNeedsAttention || len(f.submitted()) != 1 {
-			t.Errorf("state %s after %d submits, want needs_attention after 1", req.State, len(f.submitted()))
+		if req.State != approvals.StateNeedsAttention || len(rg.f.submitted()) != 1 {
+			t.Errorf("state %s after %d submits, want needs_attention after 1", req.State, len(rg.f.submitted()))
 		}
 	})
 }
@@ -297,10 +308,10 @@ func TestNeverExecuted(t *testing.T) {
 		want  approvals.State
 	}{
 		{"cancelled after approval", func(approvals.Request) approvals.Event {
-			return approvals.Event{Kind: approvals.EventCancel, Actor: actor("alice")}
+			return approvals.Event{Kind: approvals.EventCancel, Actor: storetest.Actor("alice")}
 		}, t0, approvals.StateCancelled},
 		{"denied", func(r approvals.Request) approvals.Event {
-			return approvals.Event{Kind: approvals.EventDeny, Actor: actor("carol"), Hash: r.Hash}
+			return approvals.Event{Kind: approvals.EventDeny, Actor: storetest.Actor("carol"), Hash: r.Hash}
 		}, t0, approvals.StateDenied},
 		{"expired", func(approvals.Request) approvals.Event { return approvals.Event{Kind: approvals.EventExpire} }, t0.Add(2 * time.Hour), approvals.StateExpired},
 	}
@@ -308,25 +319,23 @@ func TestNeverExecuted(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			testdb.Each(t, func(t *testing.T, url string) {
 				ctx := context.Background()
-				s := testdb.Store(t, url)
-				f := newFakeProvider()
-				e, _, _ := testEngine(t, s, f, fixed(t0))
+				rg := newRig(t, url, fixed(t0))
 				var r approvals.Request
 				if tc.want == approvals.StateCancelled {
-					r = approvedRequest(t, s, "fake", t0, "a@x.io")
+					r = approvedRequest(t, rg.s, "fake", t0, "a@x.io")
 				} else {
-					r = fileRequest(t, s, "fake", t0, "a@x.io")
+					r = fileRequest(t, rg.s, "fake", t0, "a@x.io")
 				}
-				if _, err := s.Apply(ctx, r.ID, tc.event(r), tc.at); err != nil {
+				if _, err := rg.s.Apply(ctx, r.ID, tc.event(r), tc.at); err != nil {
 					t.Fatal(err)
 				}
 				// A job for it, however it came about, does nothing.
-				if diff := cmp.Diff([]string{"done"}, drive(t, e, r.ID)); diff != "" {
+				if diff := cmp.Diff([]string{"done"}, drive(t, rg.e, r.ID)); diff != "" {
 					t.Errorf("attempts (-want +got):\n%s", diff)
 				}
-				got := getRequest(t, s, r.ID)
-				if got.State != tc.want || f.resolves != 0 || len(f.submitted()) != 0 {
-					t.Errorf("state %s, %d resolves, %d submits; want %s and no provider calls", got.State, f.resolves, len(f.submitted()), tc.want)
+				got := getRequest(t, rg.s, r.ID)
+				if got.State != tc.want || rg.f.resolves != 0 || len(rg.f.submitted()) != 0 {
+					t.Errorf("state %s, %d resolves, %d submits; want %s and no provider calls", got.State, rg.f.resolves, len(rg.f.submitted()), tc.want)
 				}
 			})
 		})
@@ -336,37 +345,35 @@ func TestNeverExecuted(t *testing.T) {
 func TestCancelWhileResolvingStopsSubmission(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		s := testdb.Store(t, url)
-		f := newFakeProvider()
-		e, _, _ := testEngine(t, s, f, fixed(t0))
-		r := approvedRequest(t, s, "fake", t0, "a@x.io")
+		rg := newRig(t, url, fixed(t0))
+		r := approvedRequest(t, rg.s, "fake", t0, "a@x.io")
 		// The first attempt cannot resolve; meanwhile alice cancels the
 		// running request, which is allowed until a submission starts.
-		f.resolveErr = fmt.Errorf("lookup: %w", providers.ErrTemporary)
-		if d, ok := snooze(e.execute(ctx, r.ID)); !ok || d != DefaultPollInterval {
+		rg.f.resolveErr = fmt.Errorf("lookup: %w", providers.ErrTemporary)
+		if d, ok := snooze(rg.e.execute(ctx, r.ID)); !ok || d != DefaultPollInterval {
 			t.Fatalf("attempt with failing lookup: snooze %v %v, want %v", d, ok, DefaultPollInterval)
 		}
-		if _, err := s.Apply(ctx, r.ID, approvals.Event{Kind: approvals.EventCancel, Actor: actor("alice")}, t0); err != nil {
+		if _, err := rg.s.Apply(ctx, r.ID, approvals.Event{Kind: approvals.EventCancel, Actor: storetest.Actor("alice")}, t0); err != nil {
 			t.Fatalf("cancel while running before submission: %v", err)
 		}
-		f.resolveErr = nil
-		if diff := cmp.Diff([]string{"done"}, drive(t, e, r.ID)); diff != "" {
+		rg.f.resolveErr = nil
+		if diff := cmp.Diff([]string{"done"}, drive(t, rg.e, r.ID)); diff != "" {
 			t.Errorf("attempts (-want +got):\n%s", diff)
 		}
-		if n := len(f.submitted()); n != 0 {
+		if n := len(rg.f.submitted()); n != 0 {
 			t.Errorf("%d submits after cancel, want 0", n)
 		}
 
 		// A cancel landing between the claim and the submission wins too.
-		r2 := approvedRequest(t, s, "fake", t0, "b@x.io")
-		f.onSubmit = func() { t.Error("submitted a request cancelled before submission") }
-		f.resolveErr = nil
-		resolveHook := &cancelOnResolve{fakeProvider: f, s: s, id: r2.ID, t: t}
-		e2, _, _ := testEngine(t, s, resolveHook, fixed(t0))
+		r2 := approvedRequest(t, rg.s, "fake", t0, "b@x.io")
+		rg.f.onSubmit = func() { t.Error("submitted a request cancelled before submission") }
+		rg.f.resolveErr = nil
+		resolveHook := &cancelOnResolve{fakeProvider: rg.f, s: rg.s, id: r2.ID, t: t}
+		e2, _, _ := testEngine(t, rg.s, resolveHook, fixed(t0))
 		if diff := cmp.Diff([]string{"done"}, drive(t, e2, r2.ID)); diff != "" {
 			t.Errorf("attempts (-want +got):\n%s", diff)
 		}
-		if got := getRequest(t, s, r2.ID); got.State != approvals.StateCancelled {
+		if got := getRequest(t, rg.s, r2.ID); got.State != approvals.StateCancelled {
 			t.Errorf("state = %s, want cancelled", got.State)
 		}
 	})
@@ -383,7 +390,7 @@ type cancelOnResolve struct {
 func (c *cancelOnResolve) Provider(string) (providers.Provider, bool) { return c, true }
 
 func (c *cancelOnResolve) Resolve(ctx context.Context, spec approvals.Spec) ([]providers.Resolved, error) {
-	if _, err := c.s.Apply(ctx, c.id, approvals.Event{Kind: approvals.EventCancel, Actor: actor("alice")}, t0); err != nil {
+	if _, err := c.s.Apply(ctx, c.id, approvals.Event{Kind: approvals.EventCancel, Actor: storetest.Actor("alice")}, t0); err != nil {
 		c.t.Errorf("cancel: %v", err)
 	}
 	return c.fakeProvider.Resolve(ctx, spec)
@@ -391,27 +398,25 @@ func (c *cancelOnResolve) Resolve(ctx context.Context, spec approvals.Spec) ([]p
 
 func TestPollDeadlineNeedsAttention(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := testdb.Store(t, url)
-		f := newFakeProvider()
-		f.pollsToFinish = 1000
 		now := t0
-		e, _, _ := testEngine(t, s, f, func() time.Time { return now })
-		r := approvedRequest(t, s, "fake", t0, "a@x.io")
+		rg := newRig(t, url, func() time.Time { return now })
+		rg.f.pollsToFinish = 1000
+		r := approvedRequest(t, rg.s, "fake", t0, "a@x.io")
 		for range 3 {
-			if _, ok := snooze(e.execute(context.Background(), r.ID)); !ok {
+			if _, ok := snooze(rg.e.execute(context.Background(), r.ID)); !ok {
 				t.Fatal("attempt before the deadline did not snooze")
 			}
 			now = now.Add(30 * time.Minute)
 		}
 		now = t0.Add(DefaultPollDeadline + time.Second)
-		if err := e.execute(context.Background(), r.ID); err != nil {
+		if err := rg.e.execute(context.Background(), r.ID); err != nil {
 			t.Fatalf("attempt past the deadline = %v, want done", err)
 		}
-		got := getRequest(t, s, r.ID)
+		got := getRequest(t, rg.s, r.ID)
 		if got.State != approvals.StateNeedsAttention || !strings.Contains(got.Note, "did not finish within 2h0m0s") {
 			t.Errorf("state = %s %q, want needs_attention for the deadline", got.State, got.Note)
 		}
-		if n := len(f.submitted()); n != 1 {
+		if n := len(rg.f.submitted()); n != 1 {
 			t.Errorf("%d submits, want 1", n)
 		}
 	})
@@ -419,13 +424,12 @@ func TestPollDeadlineNeedsAttention(t *testing.T) {
 
 func TestProviderNotConfigured(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := testdb.Store(t, url)
-		e, _, _ := testEngine(t, s, newFakeProvider(), fixed(t0))
-		r := approvedRequest(t, s, "graph", t0, "a@x.io")
-		drive(t, e, r.ID)
-		got := getRequest(t, s, r.ID)
+		rg := newRig(t, url, fixed(t0))
+		r := approvedRequest(t, rg.s, "graph", t0, "a@x.io")
+		drive(t, rg.e, r.ID)
+		got := getRequest(t, rg.s, r.ID)
 		want := map[string]string{"a@x.io": "failed: provider graph is not configured; nothing was sent"}
-		if diff := cmp.Diff(want, itemStates(t, s, r.ID)); diff != "" || got.State != approvals.StateFailed {
+		if diff := cmp.Diff(want, itemStates(t, rg.s, r.ID)); diff != "" || got.State != approvals.StateFailed {
 			t.Errorf("state %s, items (-want +got):\n%s", got.State, diff)
 		}
 	})
@@ -433,43 +437,39 @@ func TestProviderNotConfigured(t *testing.T) {
 
 func TestSubmissionDeadline(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := testdb.Store(t, url)
-		f := newFakeProvider()
-		temp := fmt.Errorf("HTTP 503: %w", providers.ErrTemporary)
-		f.submitErrs = []error{temp, temp, temp}
 		now := t0
-		e, _, _ := testEngine(t, s, f, func() time.Time { return now })
-		r := approvedRequest(t, s, "fake", t0, "a@x.io")
+		rg := newRig(t, url, func() time.Time { return now })
+		temp := fmt.Errorf("HTTP 503: %w", providers.ErrTemporary)
+		rg.f.submitErrs = []error{temp, temp, temp}
+		r := approvedRequest(t, rg.s, "fake", t0, "a@x.io")
 		for range 2 {
-			if _, ok := snooze(e.execute(context.Background(), r.ID)); !ok {
+			if _, ok := snooze(rg.e.execute(context.Background(), r.ID)); !ok {
 				t.Fatal("refused submission did not snooze")
 			}
 			now = now.Add(time.Hour)
 		}
 		now = t0.Add(DefaultPollDeadline + time.Minute)
-		if diff := cmp.Diff([]string{"done"}, drive(t, e, r.ID)); diff != "" {
+		if diff := cmp.Diff([]string{"done"}, drive(t, rg.e, r.ID)); diff != "" {
 			t.Errorf("attempts (-want +got):\n%s", diff)
 		}
-		got := getRequest(t, s, r.ID)
+		got := getRequest(t, rg.s, r.ID)
 		want := map[string]string{"a@x.io": "failed: fake could not be reached within 2h0m0s of approval; nothing was sent"}
-		if diff := cmp.Diff(want, itemStates(t, s, r.ID)); diff != "" || got.State != approvals.StateFailed {
+		if diff := cmp.Diff(want, itemStates(t, rg.s, r.ID)); diff != "" || got.State != approvals.StateFailed {
 			t.Errorf("state %s, items (-want +got):\n%s", got.State, diff)
 		}
-		if n := len(f.submitted()); n != 2 {
+		if n := len(rg.f.submitted()); n != 2 {
 			t.Errorf("%d submit attempts, want 2 (none past the deadline)", n)
 		}
 	})
 }
 
 func TestLogsNameNoTargets(t *testing.T) {
-	s := testdb.Store(t, testdb.SQLite(t))
-	f := newFakeProvider()
-	f.extra = []string{"new@contoso.com"}
-	f.missing = map[string]bool{"gone@contoso.com": true}
-	e, _, logs := testEngine(t, s, f, fixed(t0))
-	r := approvedRequest(t, s, "fake", t0, "kept@contoso.com", "gone@contoso.com")
-	drive(t, e, r.ID)
-	out := logs.String()
+	rg := newRig(t, testdb.SQLite(t), fixed(t0))
+	rg.f.extra = []string{"new@contoso.com"}
+	rg.f.missing = map[string]bool{"gone@contoso.com": true}
+	r := approvedRequest(t, rg.s, "fake", t0, "kept@contoso.com", "gone@contoso.com")
+	drive(t, rg.e, r.ID)
+	out := rg.logs.String()
 	if !strings.Contains(out, "ignored=1") {
 		t.Errorf("log does not count the ignored target:\n%s", out)
 	}

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/internal/testdb"
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
@@ -180,13 +178,8 @@ func pollDB(ctx context.Context, t *testing.T, what string, cond func() bool) {
 // riverLeader names the River leader, or "none" between terms.
 func riverLeader(ctx context.Context, t *testing.T, url string) string {
 	t.Helper()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	var id string
-	if err := conn.QueryRow(ctx, `SELECT leader_id FROM river_leader`).Scan(&id); err != nil {
+	if err := testdb.QueryRow(ctx, url, `SELECT leader_id FROM river_leader`, nil, &id); err != nil {
 		return "none"
 	}
 	return id

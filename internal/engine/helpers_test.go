@@ -17,59 +17,52 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/internal/changes"
-	"github.com/countersign/countersign/internal/jobs"
 	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/internal/store/storetest"
+	"github.com/countersign/countersign/internal/testdb"
 	"github.com/countersign/countersign/providers"
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
 )
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 
-func actor(name string) approvals.Actor {
-	return approvals.Actor{Person: name, Platform: "console", Account: name, Name: name}
-}
-
-func testPolicy() approvals.Policy {
-	return approvals.Policy{ApprovalsRequired: 1, RequestTTL: time.Hour, MaxTargets: 100, RequireReason: true, Approvers: []string{"bob", "carol"}}
-}
-
 // fileRequest stores a pending request by alice for the targets, with one
-// item per target as the preview.
+// item per target as the preview, under a policy of one approval.
 func fileRequest(t testing.TB, s *store.Store, provider string, now time.Time, targets ...string) approvals.Request {
 	t.Helper()
-	spec := approvals.Spec{Action: approvals.ActionDisable, Provider: provider, Targets: targets, Reason: "phish"}
-	var items []approvals.Item
-	for _, tg := range spec.Canonical().Targets {
-		key := strings.ToLower(tg)
-		items = append(items, approvals.Item{Key: key, Target: tg, Display: tg, Before: "enabled", Identity: addrIdentity(key)})
-	}
-	r, err := testPolicy().File(spec, items, actor("alice"), now)
-	if err != nil {
-		t.Fatalf("File: %v", err)
-	}
-	r, err = s.Create(context.Background(), r, items)
-	if err != nil {
-		t.Fatalf("Create: %v", err)
-	}
-	return r
-}
-
-// addrIdentity is the identity of a target that stands for itself, as a
-// TMCAS mailbox does.
-func addrIdentity(key string) approvals.Identity {
-	return approvals.Identity{ID: key, Addresses: []string{key}}
+	return storetest.File(t, s, storetest.Policy(1), provider, now, targets...)
 }
 
 // approvedRequest files a request and has bob approve it, which enqueues
 // its execution job.
 func approvedRequest(t testing.TB, s *store.Store, provider string, now time.Time, targets ...string) approvals.Request {
 	t.Helper()
-	r := fileRequest(t, s, provider, now, targets...)
-	r, err := s.Apply(context.Background(), r.ID, approvals.Event{Kind: approvals.EventApprove, Actor: actor("bob"), Hash: r.Hash}, now)
+	return storetest.Approve(t, s, fileRequest(t, s, provider, now, targets...), now)
+}
+
+// slowEach runs fn once per dialect with a context that ends after a
+// minute, in parallel with the other slow tests: those that mostly wait on
+// the provider, River or a schedule.
+func slowEach(t *testing.T, fn func(ctx context.Context, t *testing.T, url string)) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, url string) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		fn(ctx, t, url)
+	})
+}
+
+// started builds an engine from cfg and starts it.
+func started(ctx context.Context, t testing.TB, cfg Config) *Engine {
+	t.Helper()
+	e, err := New(cfg)
 	if err != nil {
-		t.Fatalf("approve: %v", err)
+		t.Fatal(err)
 	}
-	return r
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 // getRequest reads a request or fails the test.
@@ -160,28 +153,6 @@ func auditKinds(t testing.TB, s *store.Store, id int64) []string {
 	return out
 }
 
-// executeJobs counts the execution jobs of each request, in any state.
-func executeJobs(t testing.TB, s *store.Store) map[int64]int {
-	t.Helper()
-	c, err := s.NewRiverClient(&river.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.JobList(context.Background(), river.NewJobListParams().Kinds(jobs.Execute{}.Kind()).First(10_000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int64]int{}
-	for _, j := range res.Jobs {
-		var a jobs.Execute
-		if err := json.Unmarshal(j.EncodedArgs, &a); err != nil {
-			t.Fatal(err)
-		}
-		out[a.RequestID]++
-	}
-	return out
-}
-
 // snooze returns the duration of a river.JobSnooze error.
 func snooze(err error) (time.Duration, bool) {
 	var se *river.JobSnoozeError
@@ -241,7 +212,7 @@ func (f *fakeProvider) Resolve(_ context.Context, spec approvals.Spec) ([]provid
 		if f.missing[key] {
 			continue
 		}
-		id := addrIdentity(key)
+		id := storetest.Mailbox(key)
 		if other, ok := f.moved[key]; ok {
 			id.ID = other
 		}
@@ -319,6 +290,28 @@ func (f *fakeProvider) submitted() [][]string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([][]string(nil), f.submits...)
+}
+
+// taken is a list that the code under test adds to, from any goroutine,
+// and the test takes from.
+type taken[T any] struct {
+	mu    sync.Mutex
+	items []T
+}
+
+func (l *taken[T]) add(v T) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.items = append(l.items, v)
+}
+
+// take returns what was added since the last take.
+func (l *taken[T]) take() []T {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.items
+	l.items = nil
+	return out
 }
 
 // recorder is a Notifier that records calls.

@@ -75,14 +75,11 @@ type callLog struct {
 	hold    chan struct{} // nil: return at once
 	entered chan struct{} // nil: not announced
 
-	mu    sync.Mutex
-	calls []string
+	taken[string]
 }
 
 func (l *callLog) Changed(ctx context.Context, id int64) {
-	l.mu.Lock()
-	l.calls = append(l.calls, l.clock.Now().Sub(t0).String()+" #"+string(rune('0'+id)))
-	l.mu.Unlock()
+	l.add(l.clock.Now().Sub(t0).String() + " #" + string(rune('0'+id)))
 	if l.entered != nil {
 		l.entered <- struct{}{}
 	}
@@ -92,14 +89,6 @@ func (l *callLog) Changed(ctx context.Context, id int64) {
 		case <-ctx.Done():
 		}
 	}
-}
-
-func (l *callLog) take() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := l.calls
-	l.calls = nil
-	return out
 }
 
 func TestCoalescer(t *testing.T) {

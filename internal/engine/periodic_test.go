@@ -13,6 +13,7 @@ import (
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/internal/changes"
 	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/internal/store/storetest"
 	"github.com/countersign/countersign/internal/testdb"
 	"github.com/countersign/countersign/providers"
 	"github.com/countersign/countersign/workflow"
@@ -74,29 +75,18 @@ func TestSlots(t *testing.T) {
 // runs records the calls of a Periodic's Run and tells changes of each.
 // Each run's mark is its slot's Unix time.
 type runs struct {
-	mu      sync.Mutex
-	calls   []PeriodicRun
-	fail    map[time.Time]bool
+	taken[PeriodicRun]
+	fail    map[time.Time]bool // read-only once runs are made
 	changes changes.Signal
 }
 
 func (r *runs) run(_ context.Context, p PeriodicRun) (int64, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	defer r.changes.Notify()
-	r.calls = append(r.calls, p)
+	r.add(p)
+	r.changes.Notify()
 	if r.fail[p.Slot] {
 		return p.Slot.Unix(), errors.New("chat unavailable")
 	}
 	return p.Slot.Unix(), nil
-}
-
-func (r *runs) take() []PeriodicRun {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.calls
-	r.calls = nil
-	return out
 }
 
 func TestPeriodicSlotClaims(t *testing.T) {
@@ -147,24 +137,13 @@ func TestPeriodicSlotClaims(t *testing.T) {
 }
 
 func TestPeriodicJobsRunOnLeaderOncePerSlot(t *testing.T) {
-	// It mostly waits (on the provider, River or a schedule): the other
-	// slow tests run meanwhile.
-	t.Parallel()
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
+	slowEach(t, func(ctx context.Context, t *testing.T, url string) {
 		r := &runs{}
 		var engines []*Engine
 		for i := range 2 {
-			e, err := New(Config{Store: testdb.Store(t, url), Providers: newFakeProvider(), ID: []string{"a", "b"}[i],
+			e := started(ctx, t, Config{Store: testdb.Store(t, url), Providers: newFakeProvider(), ID: []string{"a", "b"}[i],
 				FetchPollInterval: 50 * time.Millisecond,
 				Periodic:          []Periodic{{Name: "tick", Schedule: "@every 1s", Run: r.run}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := e.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
 			engines = append(engines, e)
 		}
 		var got []PeriodicRun
@@ -196,12 +175,7 @@ func TestPeriodicJobsRunOnLeaderOncePerSlot(t *testing.T) {
 }
 
 func TestExpirySweep(t *testing.T) {
-	// It mostly waits (on the provider, River or a schedule): the other
-	// slow tests run meanwhile.
-	t.Parallel()
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
+	slowEach(t, func(ctx context.Context, t *testing.T, url string) {
 		s := testdb.Store(t, url)
 		f := newFakeProvider()
 		due := fileRequest(t, s, "fake", t0, "a@x.io")                       // expires at t0+1h
@@ -220,20 +194,14 @@ func TestExpirySweep(t *testing.T) {
 		}
 		cfg, changed := watched(Config{Store: s, Providers: f, Notifier: rec, NotifyInterval: time.Nanosecond,
 			Expirer: wf, ExpirySweep: "@every 1s", FetchPollInterval: 50 * time.Millisecond, Now: clock})
-		e, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
+		e := started(ctx, t, cfg)
 		defer e.Stop(context.Background())
 		waitState(ctx, t, s, due.ID, approvals.StateExpired, changed)
 		if got, err := s.Get(ctx, fresh.ID); err != nil || got.State != approvals.StatePending {
 			t.Fatalf("request within its TTL = %s, %v; want pending", got.State, err)
 		}
 		// An approval arriving now is refused and nothing runs.
-		if _, err := s.Apply(ctx, due.ID, approvals.Event{Kind: approvals.EventApprove, Actor: actor("bob"), Hash: due.Hash}, now); !errors.Is(err, approvals.ErrAlreadyDecided) {
+		if _, err := s.Apply(ctx, due.ID, storetest.Approval("bob", due.Hash), now); !errors.Is(err, approvals.ErrAlreadyDecided) {
 			t.Fatalf("approving an expired request: %v, want ErrAlreadyDecided", err)
 		}
 		mu.Lock()
@@ -243,7 +211,7 @@ func TestExpirySweep(t *testing.T) {
 		if err := e.Stop(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if n := executeJobs(t, s); len(n) != 0 {
+		if n := storetest.ExecuteJobs(t, s); len(n) != 0 {
 			t.Errorf("execution jobs = %v, want none", n)
 		}
 		if f.resolves != 0 || len(f.submitted()) != 0 {

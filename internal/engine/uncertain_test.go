@@ -13,6 +13,7 @@ import (
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/internal/audit"
 	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/internal/store/storetest"
 	"github.com/countersign/countersign/internal/testdb"
 	"github.com/countersign/countersign/providers"
 	"github.com/countersign/countersign/providers/msgraph"
@@ -290,17 +291,7 @@ func fileResolved(t *testing.T, s *store.Store, p providers.Provider, spec appro
 		}
 		items = append(items, approvals.Item{Key: it.Key, Target: it.Target, Identity: it.Identity, Display: it.Display, Before: it.State})
 	}
-	r, err := testPolicy().File(spec, items, actor("alice"), now)
-	if err != nil {
-		t.Fatalf("File: %v", err)
-	}
-	if r, err = s.Create(ctx, r, items); err != nil {
-		t.Fatalf("Create: %v", err)
-	}
-	if r, err = s.Apply(ctx, r.ID, approvals.Event{Kind: approvals.EventApprove, Actor: actor("bob"), Hash: r.Hash}, now); err != nil {
-		t.Fatalf("approve: %v", err)
-	}
-	return r
+	return storetest.Approve(t, s, storetest.Create(t, s, storetest.Policy(1), spec, items, now), now)
 }
 
 // TestUncertainPOSTMatrix is the acceptance test over real HTTP and both

@@ -94,43 +94,27 @@ func New(opts Options) *Metrics {
 		reg: prometheus.NewRegistry(),
 		log: log,
 		now: now,
-		approval: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "countersign_approval_latency_seconds",
-			Help:    "Time from filing a request to the approval that reached quorum.",
-			Buckets: approvalBuckets,
-		}, []string{"action"}),
-		execution: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "countersign_execution_duration_seconds",
-			Help:    "Time from the start of an approved request's execution to its final state.",
-			Buckets: executionBuckets,
-		}, []string{"action", "provider", "outcome"}),
-		outbound: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "countersign_outbound_requests_total",
-			Help: `HTTP calls to providers and chat platforms by response status code; code="error" when no response arrived.`,
-		}, []string{"kind", "name", "host", "code"}),
-		outboundTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "countersign_outbound_request_duration_seconds",
-			Help:    "Time until the response headers of HTTP calls to providers and chat platforms.",
-			Buckets: prometheus.DefBuckets,
-		}, []string{"kind", "name", "host"}),
-		rateLimitWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "countersign_rate_limit_wait_seconds",
-			Help:    "Time provider calls waited for the client-side rate limiter.",
-			Buckets: waitBuckets,
-		}, []string{"provider"}),
-		providerCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "countersign_provider_calls_total",
-			Help: `Provider call attempts by idempotency class (once, repeatable) and outcome (ok, retry, gave_up, refused, uncertain, failed).`,
-		}, []string{"provider", "class", "outcome"}),
-		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "countersign_http_requests_total",
-			Help: "HTTP requests served, by route and status code.",
-		}, []string{"route", "code"}),
-		httpTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "countersign_http_request_duration_seconds",
-			Help:    "Time to serve HTTP requests, by route.",
-			Buckets: prometheus.DefBuckets,
-		}, []string{"route"}),
+		approval: newHistogram("countersign_approval_latency_seconds",
+			"Time from filing a request to the approval that reached quorum.",
+			approvalBuckets, "action"),
+		execution: newHistogram("countersign_execution_duration_seconds",
+			"Time from the start of an approved request's execution to its final state.",
+			executionBuckets, "action", "provider", "outcome"),
+		outbound: newCounter("countersign_outbound_requests_total",
+			`HTTP calls to providers and chat platforms by response status code; code="error" when no response arrived.`,
+			"kind", "name", "host", "code"),
+		outboundTime: newHistogram("countersign_outbound_request_duration_seconds",
+			"Time until the response headers of HTTP calls to providers and chat platforms.",
+			prometheus.DefBuckets, "kind", "name", "host"),
+		rateLimitWait: newHistogram("countersign_rate_limit_wait_seconds",
+			"Time provider calls waited for the client-side rate limiter.",
+			waitBuckets, "provider"),
+		providerCalls: newCounter("countersign_provider_calls_total",
+			`Provider call attempts by idempotency class (once, repeatable) and outcome (ok, retry, gave_up, refused, uncertain, failed).`,
+			"provider", "class", "outcome"),
+		httpRequests: newCounter("countersign_http_requests_total", "HTTP requests served, by route and status code.", "route", "code"),
+		httpTime: newHistogram("countersign_http_request_duration_seconds", "Time to serve HTTP requests, by route.",
+			prometheus.DefBuckets, "route"),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "countersign_build_info",
@@ -151,6 +135,14 @@ func New(opts Options) *Metrics {
 		m.reg.MustRegister(newStoreCollector(opts.Source, timeout, log))
 	}
 	return m
+}
+
+func newHistogram(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+}
+
+func newCounter(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 }
 
 // Registry returns the registry the metrics are on, for registering more

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -41,44 +42,25 @@ func TestObserveApproval(t *testing.T) {
 	m.ObserveApproval("disable", 20*time.Second)
 	m.ObserveApproval("disable", 10*time.Minute)
 	m.ObserveApproval("purge-mail", -time.Second) // clock stepped back: counts as 0
+	const name = "countersign_approval_latency_seconds"
+	const bounds = "5 15 30 60 120 300 600 900 1800 3600 7200 14400 43200 86400 +Inf"
 	gather(t, m, `
 # HELP countersign_approval_latency_seconds Time from filing a request to the approval that reached quorum.
 # TYPE countersign_approval_latency_seconds histogram
-countersign_approval_latency_seconds_bucket{action="disable",le="5"} 0
-countersign_approval_latency_seconds_bucket{action="disable",le="15"} 0
-countersign_approval_latency_seconds_bucket{action="disable",le="30"} 1
-countersign_approval_latency_seconds_bucket{action="disable",le="60"} 1
-countersign_approval_latency_seconds_bucket{action="disable",le="120"} 1
-countersign_approval_latency_seconds_bucket{action="disable",le="300"} 1
-countersign_approval_latency_seconds_bucket{action="disable",le="600"} 2
-countersign_approval_latency_seconds_bucket{action="disable",le="900"} 2
-countersign_approval_latency_seconds_bucket{action="disable",le="1800"} 2
-countersign_approval_latency_seconds_bucket{action="disable",le="3600"} 2
-countersign_approval_latency_seconds_bucket{action="disable",le="7200"} 2
-countersign_approval_latency_seconds_bucket{action="disable",le="14400"} 2
-countersign_approval_latency_seconds_bucket{action="disable",le="43200"} 2
-countersign_approval_latency_seconds_bucket{action="disable",le="86400"} 2
-countersign_approval_latency_seconds_bucket{action="disable",le="+Inf"} 2
-countersign_approval_latency_seconds_sum{action="disable"} 620
-countersign_approval_latency_seconds_count{action="disable"} 2
-countersign_approval_latency_seconds_bucket{action="purge-mail",le="5"} 1
-countersign_approval_latency_seconds_bucket{action="purge-mail",le="15"} 1
-countersign_approval_latency_seconds_bucket{action="purge-mail",le="30"} 1
-countersign_approval_latency_seconds_bucket{action="purge-mail",le="60"} 1
-countersign_approval_latency_seconds_bucket{action="purge-mail",le="120"} 1
-countersign_approval_latency_seconds_bucket{action="purge-mail",le="300"} 1
-countersign_approval_latency_seconds_bucket{action="purge-mail",le="600"} 1
-countersign_approval_latency_seconds_bucket{action="purge-mail",le="900"} 1
-countersign_approval_latency_seconds_bucket{action="purge-mail",le="1800"} 1
-countersign_approval_latency_seconds_bucket{action="purge-mail",le="3600"} 1
-countersign_approval_latency_seconds_bucket{action="purge-mail",le="7200"} 1
-countersign_approval_latency_seconds_bucket{action="purge-mail",le="14400"} 1
-countersign_approval_latency_seconds_bucket{action="purge-mail",le="43200"} 1
-countersign_approval_latency_seconds_bucket{action="purge-mail",le="86400"} 1
-countersign_approval_latency_seconds_bucket{action="purge-mail",le="+Inf"} 1
-countersign_approval_latency_seconds_sum{action="purge-mail"} 0
-countersign_approval_latency_seconds_count{action="purge-mail"} 1
-`, "countersign_approval_latency_seconds")
+`+series(name, `action="disable"`, bounds, []int{0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2}, "620")+
+		series(name, `action="purge-mail"`, bounds, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, "0"), name)
+}
+
+// series is the exposition of one histogram series with labels: at each
+// upper bound (the last +Inf) the cumulative count, then the sum and the
+// count.
+func series(name, labels, bounds string, cumulative []int, sum string) string {
+	var b strings.Builder
+	for i, le := range strings.Fields(bounds) {
+		fmt.Fprintf(&b, "%s_bucket{%s,le=%q} %d\n", name, labels, le, cumulative[i])
+	}
+	fmt.Fprintf(&b, "%s_sum{%s} %s\n%s_count{%s} %d\n", name, labels, sum, name, labels, cumulative[len(cumulative)-1])
+	return b.String()
 }
 
 func TestObserveExecution(t *testing.T) {
@@ -219,20 +201,8 @@ func TestRateLimitObserver(t *testing.T) {
 	gather(t, m, `
 # HELP countersign_rate_limit_wait_seconds Time provider calls waited for the client-side rate limiter.
 # TYPE countersign_rate_limit_wait_seconds histogram
-countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="0"} 2
-countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="0.1"} 2
-countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="0.5"} 2
-countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="1"} 2
-countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="2.5"} 3
-countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="5"} 3
-countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="10"} 3
-countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="30"} 3
-countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="60"} 3
-countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="120"} 3
-countersign_rate_limit_wait_seconds_bucket{provider="tmcas",le="+Inf"} 3
-countersign_rate_limit_wait_seconds_sum{provider="tmcas"} 1.5
-countersign_rate_limit_wait_seconds_count{provider="tmcas"} 3
-`, "countersign_rate_limit_wait_seconds")
+`+series("countersign_rate_limit_wait_seconds", `provider="tmcas"`, "0 0.1 0.5 1 2.5 5 10 30 60 120 +Inf",
+		[]int{2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3}, "1.5"), "countersign_rate_limit_wait_seconds")
 }
 
 func TestProviderCallObserver(t *testing.T) {

@@ -13,10 +13,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/countersign/countersign/internal/audit"
 	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/internal/store/storetest"
 	"github.com/countersign/countersign/internal/testdb"
 )
 
@@ -24,27 +23,8 @@ import (
 // would.
 func raw(t *testing.T, url string, stmts ...string) {
 	t.Helper()
-	ctx := context.Background()
-	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
-		db, err := sql.Open("sqlite", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		for _, q := range stmts {
-			if _, err := db.ExecContext(ctx, q); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
-		return
-	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	for _, q := range stmts {
-		if _, err := conn.Exec(ctx, q); err != nil {
+		if err := testdb.Exec(context.Background(), url, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
@@ -69,8 +49,8 @@ func seedChain(t *testing.T, s *store.Store) {
 	t.Helper()
 	ctx := context.Background()
 	for i := range 5 {
-		r := file(t, s, testPolicy(1), fmt.Sprintf("user%d@contoso.com", i), t0)
-		if _, err := s.Apply(ctx, r.ID, approve("bob", r.Hash), t0); err != nil {
+		r := storetest.File(t, s, storetest.Policy(1), "tmcas", t0, fmt.Sprintf("user%d@contoso.com", i))
+		if _, err := s.Apply(ctx, r.ID, storetest.Approval("bob", r.Hash), t0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -79,47 +59,31 @@ func seedChain(t *testing.T, s *store.Store) {
 	}
 }
 
-func TestAuditVerifyDetectsTampering(t *testing.T) {
-	// Each case is what an attacker with database access does after dropping
-	// the append-only triggers; wantSeq is the first bad entry verify names.
-	cases := []struct {
-		name    string
-		stmts   []string
-		wantSeq int64
-	}{
-		{"modified detail", []string{`UPDATE audit_log SET detail = '{"to":"denied"}' WHERE seq = 5`}, 5},
-		{"modified actor", []string{`UPDATE audit_log SET actor = 'mallory' WHERE seq = 2`}, 2},
-		{"modified first", []string{`UPDATE audit_log SET kind = 'cancel' WHERE seq = 1`}, 1},
-		{"deleted middle", []string{`DELETE FROM audit_log WHERE seq = 6`}, 6},
-		{"deleted first", []string{`DELETE FROM audit_log WHERE seq = 1`}, 1},
-		{"deleted last", []string{`DELETE FROM audit_log WHERE seq = 10`}, 10},
-		{"deleted last and head rewound", []string{
-			`DELETE FROM audit_log WHERE seq = 10`,
-			`UPDATE audit_head SET seq = 9, hash = 'forged'`,
-		}, 10},
-		{"inserted middle", []string{
-			`UPDATE audit_log SET seq = seq + 100 WHERE seq >= 4`,
-			`UPDATE audit_log SET seq = seq - 99 WHERE seq >= 104`,
-			`INSERT INTO audit_log (seq, at, request_id, kind, actor, detail, prev_hash, hash)
-				SELECT 4, at, request_id, 'approve', 'mallory', detail, prev_hash, hash FROM audit_log WHERE seq = 5`,
-		}, 4},
-		{"appended at end", []string{
-			`INSERT INTO audit_log (seq, at, request_id, kind, actor, detail, prev_hash, hash)
-				SELECT 11, at, request_id, kind, actor, detail, hash, hash FROM audit_log WHERE seq = 10`,
-			`UPDATE audit_head SET seq = 11`,
-		}, 11},
-		{"reordered", []string{
-			`UPDATE audit_log SET seq = 1000 WHERE seq = 3`,
-			`UPDATE audit_log SET seq = 3 WHERE seq = 7`,
-			`UPDATE audit_log SET seq = 7 WHERE seq = 1000`,
-		}, 3},
-	}
+// tamperCase is one way to tamper with the seeded chain once the guards
+// are dropped: tamper may act through the store first and returns the
+// statements to run; wantSeq is the first bad entry verify must name.
+type tamperCase struct {
+	name    string
+	tamper  func(t *testing.T, s *store.Store, url string) []string
+	wantSeq int64
+}
+
+// statements is a tamper that only runs stmts.
+func statements(stmts ...string) func(*testing.T, *store.Store, string) []string {
+	return func(*testing.T, *store.Store, string) []string { return stmts }
+}
+
+// verifyNamesBreak runs each case on a fresh chain of 10 entries in both
+// dialects and checks that verify names the first bad entry.
+func verifyNamesBreak(t *testing.T, cases []tamperCase) {
+	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			testdb.Each(t, func(t *testing.T, url string) {
 				s := open(t, url)
 				seedChain(t, s)
-				raw(t, url, append(dropGuards(url), tc.stmts...)...)
+				stmts := tc.tamper(t, s, url)
+				raw(t, url, append(dropGuards(url), stmts...)...)
 				_, err := s.VerifyAudit(context.Background())
 				var be *audit.BreakError
 				if !errors.As(err, &be) {
@@ -131,6 +95,39 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestAuditVerifyDetectsTampering(t *testing.T) {
+	// Each case is what an attacker with database access does after dropping
+	// the append-only triggers.
+	verifyNamesBreak(t, []tamperCase{
+		{"modified detail", statements(`UPDATE audit_log SET detail = '{"to":"denied"}' WHERE seq = 5`), 5},
+		{"modified actor", statements(`UPDATE audit_log SET actor = 'mallory' WHERE seq = 2`), 2},
+		{"modified first", statements(`UPDATE audit_log SET kind = 'cancel' WHERE seq = 1`), 1},
+		{"deleted middle", statements(`DELETE FROM audit_log WHERE seq = 6`), 6},
+		{"deleted first", statements(`DELETE FROM audit_log WHERE seq = 1`), 1},
+		{"deleted last", statements(`DELETE FROM audit_log WHERE seq = 10`), 10},
+		{"deleted last and head rewound", statements(
+			`DELETE FROM audit_log WHERE seq = 10`,
+			`UPDATE audit_head SET seq = 9, hash = 'forged'`,
+		), 10},
+		{"inserted middle", statements(
+			`UPDATE audit_log SET seq = seq + 100 WHERE seq >= 4`,
+			`UPDATE audit_log SET seq = seq - 99 WHERE seq >= 104`,
+			`INSERT INTO audit_log (seq, at, request_id, kind, actor, detail, prev_hash, hash)
+				SELECT 4, at, request_id, 'approve', 'mallory', detail, prev_hash, hash FROM audit_log WHERE seq = 5`,
+		), 4},
+		{"appended at end", statements(
+			`INSERT INTO audit_log (seq, at, request_id, kind, actor, detail, prev_hash, hash)
+				SELECT 11, at, request_id, kind, actor, detail, hash, hash FROM audit_log WHERE seq = 10`,
+			`UPDATE audit_head SET seq = 11`,
+		), 11},
+		{"reordered", statements(
+			`UPDATE audit_log SET seq = 1000 WHERE seq = 3`,
+			`UPDATE audit_log SET seq = 3 WHERE seq = 7`,
+			`UPDATE audit_log SET seq = 7 WHERE seq = 1000`,
+		), 3},
+	})
 }
 
 // TestAuditVerifyDetectsTailTruncation removes the newest entries, as
@@ -140,76 +137,46 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 func TestAuditVerifyDetectsTailTruncation(t *testing.T) {
 	const rewriteHead = `UPDATE audit_head SET seq = (SELECT COALESCE(MAX(seq), 0) FROM audit_log),
 		hash = COALESCE((SELECT hash FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)), '')`
-	cases := []struct {
-		name    string
-		deleted int
-		head    []string
-		wantSeq int64
-	}{
-		{"last 1, head rewritten", 1, []string{rewriteHead}, 10},
-		{"last 3, head rewritten", 3, []string{rewriteHead}, 8},
-		{"all, head rewritten", 10, []string{rewriteHead}, 1},
-		{"last 3, head rewritten, mac cleared", 3, []string{rewriteHead, `UPDATE audit_head SET mac = ''`}, 8},
-		{"all, head rewritten, mac cleared", 10, []string{rewriteHead, `UPDATE audit_head SET mac = ''`}, 1},
-		{"last 1, head deleted", 1, []string{`DELETE FROM audit_head`}, 10},
-		{"all, head deleted", 10, []string{`DELETE FROM audit_head`}, 1},
-		{"none, head deleted", 0, []string{`DELETE FROM audit_head`}, 11},
-		{"all, head kept", 10, nil, 1},
+	// truncate deletes the last n entries, then runs head.
+	truncate := func(n int, head ...string) func(*testing.T, *store.Store, string) []string {
+		return statements(append([]string{fmt.Sprintf(`DELETE FROM audit_log WHERE seq > %d`, 10-n)}, head...)...)
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			testdb.Each(t, func(t *testing.T, url string) {
-				s := open(t, url)
-				seedChain(t, s)
-				stmts := append(dropGuards(url), fmt.Sprintf(`DELETE FROM audit_log WHERE seq > %d`, 10-tc.deleted))
-				raw(t, url, append(stmts, tc.head...)...)
-				_, err := s.VerifyAudit(context.Background())
-				var be *audit.BreakError
-				if !errors.As(err, &be) {
-					t.Fatalf("VerifyAudit error = %v, want *audit.BreakError", err)
-				}
-				if be.Seq != tc.wantSeq {
-					t.Fatalf("first bad sequence = %d (%v), want %d", be.Seq, err, tc.wantSeq)
-				}
-			})
-		})
-	}
+	verifyNamesBreak(t, []tamperCase{
+		{"last 1, head rewritten", truncate(1, rewriteHead), 10},
+		{"last 3, head rewritten", truncate(3, rewriteHead), 8},
+		{"all, head rewritten", truncate(10, rewriteHead), 1},
+		{"last 3, head rewritten, mac cleared", truncate(3, rewriteHead, `UPDATE audit_head SET mac = ''`), 8},
+		{"all, head rewritten, mac cleared", truncate(10, rewriteHead, `UPDATE audit_head SET mac = ''`), 1},
+		{"last 1, head deleted", truncate(1, `DELETE FROM audit_head`), 10},
+		{"all, head deleted", truncate(10, `DELETE FROM audit_head`), 1},
+		{"none, head deleted", truncate(0, `DELETE FROM audit_head`), 11},
+		{"all, head kept", truncate(10), 1},
+	})
 }
 
 // TestAuditVerifyDetectsHeadRewind moves the head back over entries that
 // are still there: to a head forged without the key, and to an authentic
 // earlier head replayed from a copy of the database.
 func TestAuditVerifyDetectsHeadRewind(t *testing.T) {
-	cases := []struct {
-		name    string
-		rewind  func(old headRow) string
-		wantSeq int64
-	}{
-		{"forged", func(headRow) string {
+	// rewind appends an entry through the store, then moves the head back
+	// with the statement to(old) gives for the head before the append.
+	rewind := func(to func(old headRow) string) func(*testing.T, *store.Store, string) []string {
+		return func(t *testing.T, s *store.Store, url string) []string {
+			old := readHeadRow(t, url)
+			if err := s.AppendAudit(context.Background(), t0, 0, "test", "system", nil); err != nil {
+				t.Fatal(err)
+			}
+			return []string{to(old)}
+		}
+	}
+	verifyNamesBreak(t, []tamperCase{
+		{"forged", rewind(func(headRow) string {
 			return `UPDATE audit_head SET seq = 10, hash = (SELECT hash FROM audit_log WHERE seq = 10)`
-		}, 11},
-		{"replayed", func(old headRow) string {
+		}), 11},
+		{"replayed", rewind(func(old headRow) string {
 			return fmt.Sprintf(`UPDATE audit_head SET seq = %d, hash = '%s', mac = '%s'`, old.seq, old.hash, old.mac)
-		}, 11},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			testdb.Each(t, func(t *testing.T, url string) {
-				s := open(t, url)
-				seedChain(t, s)
-				old := readHeadRow(t, url)
-				if err := s.AppendAudit(context.Background(), t0, 0, "test", "system", nil); err != nil {
-					t.Fatal(err)
-				}
-				raw(t, url, append(dropGuards(url), tc.rewind(old))...)
-				_, err := s.VerifyAudit(context.Background())
-				var be *audit.BreakError
-				if !errors.As(err, &be) || be.Seq != tc.wantSeq {
-					t.Fatalf("VerifyAudit error = %v, want a break at %d", err, tc.wantSeq)
-				}
-			})
-		})
-	}
+		}), 11},
+	})
 }
 
 // TestAuditAppendRefusesForgedHead checks that the store does not build on
@@ -255,26 +222,9 @@ type headRow struct {
 // readHeadRow reads audit_head directly; the zero value when it is missing.
 func readHeadRow(t *testing.T, url string) headRow {
 	t.Helper()
-	ctx := context.Background()
-	const q = `SELECT seq, hash, mac FROM audit_head`
 	var h headRow
-	var err error
-	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
-		db, oerr := sql.Open("sqlite", path)
-		if oerr != nil {
-			t.Fatal(oerr)
-		}
-		defer db.Close()
-		err = db.QueryRowContext(ctx, q).Scan(&h.seq, &h.hash, &h.mac)
-	} else {
-		conn, cerr := pgx.Connect(ctx, url)
-		if cerr != nil {
-			t.Fatal(cerr)
-		}
-		defer conn.Close(ctx)
-		err = conn.QueryRow(ctx, q).Scan(&h.seq, &h.hash, &h.mac)
-	}
-	if err != nil && !errors.Is(err, sql.ErrNoRows) && !errors.Is(err, pgx.ErrNoRows) {
+	err := testdb.QueryRow(context.Background(), url, `SELECT seq, hash, mac FROM audit_head`, nil, &h.seq, &h.hash, &h.mac)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		t.Fatalf("reading audit_head: %v", err)
 	}
 	return h
@@ -319,7 +269,7 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 			dialect = "sqlite"
 		}
 		for _, q := range append(common, only[dialect]...) {
-			if err := tryRaw(url, q); err == nil || !strings.Contains(err.Error(), "append-only") {
+			if err := testdb.Exec(context.Background(), url, q); err == nil || !strings.Contains(err.Error(), "append-only") {
 				t.Errorf("%s: got %v, want an append-only trigger to refuse it", q, err)
 			}
 		}
@@ -327,26 +277,6 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 			t.Errorf("VerifyAudit after the refused statements = %d, %v; want 10, nil", n, err)
 		}
 	})
-}
-
-func tryRaw(url, q string) error {
-	ctx := context.Background()
-	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
-		db, err := sql.Open("sqlite", path)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		_, err = db.ExecContext(ctx, q)
-		return err
-	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, q)
-	return err
 }
 
 const (

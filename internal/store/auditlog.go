@@ -107,23 +107,10 @@ func (s *Store) Audit(ctx context.Context, since time.Time, fn func(audit.Entry)
 // At >= since, in sequence order.
 func (s *Store) auditRange(ctx context.Context, after, upTo int64, since time.Time, fn func(audit.Entry) error) error {
 	for {
-		rows, err := s.q().query(ctx, `SELECT seq, at, request_id, kind, actor, detail, prev_hash, hash
+		page, err := collect(ctx, s.q(), "reading audit log", scanEntry, `SELECT seq, at, request_id, kind, actor, detail, prev_hash, hash
 			FROM audit_log WHERE seq > $1 AND seq <= $2 AND at >= $3 ORDER BY seq LIMIT $4`, after, upTo, micros(since), auditPage)
 		if err != nil {
-			return fmt.Errorf("reading audit log: %w", err)
-		}
-		var page []audit.Entry
-		for rows.Next() {
-			e, err := scanEntry(rows)
-			if err != nil {
-				rows.Close()
-				return fmt.Errorf("reading audit log: %w", err)
-			}
-			page = append(page, e)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("reading audit log: %w", err)
+			return err
 		}
 		for _, e := range page {
 			if err := fn(e); err != nil {
@@ -139,28 +126,16 @@ func (s *Store) auditRange(ctx context.Context, after, upTo int64, since time.Ti
 
 // RequestAudit returns the audit entries of one request in order.
 func (s *Store) RequestAudit(ctx context.Context, requestID int64) ([]audit.Entry, error) {
-	rows, err := s.q().query(ctx, `SELECT seq, at, request_id, kind, actor, detail, prev_hash, hash
+	return collect(ctx, s.q(), fmt.Sprintf("reading audit of request %d", requestID), scanEntry,
+		`SELECT seq, at, request_id, kind, actor, detail, prev_hash, hash
 		FROM audit_log WHERE request_id = $1 ORDER BY seq`, requestID)
-	if err != nil {
-		return nil, fmt.Errorf("reading audit of request %d: %w", requestID, err)
-	}
-	defer rows.Close()
-	var out []audit.Entry
-	for rows.Next() {
-		e, err := scanEntry(rows)
-		if err != nil {
-			return nil, fmt.Errorf("reading audit of request %d: %w", requestID, err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
 }
 
-func scanEntry(rows rowIter) (audit.Entry, error) {
+func scanEntry(row scanner) (audit.Entry, error) {
 	var e audit.Entry
 	var at int64
 	var d string
-	if err := rows.Scan(&e.Seq, &at, &e.RequestID, &e.Kind, &e.Actor, &d, &e.PrevHash, &e.Hash); err != nil {
+	if err := row.Scan(&e.Seq, &at, &e.RequestID, &e.Kind, &e.Actor, &d, &e.PrevHash, &e.Hash); err != nil {
 		return e, err
 	}
 	e.At, e.Detail = fromMicros(at), []byte(d)

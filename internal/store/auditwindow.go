@@ -24,24 +24,12 @@ func (s *Store) AuditEntries(ctx context.Context, w audit.Window) ([]audit.Entry
 	// Two disjoint ranges, so each can use an index: the one on seq for
 	// what was committed since After, the one on at for the rest.
 	const cols = `SELECT seq, at, request_id, kind, actor FROM audit_log WHERE request_id <> 0 AND at < $1`
-	rows, err := s.q().query(ctx, cols+` AND seq > $3 AND seq <= $2`+kinds+
-		` UNION ALL `+cols+` AND seq <= $3 AND seq <= $2 AND at >= $4`+kinds+` ORDER BY seq`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("reading the audit window: %w", err)
-	}
-	defer rows.Close()
-	var out []audit.Entry
-	for rows.Next() {
+	return collect(ctx, s.q(), "reading the audit window", func(row scanner) (audit.Entry, error) {
 		var e audit.Entry
 		var at int64
-		if err := rows.Scan(&e.Seq, &at, &e.RequestID, &e.Kind, &e.Actor); err != nil {
-			return nil, fmt.Errorf("reading the audit window: %w", err)
-		}
+		err := row.Scan(&e.Seq, &at, &e.RequestID, &e.Kind, &e.Actor)
 		e.At = fromMicros(at)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading the audit window: %w", err)
-	}
-	return out, nil
+		return e, err
+	}, cols+` AND seq > $3 AND seq <= $2`+kinds+
+		` UNION ALL `+cols+` AND seq <= $3 AND seq <= $2 AND at >= $4`+kinds+` ORDER BY seq`, args...)
 }

@@ -11,13 +11,12 @@ import (
 
 	"github.com/countersign/countersign/internal/audit"
 	"github.com/countersign/countersign/internal/changes"
+	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
 )
 
 func TestAuditWindowSelectsByTimeAndCommitOrder(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		s := testdb.Store(t, url)
+	eachStore(t, func(ctx context.Context, t *testing.T, s *store.Store) {
 		mins := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
 		for i, e := range []struct {
 			at        int

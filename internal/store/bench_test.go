@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/countersign/countersign/internal/store/storetest"
 	"github.com/countersign/countersign/internal/testdb"
 )
 
@@ -12,20 +13,18 @@ import (
 // one, so the approval also enqueues the execution job): two transactions,
 // each with its audit entry. Reported as approvals/s.
 func BenchmarkFileAndApprove(b *testing.B) {
-	for _, dialect := range []string{"sqlite", "postgres"} {
-		b.Run(dialect, func(b *testing.B) {
-			s := testdb.Store(b, testdb.URL(b, dialect))
-			p := testPolicy(1)
-			ctx := context.Background()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; b.Loop(); i++ {
-				r := file(b, s, p, fmt.Sprintf("user%d@contoso.com", i), t0)
-				if _, err := s.Apply(ctx, r.ID, approve("bob", r.Hash), t0); err != nil {
-					b.Fatal(err)
-				}
+	testdb.Each(b, func(b *testing.B, url string) {
+		s := testdb.Store(b, url)
+		p := storetest.Policy(1)
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; b.Loop(); i++ {
+			r := storetest.File(b, s, p, "tmcas", t0, fmt.Sprintf("user%d@contoso.com", i))
+			if _, err := s.Apply(ctx, r.ID, storetest.Approval("bob", r.Hash), t0); err != nil {
+				b.Fatal(err)
 			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "approvals/s")
-		})
-	}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "approvals/s")
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/internal/audit"
 	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/internal/store/storetest"
 	"github.com/countersign/countersign/internal/testdb"
 )
 
@@ -59,12 +60,12 @@ func TestConcurrentApprovers(t *testing.T) {
 				ctx := context.Background()
 				s1 := testdb.Store(t, url)
 				s2 := testdb.Open(t, url)
-				p := testPolicy(required)
+				p := storetest.Policy(required)
 				for i := range requests {
-					r := file(t, s1, p, "user"+string(rune('a'+i%26))+"@contoso.com", t0)
+					r := storetest.File(t, s1, p, "tmcas", t0, "user"+string(rune('a'+i%26))+"@contoso.com")
 					errs := clickTogether(
-						func() error { _, err := s1.Apply(ctx, r.ID, approve("bob", r.Hash), t0); return err },
-						func() error { _, err := s2.Apply(ctx, r.ID, approve("carol", r.Hash), t0); return err },
+						func() error { _, err := s1.Apply(ctx, r.ID, storetest.Approval("bob", r.Hash), t0); return err },
+						func() error { _, err := s2.Apply(ctx, r.ID, storetest.Approval("carol", r.Hash), t0); return err },
 					)
 					ok := 0
 					for _, err := range errs {
@@ -87,7 +88,7 @@ func TestConcurrentApprovers(t *testing.T) {
 						t.Fatalf("request %d: state %s with %d approvals, want approved with %d", r.ID, got.State, len(got.Approvals), required)
 					}
 				}
-				jobsByRequest := executeJobs(t, s1)
+				jobsByRequest := storetest.ExecuteJobs(t, s1)
 				approvedBy := approvedEntries(t, s1)
 				if len(jobsByRequest) != requests || len(approvedBy) != requests {
 					t.Fatalf("%d requests with jobs and %d approved in the audit log, want %d each", len(jobsByRequest), len(approvedBy), requests)
@@ -110,14 +111,14 @@ func TestRepeatedClicksCountOnce(t *testing.T) {
 		ctx := context.Background()
 		s1 := testdb.Store(t, url)
 		s2 := testdb.Open(t, url)
-		r := file(t, s1, testPolicy(2), "mallory@contoso.com", t0)
+		r := storetest.File(t, s1, storetest.Policy(2), "tmcas", t0, "mallory@contoso.com")
 		clicks := make([]func() error, 10)
 		for i := range clicks {
 			s := s1
 			if i%2 == 1 {
 				s = s2
 			}
-			clicks[i] = func() error { _, err := s.Apply(ctx, r.ID, approve("bob", r.Hash), t0); return err }
+			clicks[i] = func() error { _, err := s.Apply(ctx, r.ID, storetest.Approval("bob", r.Hash), t0); return err }
 		}
 		ok := 0
 		for _, err := range clickTogether(clicks...) {

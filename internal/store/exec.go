@@ -94,21 +94,22 @@ func errStep(id int64, op string, step int, st stepState) error {
 }
 
 func (s *Store) submissions(ctx context.Context, q querier, id int64) (map[int][]byte, error) {
-	rows, err := q.query(ctx, `SELECT step, body FROM submissions WHERE request_id = $1`, id)
+	type submission struct {
+		step int
+		body string
+	}
+	subs, err := collect(ctx, q, fmt.Sprintf("reading submissions of request %d", id), func(row scanner) (submission, error) {
+		var sub submission
+		return sub, row.Scan(&sub.step, &sub.body)
+	}, `SELECT step, body FROM submissions WHERE request_id = $1`, id)
 	if err != nil {
-		return nil, fmt.Errorf("reading submissions of request %d: %w", id, err)
+		return nil, err
 	}
-	defer rows.Close()
-	out := map[int][]byte{}
-	for rows.Next() {
-		var step int
-		var body string
-		if err := rows.Scan(&step, &body); err != nil {
-			return nil, fmt.Errorf("reading submissions of request %d: %w", id, err)
-		}
-		out[step] = []byte(body)
+	out := make(map[int][]byte, len(subs))
+	for _, sub := range subs {
+		out[sub.step] = []byte(sub.body)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // MarkSubmitting records, before the provider call of step is made, that

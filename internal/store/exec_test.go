@@ -12,23 +12,28 @@ import (
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/bot/chat"
 	"github.com/countersign/countersign/internal/store"
-	"github.com/countersign/countersign/internal/testdb"
+	"github.com/countersign/countersign/internal/store/storetest"
 )
 
 func approvedRequest(t *testing.T, s *store.Store) approvals.Request {
 	t.Helper()
-	r := file(t, s, testPolicy(1), "mallory@contoso.com", t0)
-	r, err := s.Apply(context.Background(), r.ID, approve("bob", r.Hash), t0)
+	return storetest.Approve(t, s, storetest.File(t, s, storetest.Policy(1), "tmcas", t0, "mallory@contoso.com"), t0)
+}
+
+// claimed files a request for targets, has it approved and claims its
+// execution, as the engine's first attempt does.
+func claimed(t *testing.T, s *store.Store, provider string, targets ...string) (approvals.Request, store.Execution) {
+	t.Helper()
+	r := storetest.Approve(t, s, storetest.File(t, s, storetest.Policy(1), provider, t0, targets...), t0)
+	x, err := s.Claim(context.Background(), r.ID, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r
+	return r, x
 }
 
 func TestExecutionIsFenced(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		s := testdb.Store(t, url)
+	eachStore(t, func(ctx context.Context, t *testing.T, s *store.Store) {
 		r := approvedRequest(t, s)
 
 		first, err := s.Claim(ctx, r.ID, t0)
@@ -106,11 +111,9 @@ func TestExecutionIsFenced(t *testing.T) {
 }
 
 func TestCancelAfterApprovalStopsExecution(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		s := testdb.Store(t, url)
+	eachStore(t, func(ctx context.Context, t *testing.T, s *store.Store) {
 		r := approvedRequest(t, s)
-		if _, err := s.Apply(ctx, r.ID, approvals.Event{Kind: approvals.EventCancel, Actor: actor("alice")}, t0); err != nil {
+		if _, err := s.Apply(ctx, r.ID, approvals.Event{Kind: approvals.EventCancel, Actor: storetest.Actor("alice")}, t0); err != nil {
 			t.Fatal(err)
 		}
 		x, err := s.Claim(ctx, r.ID, t0)
@@ -127,10 +130,8 @@ func TestCancelAfterApprovalStopsExecution(t *testing.T) {
 }
 
 func TestApproveAfterTTLExpires(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		s := testdb.Store(t, url)
-		r := file(t, s, testPolicy(1), "mallory@contoso.com", t0)
+	eachStore(t, func(ctx context.Context, t *testing.T, s *store.Store) {
+		r := storetest.File(t, s, storetest.Policy(1), "tmcas", t0, "mallory@contoso.com")
 		due, err := s.DueForExpiry(ctx, t0.Add(59*time.Minute), 10)
 		if err != nil || len(due) != 0 {
 			t.Fatalf("DueForExpiry before TTL = %v, %v; want none", due, err)
@@ -139,24 +140,22 @@ func TestApproveAfterTTLExpires(t *testing.T) {
 		if err != nil || len(due) != 1 || due[0] != r.ID {
 			t.Fatalf("DueForExpiry at TTL = %v, %v; want [%d]", due, err, r.ID)
 		}
-		if _, err := s.Apply(ctx, r.ID, approve("bob", r.Hash), t0.Add(time.Hour)); !errors.Is(err, approvals.ErrExpired) {
+		if _, err := s.Apply(ctx, r.ID, storetest.Approval("bob", r.Hash), t0.Add(time.Hour)); !errors.Is(err, approvals.ErrExpired) {
 			t.Fatalf("late approval: got %v, want ErrExpired", err)
 		}
 		got, err := s.Get(ctx, r.ID)
 		if err != nil || got.State != approvals.StateExpired || len(got.Approvals) != 0 {
 			t.Fatalf("after late approval: %s with %d approvals (%v), want expired with none", got.State, len(got.Approvals), err)
 		}
-		if n := executeJobs(t, s)[r.ID]; n != 0 {
+		if n := storetest.ExecuteJobs(t, s)[r.ID]; n != 0 {
 			t.Fatalf("execution jobs = %d, want 0", n)
 		}
 	})
 }
 
 func TestMessagesAndFirstSeen(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		s := testdb.Store(t, url)
-		r := file(t, s, testPolicy(1), "mallory@contoso.com", t0)
+	eachStore(t, func(ctx context.Context, t *testing.T, s *store.Store) {
+		r := storetest.File(t, s, storetest.Policy(1), "tmcas", t0, "mallory@contoso.com")
 		m := chat.Location{RequestID: r.ID, Platform: "slack", Channel: "C0SOC", MessageID: "1700000000.000100"}
 		if err := s.SaveMessage(ctx, m, t0); err != nil {
 			t.Fatal(err)
@@ -187,12 +186,10 @@ func TestMessagesAndFirstSeen(t *testing.T) {
 }
 
 func TestList(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		s := testdb.Store(t, url)
-		a := file(t, s, testPolicy(1), "a@contoso.com", t0)
-		b := file(t, s, testPolicy(1), "b@contoso.com", t0.Add(time.Minute))
-		if _, err := s.Apply(ctx, b.ID, approve("bob", b.Hash), t0.Add(time.Minute)); err != nil {
+	eachStore(t, func(ctx context.Context, t *testing.T, s *store.Store) {
+		a := storetest.File(t, s, storetest.Policy(1), "tmcas", t0, "a@contoso.com")
+		b := storetest.File(t, s, storetest.Policy(1), "tmcas", t0.Add(time.Minute), "b@contoso.com")
+		if _, err := s.Apply(ctx, b.ID, storetest.Approval("bob", b.Hash), t0.Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		pending, err := s.List(ctx, approvals.Filter{States: []approvals.State{approvals.StatePending}})
@@ -219,28 +216,9 @@ func ids(rs []approvals.Request) []int64 {
 }
 
 func TestSubmissionSteps(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		s := testdb.Store(t, url)
-		spec := approvals.Spec{Action: approvals.ActionDisable, Provider: "graph", Targets: []string{"a@x.io", "b@x.io", "c@x.io"}, Reason: "r"}
-		var items []approvals.Item
-		for _, k := range spec.Targets {
-			items = append(items, approvals.Item{Key: k, Target: k, Identity: approvals.Identity{ID: k}})
-		}
-		r, err := testPolicy(1).File(spec, items, actor("alice"), t0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r, err = s.Create(ctx, r, items); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.Apply(ctx, r.ID, approve("bob", r.Hash), t0); err != nil {
-			t.Fatal(err)
-		}
-		x, err := s.Claim(ctx, r.ID, t0)
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachStore(t, func(ctx context.Context, t *testing.T, s *store.Store) {
+		r, x := claimed(t, s, "graph", "a@x.io", "b@x.io", "c@x.io")
+		var err error
 		if err := s.MarkSubmitting(ctx, r.ID, x.Fence, 1, t0); !errors.Is(err, approvals.ErrInvalidTransition) {
 			t.Fatalf("skipping a step: got %v, want ErrInvalidTransition", err)
 		}
@@ -294,26 +272,8 @@ func TestSubmissionSteps(t *testing.T) {
 }
 
 func TestUncertainSubmissionRecordsUnknownItems(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		s := open(t, url)
-		spec := approvals.Spec{Action: approvals.ActionDisable, Provider: "tmcas", Targets: []string{"a@x.io", "b@x.io"}, Reason: "r"}
-		items := []approvals.Item{{Key: "a@x.io", Target: "a@x.io", Identity: approvals.Identity{ID: "a@x.io"}},
-			{Key: "b@x.io", Target: "b@x.io", Identity: approvals.Identity{ID: "b@x.io"}}}
-		r, err := testPolicy(1).File(spec, items, actor("alice"), t0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r, err = s.Create(ctx, r, items); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.Apply(ctx, r.ID, approve("bob", r.Hash), t0); err != nil {
-			t.Fatal(err)
-		}
-		x, err := s.Claim(ctx, r.ID, t0)
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachStore(t, func(ctx context.Context, t *testing.T, s *store.Store) {
+		r, x := claimed(t, s, "tmcas", "a@x.io", "b@x.io")
 		if err := s.MarkSubmitting(ctx, r.ID, x.Fence, 0, t0); err != nil {
 			t.Fatal(err)
 		}
@@ -327,7 +287,7 @@ func TestUncertainSubmissionRecordsUnknownItems(t *testing.T) {
 		if err := s.RecordSubmission(ctx, r.ID, x.Fence, sub, t0); err != nil {
 			t.Fatal(err)
 		}
-		items, err = s.Items(ctx, r.ID)
+		items, err := s.Items(ctx, r.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

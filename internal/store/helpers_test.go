@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/internal/store"
 	"github.com/countersign/countersign/internal/testdb"
 )
@@ -21,36 +20,10 @@ func open(t testing.TB, url string) *store.Store {
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 
-func actor(name string) approvals.Actor {
-	return approvals.Actor{Person: name, Platform: "console", Account: name, Name: name}
-}
-
-func testPolicy(required int) approvals.Policy {
-	return approvals.Policy{
-		ApprovalsRequired: required,
-		RequestTTL:        time.Hour,
-		MaxTargets:        100,
-		RequireReason:     true,
-		Approvers:         []string{"bob", "carol", "dave"},
-	}
-}
-
-// file stores a new disable request by alice.
-func file(t testing.TB, s *store.Store, p approvals.Policy, target string, now time.Time) approvals.Request {
+// eachStore runs fn once per dialect with a fresh migrated store.
+func eachStore(t *testing.T, fn func(ctx context.Context, t *testing.T, s *store.Store)) {
 	t.Helper()
-	spec := approvals.Spec{Action: approvals.ActionDisable, Provider: "tmcas", Targets: []string{target}, Reason: "phish"}
-	items := []approvals.Item{{Key: target, Target: target, Display: target, Before: "enabled", Identity: approvals.Identity{ID: target}}}
-	r, err := p.File(spec, items, actor("alice"), now)
-	if err != nil {
-		t.Fatalf("File: %v", err)
-	}
-	r, err = s.Create(context.Background(), r, items)
-	if err != nil {
-		t.Fatalf("Create: %v", err)
-	}
-	return r
-}
-
-func approve(person, hash string) approvals.Event {
-	return approvals.Event{Kind: approvals.EventApprove, Actor: actor(person), Hash: hash}
+	testdb.Each(t, func(t *testing.T, url string) {
+		fn(context.Background(), t, testdb.Store(t, url))
+	})
 }

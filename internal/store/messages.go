@@ -23,21 +23,11 @@ func (s *Store) SaveMessage(ctx context.Context, m chat.Location, now time.Time)
 
 // Messages returns the cards of a request, one per platform.
 func (s *Store) Messages(ctx context.Context, requestID int64) ([]chat.Location, error) {
-	rows, err := s.q().query(ctx, `SELECT request_id, platform, channel, message_id, thread_id, progress_id
-		FROM messages WHERE request_id = $1 ORDER BY platform`, requestID)
-	if err != nil {
-		return nil, fmt.Errorf("reading messages of request %d: %w", requestID, err)
-	}
-	defer rows.Close()
-	var out []chat.Location
-	for rows.Next() {
+	return collect(ctx, s.q(), fmt.Sprintf("reading messages of request %d", requestID), func(row scanner) (chat.Location, error) {
 		var m chat.Location
-		if err := rows.Scan(&m.RequestID, &m.Platform, &m.Channel, &m.MessageID, &m.ThreadID, &m.ProgressID); err != nil {
-			return nil, fmt.Errorf("reading messages of request %d: %w", requestID, err)
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		return m, row.Scan(&m.RequestID, &m.Platform, &m.Channel, &m.MessageID, &m.ThreadID, &m.ProgressID)
+	}, `SELECT request_id, platform, channel, message_id, thread_id, progress_id
+		FROM messages WHERE request_id = $1 ORDER BY platform`, requestID)
 }
 
 // FirstSeen records key until ttl from now and reports whether it was new.

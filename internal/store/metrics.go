@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/countersign/countersign/approvals"
 )
@@ -20,26 +19,14 @@ type StateCount struct {
 // metrics gauges read at every scrape. It is one aggregate query over the
 // requests table.
 func (s *Store) CountByState(ctx context.Context) ([]StateCount, error) {
-	rows, err := s.q().query(ctx, `SELECT action, provider, state, COUNT(*) FROM requests
-		GROUP BY action, provider, state ORDER BY action, provider, state`)
-	if err != nil {
-		return nil, fmt.Errorf("counting requests: %w", err)
-	}
-	defer rows.Close()
-	var out []StateCount
-	for rows.Next() {
+	return collect(ctx, s.q(), "counting requests", func(row scanner) (StateCount, error) {
 		var c StateCount
 		var state string
-		if err := rows.Scan(&c.Action, &c.Provider, &state, &c.N); err != nil {
-			return nil, fmt.Errorf("counting requests: %w", err)
-		}
+		err := row.Scan(&c.Action, &c.Provider, &state, &c.N)
 		c.State = approvals.State(state)
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("counting requests: %w", err)
-	}
-	return out, nil
+		return c, err
+	}, `SELECT action, provider, state, COUNT(*) FROM requests
+		GROUP BY action, provider, state ORDER BY action, provider, state`)
 }
 
 // JobCount is how many River jobs of one queue are in one state
@@ -54,22 +41,9 @@ type JobCount struct {
 // gauge. Completed and discarded jobs are included until River prunes them.
 func (s *Store) JobCounts(ctx context.Context) ([]JobCount, error) {
 	// PostgreSQL keeps the state as an enum; the cast reads both as text.
-	rows, err := s.q().query(ctx, `SELECT queue, CAST(state AS TEXT), COUNT(*) FROM river_job
-		GROUP BY queue, state ORDER BY queue, CAST(state AS TEXT)`)
-	if err != nil {
-		return nil, fmt.Errorf("counting jobs: %w", err)
-	}
-	defer rows.Close()
-	var out []JobCount
-	for rows.Next() {
+	return collect(ctx, s.q(), "counting jobs", func(row scanner) (JobCount, error) {
 		var c JobCount
-		if err := rows.Scan(&c.Queue, &c.State, &c.N); err != nil {
-			return nil, fmt.Errorf("counting jobs: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("counting jobs: %w", err)
-	}
-	return out, nil
+		return c, row.Scan(&c.Queue, &c.State, &c.N)
+	}, `SELECT queue, CAST(state AS TEXT), COUNT(*) FROM river_job
+		GROUP BY queue, state ORDER BY queue, CAST(state AS TEXT)`)
 }

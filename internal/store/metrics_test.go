@@ -9,13 +9,11 @@ import (
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/internal/jobs"
 	"github.com/countersign/countersign/internal/store"
-	"github.com/countersign/countersign/internal/testdb"
+	"github.com/countersign/countersign/internal/store/storetest"
 )
 
 func TestCountByStateAndJobCounts(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		s := testdb.Store(t, url)
+	eachStore(t, func(ctx context.Context, t *testing.T, s *store.Store) {
 
 		empty, err := s.CountByState(ctx)
 		if err != nil {
@@ -32,18 +30,18 @@ func TestCountByStateAndJobCounts(t *testing.T) {
 			t.Errorf("JobCounts on an empty store = %v, want none", noJobs)
 		}
 
-		p := testPolicy(1)
-		approved := file(t, s, p, "a@contoso.com", t0)
-		if _, err := s.Apply(ctx, approved.ID, approve("bob", approved.Hash), t0); err != nil {
+		p := storetest.Policy(1)
+		approved := storetest.File(t, s, p, "tmcas", t0, "a@contoso.com")
+		if _, err := s.Apply(ctx, approved.ID, storetest.Approval("bob", approved.Hash), t0); err != nil {
 			t.Fatalf("approving: %v", err)
 		}
-		denied := file(t, s, p, "b@contoso.com", t0)
-		deny := approvals.Event{Kind: approvals.EventDeny, Actor: actor("bob"), Hash: denied.Hash, Reason: "no"}
+		denied := storetest.File(t, s, p, "tmcas", t0, "b@contoso.com")
+		deny := approvals.Event{Kind: approvals.EventDeny, Actor: storetest.Actor("bob"), Hash: denied.Hash, Reason: "no"}
 		if _, err := s.Apply(ctx, denied.ID, deny, t0); err != nil {
 			t.Fatalf("denying: %v", err)
 		}
-		file(t, s, p, "c@contoso.com", t0)
-		file(t, s, p, "d@contoso.com", t0)
+		storetest.File(t, s, p, "tmcas", t0, "c@contoso.com")
+		storetest.File(t, s, p, "tmcas", t0, "d@contoso.com")
 
 		got, err := s.CountByState(ctx)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/internal/store"
+	"github.com/countersign/countersign/internal/store/storetest"
 	"github.com/countersign/countersign/internal/testdb"
 )
 
@@ -172,7 +173,7 @@ func runSequence(ctx context.Context, s1, s2 *store.Store, rng *rand.Rand) error
 	}
 	now := t0
 	spec := approvals.Spec{Action: approvals.ActionDisable, Provider: "graph", Targets: []string{fmt.Sprintf("u%d@contoso.com", rng.IntN(1e6))}}
-	r, err := pol.File(spec, nil, actor(requester), now)
+	r, err := pol.File(spec, nil, storetest.Actor(requester), now)
 	if err != nil {
 		// Filing must fail closed exactly when too few eligible approvers remain.
 		others := slices.DeleteFunc(slices.Clone(eligible), func(p string) bool { return p == requester })
@@ -218,7 +219,7 @@ func randomEvent(rng *rand.Rand, hash string) approvals.Event {
 	if rng.IntN(20) == 0 {
 		person = "" // an unmapped platform account
 	}
-	ev := approvals.Event{Actor: actor(person), Hash: hash}
+	ev := approvals.Event{Actor: storetest.Actor(person), Hash: hash}
 	if rng.IntN(15) == 0 {
 		ev.Hash = "ffffffffffff" // a stale card
 	}

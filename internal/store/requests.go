@@ -178,24 +178,10 @@ func (s *Store) withApprovals(ctx context.Context, q querier, rr requestRow) (ap
 	if err != nil {
 		return r, err
 	}
-	rows, err := q.query(ctx, `SELECT actor, at FROM approvals WHERE request_id = $1 ORDER BY pos`, r.ID)
-	if err != nil {
-		return r, fmt.Errorf("reading approvals of request %d: %w", r.ID, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var actor string
-		var at int64
-		if err := rows.Scan(&actor, &at); err != nil {
-			return r, fmt.Errorf("reading approvals of request %d: %w", r.ID, err)
-		}
-		d := approvals.Decision{At: fromMicros(at)}
-		if err := json.Unmarshal([]byte(actor), &d.Actor); err != nil {
-			return r, fmt.Errorf("decoding approval of request %d: %w", r.ID, err)
-		}
-		r.Approvals = append(r.Approvals, d)
-	}
-	return r, rows.Err()
+	r.Approvals, err = collect(ctx, q, fmt.Sprintf("reading approvals of request %d", r.ID),
+		func(row scanner) (approvals.Decision, error) { return scanDecision(row) },
+		`SELECT actor, at FROM approvals WHERE request_id = $1 ORDER BY pos`, r.ID)
+	return r, err
 }
 
 // Apply applies one event to a request in a lock-first transaction: lock
@@ -297,6 +283,21 @@ func describeState(r approvals.Request) string {
 	return string(r.State)
 }
 
+// scanDecision reads an approval's actor and time, after the columns
+// scanned into lead.
+func scanDecision(row scanner, lead ...any) (approvals.Decision, error) {
+	var actor string
+	var at int64
+	if err := row.Scan(append(lead, &actor, &at)...); err != nil {
+		return approvals.Decision{}, err
+	}
+	d := approvals.Decision{At: fromMicros(at)}
+	if err := json.Unmarshal([]byte(actor), &d.Actor); err != nil {
+		return d, fmt.Errorf("decoding approval: %w", err)
+	}
+	return d, nil
+}
+
 func actorOf(ev approvals.Event) string {
 	if ev.Actor.Person != "" {
 		return ev.Actor.Person
@@ -312,28 +313,23 @@ func (s *Store) Items(ctx context.Context, id int64) ([]approvals.Item, error) {
 }
 
 func (s *Store) items(ctx context.Context, q querier, id int64) ([]approvals.Item, error) {
-	rows, err := q.query(ctx, `SELECT key, target, display, before, status, detail, ref, updated_at, identity
-		FROM items WHERE request_id = $1 ORDER BY idx`, id)
-	if err != nil {
-		return nil, fmt.Errorf("reading items of request %d: %w", id, err)
-	}
-	defer rows.Close()
-	var out []approvals.Item
-	for rows.Next() {
+	n := 0 // the item's place, to name it without its key
+	return collect(ctx, q, fmt.Sprintf("reading items of request %d", id), func(row scanner) (approvals.Item, error) {
 		var it approvals.Item
 		var status string
 		var updated int64
 		var identity string
-		if err := rows.Scan(&it.Key, &it.Target, &it.Display, &it.Before, &status, &it.Detail, &it.Ref, &updated, &identity); err != nil {
-			return nil, fmt.Errorf("reading items of request %d: %w", id, err)
+		if err := row.Scan(&it.Key, &it.Target, &it.Display, &it.Before, &status, &it.Detail, &it.Ref, &updated, &identity); err != nil {
+			return it, err
 		}
 		if err := json.Unmarshal([]byte(identity), &it.Identity); err != nil {
-			return nil, fmt.Errorf("decoding identity of item %d of request %d: %w", len(out), id, err)
+			return it, fmt.Errorf("decoding identity of item %d: %w", n, err)
 		}
+		n++
 		it.Status, it.Updated = approvals.ItemStatus(status), fromMicros(updated)
-		out = append(out, it)
-	}
-	return out, rows.Err()
+		return it, nil
+	}, `SELECT key, target, display, before, status, detail, ref, updated_at, identity
+		FROM items WHERE request_id = $1 ORDER BY idx`, id)
 }
 
 // List returns the requests matching f, with their approvals.
@@ -376,73 +372,47 @@ func (s *Store) List(ctx context.Context, f approvals.Filter) ([]approvals.Reque
 		limit = " LIMIT " + arg(f.Limit)
 	}
 	q := s.q()
-	rows, err := q.query(ctx, `SELECT `+requestCols+` FROM requests`+cond+order+limit, args...)
-	if err != nil {
-		return nil, fmt.Errorf("listing requests: %w", err)
-	}
-	var out []approvals.Request
-	index := map[int64]int{}
-	for rows.Next() {
+	out, err := collect(ctx, q, "listing requests", func(row scanner) (approvals.Request, error) {
 		var rr requestRow
-		if err := rows.Scan(rr.dest()...); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("listing requests: %w", err)
+		if err := row.Scan(rr.dest()...); err != nil {
+			return approvals.Request{}, err
 		}
-		r, err := rr.request()
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		index[r.ID] = len(out)
-		out = append(out, r)
+		return rr.request()
+	}, `SELECT `+requestCols+` FROM requests`+cond+order+limit, args...)
+	if err != nil || len(out) == 0 {
+		return out, err
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing requests: %w", err)
-	}
-	if len(out) == 0 {
-		return out, nil
+	index := make(map[int64]int, len(out))
+	for i, r := range out {
+		index[r.ID] = i
 	}
 	// One query for the approvals of every listed request.
-	arows, err := q.query(ctx, `SELECT request_id, actor, at FROM approvals WHERE request_id IN (SELECT id FROM requests`+cond+order+limit+`) ORDER BY request_id, pos`, args...)
+	type approval struct {
+		id int64
+		d  approvals.Decision
+	}
+	as, err := collect(ctx, q, "listing approvals", func(row scanner) (approval, error) {
+		var a approval
+		var err error
+		a.d, err = scanDecision(row, &a.id)
+		return a, err
+	}, `SELECT request_id, actor, at FROM approvals WHERE request_id IN (SELECT id FROM requests`+cond+order+limit+`) ORDER BY request_id, pos`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("listing approvals: %w", err)
+		return nil, err
 	}
-	defer arows.Close()
-	for arows.Next() {
-		var id, at int64
-		var actor string
-		if err := arows.Scan(&id, &actor, &at); err != nil {
-			return nil, fmt.Errorf("listing approvals: %w", err)
+	for _, a := range as {
+		if i, ok := index[a.id]; ok {
+			out[i].Approvals = append(out[i].Approvals, a.d)
 		}
-		i, ok := index[id]
-		if !ok {
-			continue
-		}
-		d := approvals.Decision{At: fromMicros(at)}
-		if err := json.Unmarshal([]byte(actor), &d.Actor); err != nil {
-			return nil, fmt.Errorf("decoding approval of request %d: %w", id, err)
-		}
-		out[i].Approvals = append(out[i].Approvals, d)
 	}
-	return out, arows.Err()
+	return out, nil
 }
 
 // DueForExpiry returns the ids of pending requests whose TTL has passed.
 func (s *Store) DueForExpiry(ctx context.Context, now time.Time, limit int) ([]int64, error) {
-	rows, err := s.q().query(ctx, `SELECT id FROM requests WHERE state = $1 AND expires_at <= $2 ORDER BY expires_at LIMIT $3`,
-		string(approvals.StatePending), micros(now), limit)
-	if err != nil {
-		return nil, fmt.Errorf("finding expired requests: %w", err)
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
+	return collect(ctx, s.q(), "finding expired requests", func(row scanner) (int64, error) {
 		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("finding expired requests: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+		return id, row.Scan(&id)
+	}, `SELECT id FROM requests WHERE state = $1 AND expires_at <= $2 ORDER BY expires_at LIMIT $3`,
+		string(approvals.StatePending), micros(now), limit)
 }

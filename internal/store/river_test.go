@@ -3,11 +3,11 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -33,25 +33,8 @@ func (w *blockWorker) Work(ctx context.Context, _ *river.Job[blockArgs]) error {
 // scalar reads one value directly from the database; "" when no row.
 func scalar(t *testing.T, url, q string) string {
 	t.Helper()
-	ctx := context.Background()
 	var v sql.NullString
-	var err error
-	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
-		db, oerr := sql.Open("sqlite", path)
-		if oerr != nil {
-			t.Fatal(oerr)
-		}
-		defer db.Close()
-		err = db.QueryRowContext(ctx, q).Scan(&v)
-	} else {
-		conn, cerr := pgx.Connect(ctx, url)
-		if cerr != nil {
-			t.Fatal(cerr)
-		}
-		defer conn.Close(ctx)
-		err = conn.QueryRow(ctx, q).Scan(&v)
-	}
-	if err != nil && err != sql.ErrNoRows && err != pgx.ErrNoRows {
+	if err := testdb.QueryRow(context.Background(), url, q, nil, &v); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return v.String

@@ -2,22 +2,17 @@ package store_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"testing"
 
 	"github.com/countersign/countersign/approvals"
-	"github.com/countersign/countersign/internal/jobs"
 	"github.com/countersign/countersign/internal/store"
-	"github.com/countersign/countersign/internal/testdb"
-	"github.com/riverqueue/river"
+	"github.com/countersign/countersign/internal/store/storetest"
 )
 
 func TestLifecycle(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, url string) {
-		ctx := context.Background()
-		s := testdb.Store(t, url)
-		r := file(t, s, testPolicy(2), "mallory@contoso.com", t0)
+	eachStore(t, func(ctx context.Context, t *testing.T, s *store.Store) {
+		r := storetest.File(t, s, storetest.Policy(2), "tmcas", t0, "mallory@contoso.com")
 
 		got, err := s.Get(ctx, r.ID)
 		if err != nil {
@@ -26,20 +21,20 @@ func TestLifecycle(t *testing.T) {
 		if got.State != approvals.StatePending || got.Hash != r.Hash || got.Requester.Person != "alice" {
 			t.Fatalf("got %+v, want pending request by alice with hash %s", got, r.Hash)
 		}
-		if _, err := s.Apply(ctx, r.ID, approve("alice", r.Hash), t0); !errors.Is(err, approvals.ErrSelfApproval) {
+		if _, err := s.Apply(ctx, r.ID, storetest.Approval("alice", r.Hash), t0); !errors.Is(err, approvals.ErrSelfApproval) {
 			t.Fatalf("self approval: got %v, want ErrSelfApproval", err)
 		}
-		if _, err := s.Apply(ctx, r.ID, approve("bob", "000000000000"), t0); !errors.Is(err, approvals.ErrHashMismatch) {
+		if _, err := s.Apply(ctx, r.ID, storetest.Approval("bob", "000000000000"), t0); !errors.Is(err, approvals.ErrHashMismatch) {
 			t.Fatalf("stale card: got %v, want ErrHashMismatch", err)
 		}
-		got, err = s.Apply(ctx, r.ID, approve("bob", approvals.ShortHash(r.Hash)), t0)
+		got, err = s.Apply(ctx, r.ID, storetest.Approval("bob", approvals.ShortHash(r.Hash)), t0)
 		if err != nil || got.State != approvals.StatePending || len(got.Approvals) != 1 {
 			t.Fatalf("first approval: got %v %+v, want pending with 1 approval", err, got)
 		}
-		if _, err := s.Apply(ctx, r.ID, approve("bob", r.Hash), t0); !errors.Is(err, approvals.ErrAlreadyApproved) {
+		if _, err := s.Apply(ctx, r.ID, storetest.Approval("bob", r.Hash), t0); !errors.Is(err, approvals.ErrAlreadyApproved) {
 			t.Fatalf("repeat approval: got %v, want ErrAlreadyApproved", err)
 		}
-		got, err = s.Apply(ctx, r.ID, approve("carol", r.Hash), t0)
+		got, err = s.Apply(ctx, r.ID, storetest.Approval("carol", r.Hash), t0)
 		if err != nil || got.State != approvals.StateApproved {
 			t.Fatalf("second approval: got %v %+v, want approved", err, got)
 		}
@@ -50,7 +45,7 @@ func TestLifecycle(t *testing.T) {
 		if n := len(got.Approvals); n != 2 || got.Approvals[0].Actor.Person != "bob" || got.Approvals[1].Actor.Person != "carol" {
 			t.Fatalf("stored approvals = %+v, want bob then carol", got.Approvals)
 		}
-		if n := executeJobs(t, s)[r.ID]; n != 1 {
+		if n := storetest.ExecuteJobs(t, s)[r.ID]; n != 1 {
 			t.Fatalf("execution jobs for request = %d, want 1", n)
 		}
 		n, err := s.VerifyAudit(ctx)
@@ -58,26 +53,4 @@ func TestLifecycle(t *testing.T) {
 			t.Fatalf("VerifyAudit = %d, %v; want 3 entries (requested, approve, approve), no error", n, err)
 		}
 	})
-}
-
-// executeJobs counts the River execution jobs enqueued per request.
-func executeJobs(t testing.TB, s *store.Store) map[int64]int {
-	t.Helper()
-	c, err := s.NewRiverClient(&river.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.JobList(context.Background(), river.NewJobListParams().Kinds(jobs.Execute{}.Kind()).First(10_000))
-	if err != nil {
-		t.Fatalf("JobList: %v", err)
-	}
-	out := map[int64]int{}
-	for _, j := range res.Jobs {
-		var a jobs.Execute
-		if err := json.Unmarshal(j.EncodedArgs, &a); err != nil {
-			t.Fatal(err)
-		}
-		out[a.RequestID]++
-	}
-	return out
 }

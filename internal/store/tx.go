@@ -28,6 +28,28 @@ type txn interface {
 
 type scanner interface{ Scan(dest ...any) error }
 
+// collect runs query on q and scans every row with scan. Errors, including
+// one that ends the rows early, say what was being read.
+func collect[T any](ctx context.Context, q querier, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
 type rowIter interface {
 	Next() bool
 	Scan(dest ...any) error

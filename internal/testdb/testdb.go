@@ -7,7 +7,8 @@
 // reason, unless COUNTERSIGN_TEST_POSTGRES_REQUIRED=1 (set by CI), which
 // turns the skip into a failure.
 //
-// Store opens a migrated store on such a database. Package store's own
+// Store opens a migrated store on such a database; Exec and QueryRow reach
+// the database directly, around the store. Package store's own
 // tests are in package store_test, so they may use it too; a test in
 // package store itself could not (import cycle).
 package testdb
@@ -15,15 +16,18 @@ package testdb
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for Exec and QueryRow
 
 	"github.com/countersign/countersign/internal/store"
 )
@@ -71,11 +75,18 @@ func Open(t testing.TB, url string) *store.Store {
 // Dialects names the databases Each runs a test on.
 var dialects = []string{"sqlite", "postgres"}
 
-// Each runs fn as a subtest once per dialect with a fresh database URL.
-func Each(t *testing.T, fn func(t *testing.T, url string)) {
+// runner is a test or a benchmark: what Each runs its subtests on.
+type runner[T any] interface {
+	testing.TB
+	Run(name string, f func(T)) bool
+}
+
+// Each runs fn as a subtest (or sub-benchmark) once per dialect with a
+// fresh database URL.
+func Each[T runner[T]](t T, fn func(t T, url string)) {
 	t.Helper()
 	for _, d := range dialects {
-		t.Run(d, func(t *testing.T) {
+		t.Run(d, func(t T) {
 			fn(t, URL(t, d))
 		})
 	}
@@ -142,6 +153,38 @@ func Postgres(t testing.TB) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// Exec runs q on the database at url directly, on a connection of its own
+// outside any store, as someone with access to the database would.
+func Exec(ctx context.Context, url, q string, args ...any) error {
+	db, err := direct(url)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, q, args...)
+	return err
+}
+
+// QueryRow runs q on the database at url directly, as Exec does, and
+// scans its first row into dest; sql.ErrNoRows when there is none.
+func QueryRow(ctx context.Context, url, q string, args []any, dest ...any) error {
+	db, err := direct(url)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.QueryRowContext(ctx, q, args...).Scan(dest...)
+}
+
+// direct opens the database at url with database/sql: the store's SQLite
+// driver, or pgx's for PostgreSQL.
+func direct(url string) (*sql.DB, error) {
+	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
+		return sql.Open("sqlite", path)
+	}
+	return sql.Open("pgx", url)
 }
 
 func randHex(n int) string {
