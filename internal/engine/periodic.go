@@ -11,6 +11,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/countersign/countersign/internal/jobs"
+	"github.com/countersign/countersign/internal/store"
 )
 
 // Periodic is a leader-only job on a cron schedule, such as the digest.
@@ -52,6 +53,15 @@ type PeriodicRun struct {
 	Mark   int64
 	Marked bool
 }
+
+// periodicLease is how many PeriodicTimeouts a running claim blocks the
+// next slot: past that, its run cannot still be working (its context ended
+// after one), so it crashed and the next slot covers it.
+const periodicLease = 2
+
+// periodicBusyRetry is when a slot whose predecessor is still running asks
+// again. Only latency depends on it: the claim decides who runs.
+const periodicBusyRetry = time.Second
 
 // expirySweepName names the periodic job that runs the Expirer.
 const expirySweepName = "expire_sweep"
@@ -180,7 +190,13 @@ func (e *Engine) runPeriodic(ctx context.Context, pj *periodicJob, slot time.Tim
 		return nil // a schedule that never fired
 	}
 	log := e.log.With("periodic", pj.Name, "slot", slot)
-	last, claimed, err := e.store.ClaimPeriodic(ctx, pj.Name, slot, e.now())
+	now := e.now()
+	last, claimed, err := e.store.ClaimPeriodic(ctx, pj.Name, slot, now, now.Add(-periodicLease*e.cfg.PeriodicTimeout))
+	if errors.Is(err, store.ErrPeriodicBusy) {
+		// The slot before is still running; this one starts where it ends.
+		log.DebugContext(ctx, "waiting for the run of the slot before")
+		return river.JobSnooze(periodicBusyRetry)
+	}
 	if err != nil {
 		return err
 	}

@@ -112,8 +112,10 @@ func TestPeriodicSlotClaims(t *testing.T) {
 		}
 		run(replicas[0], 1)
 		run(replicas[1], 1) // the other replica, or a retry: not run again
-		// Slot 2 is claimed by a replica that dies before finishing.
-		if _, claimed, err := s.ClaimPeriodic(ctx, "digest", hour(2), hour(2)); err != nil || !claimed {
+		// Slot 2 is claimed by a replica that died before finishing, longer
+		// ago than a run can last.
+		crashed := t0.Add(-time.Hour)
+		if _, claimed, err := s.ClaimPeriodic(ctx, "digest", hour(2), crashed, crashed); err != nil || !claimed {
 			t.Fatalf("claiming slot 2: %v %v", claimed, err)
 		}
 		run(replicas[1], 2) // its rescued job: never run twice

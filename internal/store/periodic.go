@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -17,21 +18,50 @@ type LastRun struct {
 	Marked bool
 }
 
+// ErrPeriodicBusy means an earlier slot of the same periodic job is still
+// running: this slot must wait for it, as its window starts where that run
+// ends. Try again later.
+var ErrPeriodicBusy = errors.New("an earlier run of this periodic job is still running")
+
 // ClaimPeriodic records that the run of the periodic job name for the
-// schedule slot starts now. claimed is false when the slot was claimed
-// before, by another replica or by an earlier attempt that may have crashed
-// half-way: the run must then not happen, so a slot runs at most once.
-// last is the latest earlier run that completed, zero when none did; a
-// slot that crashed or was missed is covered by the next run.
-func (s *Store) ClaimPeriodic(ctx context.Context, name string, slot, now time.Time) (last LastRun, claimed bool, err error) {
+// schedule slot starts now. Runs of one job never overlap, so each starts
+// exactly where the one before ended:
+//
+//   - claimed is false when the slot was claimed before (by another
+//     replica, or by an earlier attempt that may have crashed half-way), or
+//     when a later slot was: that run covers this one. The run must then
+//     not happen, so a slot runs at most once.
+//   - ErrPeriodicBusy when an earlier slot is still running and was claimed
+//     after staleBefore. A claim older than that is a crashed run (runs are
+//     bounded by a timeout shorter than the lease the caller derives
+//     staleBefore from); the next run covers its slot.
+//
+// last is the latest earlier run that completed, zero when none did.
+func (s *Store) ClaimPeriodic(ctx context.Context, name string, slot, now, staleBefore time.Time) (last LastRun, claimed bool, err error) {
 	err = s.inTx(ctx, func(t txn) error {
-		n, err := t.exec(ctx, `INSERT INTO periodic_runs (name, slot, state, started_at) VALUES ($1, $2, 'running', $3)
-			ON CONFLICT (name, slot) DO NOTHING`, name, micros(slot), micros(now))
-		if err != nil {
-			return fmt.Errorf("claiming %s slot %s: %w", name, slot.Format(time.RFC3339), err)
+		if s.dialect == Postgres {
+			// Claims of one job are decided one at a time; SQLite's
+			// immediate transactions already are.
+			if _, err := t.exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('periodic_runs:' || $1))`, name); err != nil {
+				return fmt.Errorf("locking %s claims: %w", name, err)
+			}
 		}
-		if n == 0 {
+		var later, running int64
+		err := t.queryRow(ctx, `SELECT
+				(SELECT COUNT(*) FROM periodic_runs WHERE name = $1 AND slot >= $2),
+				(SELECT COUNT(*) FROM periodic_runs WHERE name = $1 AND slot < $2 AND state = 'running' AND started_at >= $3)`,
+			name, micros(slot), micros(staleBefore)).Scan(&later, &running)
+		switch {
+		case err != nil:
+			return fmt.Errorf("checking %s claims: %w", name, err)
+		case later > 0:
 			return nil
+		case running > 0:
+			return ErrPeriodicBusy
+		}
+		if _, err := t.exec(ctx, `INSERT INTO periodic_runs (name, slot, state, started_at) VALUES ($1, $2, 'running', $3)`,
+			name, micros(slot), micros(now)); err != nil {
+			return fmt.Errorf("claiming %s slot %s: %w", name, slot.Format(time.RFC3339), err)
 		}
 		claimed = true
 		var prev int64

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ func TestPeriodicSlotsRunAtMostOnce(t *testing.T) {
 		slot := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Hour) }
 		claim := func(name string, i int, wantClaimed bool, want store.LastRun) {
 			t.Helper()
-			last, ok, err := s.ClaimPeriodic(ctx, name, slot(i), slot(i))
+			last, ok, err := s.ClaimPeriodic(ctx, name, slot(i), slot(i), slot(i))
 			if err != nil {
 				t.Fatalf("ClaimPeriodic(%s, %d): %v", name, i, err)
 			}
@@ -59,8 +60,8 @@ func TestPeriodicSlotsRunAtMostOnce(t *testing.T) {
 		other := testdb.Open(t, url)
 		wins := make(chan bool, 2)
 		errs := clickTogether(
-			func() error { _, ok, err := s.ClaimPeriodic(ctx, "race", slot(9), slot(9)); wins <- ok; return err },
-			func() error { _, ok, err := other.ClaimPeriodic(ctx, "race", slot(9), slot(9)); wins <- ok; return err },
+			func() error { _, ok, err := s.ClaimPeriodic(ctx, "race", slot(9), slot(9), slot(9)); wins <- ok; return err },
+			func() error { _, ok, err := other.ClaimPeriodic(ctx, "race", slot(9), slot(9), slot(9)); wins <- ok; return err },
 		)
 		for _, err := range errs {
 			if err != nil {
@@ -69,6 +70,44 @@ func TestPeriodicSlotsRunAtMostOnce(t *testing.T) {
 		}
 		if a, b := <-wins, <-wins; a == b {
 			t.Fatalf("concurrent claims = %v, %v; want exactly one", a, b)
+		}
+	})
+}
+
+// Runs of one job never overlap: a slot waits while the slot before it is
+// still running (unless that claim is older than a run can last: it
+// crashed), and a slot whose successor was claimed never runs, as the
+// successor covers it. Otherwise two windows would start at the same
+// completed run and count its successor's events twice.
+func TestPeriodicRunsDoNotOverlap(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		s := testdb.Store(t, url)
+		slot := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Minute) }
+		lease := slot(0) // claims started before this are crashed runs
+		if _, ok, err := s.ClaimPeriodic(ctx, "digest", slot(1), slot(1), lease); err != nil || !ok {
+			t.Fatalf("claiming slot 1: %v, %v", ok, err)
+		}
+		if _, ok, err := s.ClaimPeriodic(ctx, "digest", slot(2), slot(2), lease); !errors.Is(err, store.ErrPeriodicBusy) || ok {
+			t.Fatalf("claiming slot 2 while slot 1 runs = %v, %v; want ErrPeriodicBusy", ok, err)
+		}
+		if err := s.FinishPeriodic(ctx, "digest", slot(1), "", 11, slot(2)); err != nil {
+			t.Fatal(err)
+		}
+		last, ok, err := s.ClaimPeriodic(ctx, "digest", slot(2), slot(2), lease)
+		if err != nil || !ok || !last.Slot.Equal(slot(1)) || last.Mark != 11 {
+			t.Fatalf("claiming slot 2 after slot 1 finished = %+v, %v, %v; want slot 1's run and mark", last, ok, err)
+		}
+		// A late job for an earlier slot never runs once a later slot was claimed.
+		if _, ok, err := s.ClaimPeriodic(ctx, "other", slot(5), slot(5), lease); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if _, ok, err := s.ClaimPeriodic(ctx, "other", slot(4), slot(6), lease); err != nil || ok {
+			t.Fatalf("claiming slot 4 after slot 5 = %v, %v; want not claimed", ok, err)
+		}
+		// A running claim older than the lease is a crash: the next slot runs.
+		if _, ok, err := s.ClaimPeriodic(ctx, "digest", slot(3), slot(3), slot(3).Add(time.Second)); err != nil || !ok {
+			t.Fatalf("claiming slot 3 with slot 2 crashed = %v, %v; want claimed", ok, err)
 		}
 	})
 }
