@@ -60,8 +60,16 @@ func TestPeriodicSlotsRunAtMostOnce(t *testing.T) {
 		other := testdb.Open(t, url)
 		wins := make(chan bool, 2)
 		errs := clickTogether(
-			func() error { _, ok, err := s.ClaimPeriodic(ctx, "race", slot(9), slot(9), slot(9)); wins <- ok; return err },
-			func() error { _, ok, err := other.ClaimPeriodic(ctx, "race", slot(9), slot(9), slot(9)); wins <- ok; return err },
+			func() error {
+				_, ok, err := s.ClaimPeriodic(ctx, "race", slot(9), slot(9), slot(9))
+				wins <- ok
+				return err
+			},
+			func() error {
+				_, ok, err := other.ClaimPeriodic(ctx, "race", slot(9), slot(9), slot(9))
+				wins <- ok
+				return err
+			},
 		)
 		for _, err := range errs {
 			if err != nil {
