@@ -119,7 +119,7 @@ func demoFlags(fs *flag.FlagSet) command {
 		if *script != "" {
 			f, err := os.Open(*script)
 			if err != nil {
-				return fmt.Errorf("%w: %v", errUsage, err)
+				return fmt.Errorf("reading the script: %w", err) // a missing file is a failure, not a wrong call
 			}
 			defer f.Close()
 			in, live = f, false
