@@ -27,6 +27,9 @@ type env struct {
 	stdout  io.Writer
 	stderr  io.Writer
 	environ []string
+	// terminal, when not nil, opens stdin and stdout as a terminal the demo
+	// can edit lines on; it returns nil when they are not one.
+	terminal func() (rw io.ReadWriter, restore func(), err error)
 }
 
 // subcommand is one entry of the dispatch table.
@@ -60,7 +63,7 @@ var errUsage = errors.New("usage")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, environ: os.Environ()}, os.Args[1:])
+	code := run(ctx, env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, environ: os.Environ(), terminal: rawTerminal}, os.Args[1:])
 	stop()
 	os.Exit(code)
 }
