@@ -72,6 +72,9 @@ func main() {
 // failed, 2 wrong call (usage).
 func run(ctx context.Context, e env, args []string) int {
 	table := subcommands()
+	if len(args) > 1 && args[0] == "help" {
+		return run(ctx, e, append(args[1:], "-h")) // "help digest" is "digest -h"
+	}
 	if len(args) == 0 || isHelp(args[0]) {
 		usage(e.stdout, table)
 		if len(args) == 0 {

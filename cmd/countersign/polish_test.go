@@ -124,6 +124,9 @@ func TestHelpEverywhere(t *testing.T) {
 		{[]string{"digest", "-h"}, 0, []string{"-since duration", "Examples:", "countersign digest --since 7d"}, false},
 		{[]string{"demo", "-h"}, 0, []string{"-script FILE", "Examples:"}, false},
 		{[]string{"migrate", "-h"}, 0, []string{"-config", "Examples:"}, false},
+		{[]string{"help", "digest"}, 0, []string{"-since duration", "Examples:"}, false},
+		{[]string{"help", "audit", "export"}, 0, []string{"-format", "Examples:"}, false},
+		{[]string{"help", "audit"}, 0, []string{"audit verify", "audit export"}, false},
 		{[]string{"audit", "frob"}, 2, []string{`unknown command "audit frob"`}, true},
 	} {
 		code, out, errOut := runCLI(t, nil, tc.args...)
