@@ -85,7 +85,7 @@ Try:
   /countersign explain disable ceo@contoso.com --reason test
   /countersign help
 /as NAME switches person, /approve ID and /deny ID REASON press a card's buttons,
-/wait 2h moves the clock forward, /digest shows the digest of the last day, /quit ends the demo.`
+/wait 2h moves the clock forward, /digest shows the digest of the last day, /quit or Ctrl-C ends the demo.`
 
 // clock is the demo's adjustable clock: /wait moves it forward.
 type clock struct {
@@ -163,6 +163,9 @@ func runDemo(ctx context.Context, e env, clk *clock, in console.Lines, live bool
 	err = d.console.Run(ctx, in, d.sys.Bot, consoleHooks(d), !live)
 	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
 		err = nil
+	}
+	if p, ok := in.(console.Prompter); ok {
+		p.SetPrompt("") // a terminal would draw the prompt again after the last words
 	}
 	fmt.Fprintln(e.stdout)
 	if live && err == nil {

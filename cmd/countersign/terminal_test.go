@@ -76,6 +76,9 @@ func TestDemoTerminal(t *testing.T) {
 			t.Errorf("%q appears %d times, want %d to %d; output:\n%s", tc.want, n, tc.min, tc.max, got)
 		}
 	}
+	if !strings.HasSuffix(got, "are gone.\r\n") {
+		t.Errorf("the demo's last words are not last (a prompt drawn after them?):\n%q", got[max(0, len(got)-120):])
+	}
 }
 
 // TestDemoInterrupt: on a pipe, an interrupt (ctx) ends the demo while it
