@@ -184,15 +184,17 @@ func listCommands(w io.Writer, table map[string]subcommand, names []string) {
 
 // commandExamples are the examples "countersign <command> -h" shows; a
 // command without any shows none.
-var commandExamples = map[string][]string{
-	"serve":            {"countersign serve --config countersign.yaml"},
-	"demo":             {"countersign demo", "countersign demo --script session.txt"},
-	"migrate":          {"countersign migrate --config countersign.yaml"},
-	"config check":     {"countersign config check --config countersign.yaml"},
-	"audit verify":     {"countersign audit verify", "countersign audit verify --checkpoint checkpoints.log"},
-	"audit export":     {"countersign audit export --since 30d --format csv > audit.csv"},
-	"digest":           {"countersign digest --since 7d", "countersign digest --since 24h --format json", "countersign digest --post"},
-	"slack manifest":   {"countersign slack manifest --url https://countersign.example.com"},
-	"discord register": {"countersign discord register --config countersign.yaml"},
-	"version":          {"countersign version"},
+func commandExamples() map[string][]string {
+	return map[string][]string{
+		"serve":            {"countersign serve --config countersign.yaml"},
+		"demo":             {"countersign demo", "countersign demo --script session.txt"},
+		"migrate":          {"countersign migrate --config countersign.yaml"},
+		"config check":     {"countersign config check --config countersign.yaml"},
+		"audit verify":     {"countersign audit verify", "countersign audit verify --checkpoint checkpoints.log"},
+		"audit export":     {"countersign audit export --since 30d --format csv > audit.csv"},
+		"digest":           {"countersign digest --since 7d", "countersign digest --since 24h --format json", "countersign digest --post"},
+		"slack manifest":   {"countersign slack manifest --url https://countersign.example.com"},
+		"discord register": {"countersign discord register --config countersign.yaml"},
+		"version":          {"countersign version"},
+	}
 }

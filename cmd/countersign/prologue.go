@@ -120,7 +120,7 @@ func commandUsage(w io.Writer, fs *flag.FlagSet, name, summary string) {
 		fs.SetOutput(w)
 		fs.PrintDefaults()
 	}
-	if ex := commandExamples[name]; len(ex) > 0 {
+	if ex := commandExamples()[name]; len(ex) > 0 {
 		fmt.Fprintln(w, "\nExamples:")
 		for _, x := range ex {
 			fmt.Fprintln(w, "  "+x)
