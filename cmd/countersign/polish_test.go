@@ -163,3 +163,19 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryCommandHasExamples: -h shows examples for every command, and
+// each example calls its command.
+func TestEveryCommandHasExamples(t *testing.T) {
+	examples := commandExamples()
+	for name := range subcommands() {
+		if len(examples[name]) == 0 {
+			t.Errorf("%q has no examples: add some to commandExamples in main.go", name)
+		}
+		for _, ex := range examples[name] {
+			if !strings.HasPrefix(ex, "countersign "+name) {
+				t.Errorf("example %q of %q does not call it", ex, name)
+			}
+		}
+	}
+}
