@@ -152,14 +152,14 @@ func parseMessageID(raw, provider string) (id, shape string, err error) {
 	s := x.text
 	if g := strings.TrimSuffix(strings.TrimPrefix(s, "{"), "}"); approvals.IsGUID(g) && len(s)-len(g) != 1 {
 		if provider == ProviderTMCAS {
-			return "", "", &Error{Msg: "tmcas finds mail by its Internet Message-ID, not a Graph network message id",
+			return "", "", &Error{Msg: "TMCAS finds mail by its Internet Message-ID, not a Graph network message id",
 				Hint: "give the Message-ID header in angle brackets, such as <abc123@mail.contoso.com>, or use --provider graph"}
 		}
 		return strings.ToLower(g), ProviderGraph, nil
 	}
 	if approvals.IsMessageID(s) {
 		if provider == ProviderGraph {
-			return "", "", &Error{Msg: "graph finds mail by its network message id (a GUID), not the Message-ID header",
+			return "", "", &Error{Msg: "Microsoft Graph finds mail by its network message id (a GUID), not the Message-ID header",
 				Hint: "copy the Network Message ID from the Defender portal, or use --provider tmcas"}
 		}
 		return s, ProviderTMCAS, nil

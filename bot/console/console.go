@@ -192,39 +192,118 @@ type Hooks struct {
 	Extra func(ctx context.Context, name, args string) (handled bool, err error)
 }
 
-// Run reads lines from in until it ends or ctx is done. With echo set, each
-// line is printed after the prompt, as a transcript shows it.
-func (c *Console) Run(ctx context.Context, in io.Reader, h bot.Handler, hooks Hooks, echo bool) error {
-	sc := bufio.NewScanner(in)
+// Lines is where Run reads its input, a line at a time; ReadLine returns
+// io.EOF at the end. A line-editing terminal is one; Scan makes one of a
+// reader.
+type Lines interface {
+	ReadLine() (string, error)
+}
+
+// Prompter is Lines that draws the prompt itself, as a line-editing
+// terminal does.
+type Prompter interface {
+	SetPrompt(prompt string)
+}
+
+// Scan reads lines from r.
+func Scan(r io.Reader) Lines {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 64*1024)
-	c.prompt()
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
+	return scanner{sc}
+}
+
+type scanner struct{ sc *bufio.Scanner }
+
+func (s scanner) ReadLine() (string, error) {
+	if s.sc.Scan() {
+		return s.sc.Text(), nil
+	}
+	if err := s.sc.Err(); err != nil {
+		return "", err
+	}
+	return "", io.EOF
+}
+
+// Run reads lines from in until it ends (nil), /quit (io.EOF) or ctx is
+// done (its error). With echo set, each
+// line is printed after the prompt, as a transcript shows it. A line is
+// read only once the one before has been handled, so the prompt names
+// the person it acts as; the reading itself waits in a goroutine, so that
+// ctx ends Run at once, not at the next Enter (a read that never returns
+// stays blocked until the process ends).
+func (c *Console) Run(ctx context.Context, in Lines, h bot.Handler, hooks Hooks, echo bool) error {
+	type read struct {
+		line string
+		err  error
+	}
+	next, got, done := make(chan struct{}), make(chan read), make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case <-next:
+			case <-done:
+				return
+			}
+			line, err := in.ReadLine()
+			select {
+			case got <- read{line, err}:
+			case <-done:
+				return
+			}
+		}
+	}()
+	for {
+		c.prompt(in)
+		select {
+		case next <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		var r read
+		select {
+		case r = <-got:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if errors.Is(r.err, io.EOF) {
+			return nil // the end of the input, or Ctrl-D or Ctrl-C on a terminal
+		}
+		if r.err != nil {
+			return r.err
+		}
+		line := strings.TrimSpace(r.line)
 		if echo {
 			fmt.Fprintln(c.out, line)
 		}
-		if line != "" && !strings.HasPrefix(line, "#") {
-			if err := c.line(ctx, line, h, hooks); err != nil {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if err := c.line(ctx, line, h, hooks); err != nil {
+			return err
+		}
+		if hooks.Settle != nil {
+			if err := hooks.Settle(ctx); err != nil {
 				return err
 			}
-			if hooks.Settle != nil {
-				if err := hooks.Settle(ctx); err != nil {
-					return err
-				}
-			}
-			c.Flush()
 		}
+		c.Flush()
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		c.prompt()
 	}
-	return sc.Err()
 }
 
-func (c *Console) prompt() {
+// prompt shows who the next line acts as: printed, or set on a terminal
+// that draws it.
+func (c *Console) prompt(in Lines) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if p, ok := in.(Prompter); ok {
+		fmt.Fprintln(c.out)
+		p.SetPrompt(c.current + "> ")
+		return
+	}
 	fmt.Fprintf(c.out, "\n%s> ", c.current)
 }
 

@@ -73,7 +73,7 @@ func readCheckpoints(e env, file string, key []byte) ([]audit.Checkpoint, error)
 // JSON lines or CSV.
 func auditExportFlags(fs *flag.FlagSet) command {
 	format := fs.String("format", "jsonl", "output format: jsonl or csv")
-	since := fs.Duration("since", 0, "only entries from this long ago, e.g. 24h or 720h (default: all)")
+	since := durationFlag(fs, "since", 0, "only entries from this long ago: a `duration` such as 24h or 30d (default: all)")
 	var w audit.Writer
 	return command{
 		check: func(e env) error {

@@ -22,6 +22,7 @@ import (
 	"github.com/countersign/countersign/internal/engine"
 	"github.com/countersign/countersign/providers/msgraph/graphtest"
 	"github.com/countersign/countersign/providers/tmcas/tmcastest"
+	"golang.org/x/term"
 )
 
 // demoConfig is the demo's configuration; the %s are the fakes' addresses
@@ -29,7 +30,7 @@ import (
 const demoConfig = `
 store: { url: "sqlite:%s" }
 audit: { key: "demo-only-audit-key-never-use-this-in-production" }
-log: { level: warn, format: text }
+log: { level: error, format: text } # block-ip's warnings about the deprecated API it uses are no news in a demo
 policy:
   approvals_required: 1
   request_ttl: 1h
@@ -44,7 +45,7 @@ people:
   - { name: carol, email: carol@contoso.com }
 providers:
   tmcas: { base_url: "%s", token: "%s" }
-  graph: { base_url: "%s", token_url: "%s", tenant_id: "%s", client_id: "%s", client_secret: "%s" }
+  graph: { base_url: "%s", token_url: "%s", tenant_id: "%s", client_id: "%s", client_secret: "%s", enable_legacy_security_actions: true }
 routes: { disable: tmcas, enable-mfa: tmcas, reset-password: graph, revoke-sessions: graph, purge-mail: graph }
 engine: { poll_interval: 200ms, expiry_sweep: "@every 1s", workers: 4 }
 `
@@ -57,6 +58,7 @@ const (
 	demoMessageID  = "7a3c4f10-2b9e-4d1a-9c55-0e6f1a2b3c4d"
 	demoInternetID = "<invoice-4711@billing.example.net>" // the same message's Internet Message-ID
 	demoFailing    = "trent@contoso.com"                  // every TMCAS action on it fails
+	demoDisabled   = "grace@contoso.com"                  // disabled already, so that /enable has someone to enable
 )
 
 var demoUsers = []struct{ email, name string }{
@@ -77,10 +79,13 @@ Try:
   /as bob
   /approve 1
   /purge-mail ` + demoMessageID + ` --reason "phishing wave" --dry-run
+  /purge-mail ` + demoInternetID + ` --provider tmcas --reason "phishing wave"
+  /enable ` + demoDisabled + ` --reason "back from leave"
+  /block-ip 203.0.113.9 --reason "scanner" --dry-run
   /countersign explain disable ceo@contoso.com --reason test
   /countersign help
 /as NAME switches person, /approve ID and /deny ID REASON press a card's buttons,
-/wait 2h moves the clock forward, /digest shows the digest of the last day, /quit ends the demo.`
+/wait 2h moves the clock forward, /digest shows the digest of the last day, /quit or Ctrl-C ends the demo.`
 
 // clock is the demo's adjustable clock: /wait moves it forward.
 type clock struct {
@@ -113,34 +118,62 @@ func (c *clock) advance(d time.Duration) {
 func demoFlags(fs *flag.FlagSet) command {
 	script := fs.String("script", "", "read commands from `FILE` and print the transcript, then exit")
 	return command{run: func(ctx context.Context, c *call) error {
-		in, live := c.stdin, true
-		clk := &clock{base: time.Now().UTC().Truncate(time.Second), start: time.Now()}
-		start := time.Now()
 		if *script != "" {
 			f, err := os.Open(*script)
 			if err != nil {
-				return fmt.Errorf("%w: %v", errUsage, err)
+				return fmt.Errorf("reading the script: %w", err) // a missing file is a failure, not a wrong call
 			}
 			defer f.Close()
-			in, live = f, false
-			clk = &clock{base: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+			clk := &clock{base: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+			return runDemo(ctx, c.env, clk, console.Scan(f), false)
 		}
-		d, err := startDemo(ctx, c.env, clk, live)
-		if err != nil {
-			return err
+		clk := &clock{base: time.Now().UTC().Truncate(time.Second), start: time.Now()}
+		if c.terminal != nil {
+			rw, restore, err := c.terminal()
+			if err != nil {
+				return err
+			}
+			if rw != nil {
+				defer restore()
+				// Everything goes through the terminal, which keeps the
+				// line being typed below what the bot prints meanwhile.
+				t := term.NewTerminal(rw, "")
+				e := c.env
+				e.stdout, e.stderr = t, t
+				return runDemo(ctx, e, clk, t, true)
+			}
 		}
-		defer d.close()
-		if live {
-			fmt.Fprintln(c.stdout, demoHint)
-			fmt.Fprintf(c.stdout, "(started in %s)\n", time.Since(start).Round(time.Millisecond))
-		}
-		err = d.console.Run(ctx, in, d.sys.Bot, consoleHooks(d), !live)
-		if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
-			err = nil
-		}
-		fmt.Fprintln(c.stdout)
-		return err
+		return runDemo(ctx, c.env, clk, console.Scan(c.stdin), true)
 	}}
+}
+
+// runDemo runs the demo on lines: live, with the hint and the wall clock,
+// or as a script's transcript on clk, frozen.
+func runDemo(ctx context.Context, e env, clk *clock, in console.Lines, live bool) error {
+	start := time.Now()
+	d, err := startDemo(ctx, e, clk, live)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	if live {
+		fmt.Fprintln(e.stdout, demoHint)
+		fmt.Fprintf(e.stdout, "(started in %s)\n", time.Since(start).Round(time.Millisecond))
+	}
+	err = d.console.Run(ctx, in, d.sys.Bot, consoleHooks(d), !live)
+	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	if p, ok := in.(console.Prompter); ok {
+		p.SetPrompt("") // a terminal would draw the prompt again after the last words
+	}
+	fmt.Fprintln(e.stdout)
+	if live && err == nil {
+		// Ctrl-C, Ctrl-D, /quit or the end of the input: say so, rather
+		// than leave the shell's prompt after the demo's.
+		fmt.Fprintln(e.stdout, "Demo ended; its temporary database and fake providers are gone.")
+	}
+	return err
 }
 
 // consoleHooks are the demo's additions to the console.
@@ -185,6 +218,10 @@ func startDemo(ctx context.Context, e env, clk *clock, live bool) (_ *demo, err 
 			Actions:  []string{"disable", "forcePasswordReset", "revokeAllSessions", "requireUserToSignInAgain", "markUserAsCompromised"},
 		}}})
 	}
+	d.graph.AddUser(graphtest.User{DisplayName: "Grace Hall", UPN: demoDisabled, Email: demoDisabled, Accounts: []graphtest.Account{{
+		Provider: "activeDirectory",
+		Actions:  []string{"enable", "forcePasswordReset", "revokeAllSessions", "requireUserToSignInAgain", "markUserAsCompromised"},
+	}}})
 	for _, to := range []string{"dave@contoso.com", "erin@contoso.com", "frank@contoso.com"} {
 		d.graph.AddEmail(graphtest.Email{NetworkMessageID: demoMessageID, InternetMessageID: demoInternetID,
 			Recipient: to, Subject: "Overdue invoice 4711", Sender: "billing@example.net", Logged: clk.Now().Add(-2 * time.Hour)})
@@ -300,9 +337,9 @@ func (d *demo) extra(ctx context.Context, name, args string) (bool, error) {
 func (d *demo) digest(ctx context.Context, args string) error {
 	since := 24 * time.Hour
 	if args != "" {
-		dur, err := time.ParseDuration(args)
+		dur, err := parseDuration(args)
 		if err != nil || dur <= 0 {
-			fmt.Fprintln(d.out, "Usage: /digest [DURATION], such as /digest 24h")
+			fmt.Fprintln(d.out, "Usage: /digest [DURATION], such as /digest 24h or /digest 7d")
 			return nil
 		}
 		since = dur
@@ -322,9 +359,9 @@ func (d *demo) digest(ctx context.Context, args string) error {
 
 // wait moves the demo clock forward.
 func (d *demo) wait(args string) {
-	dur, err := time.ParseDuration(args)
+	dur, err := parseDuration(args)
 	if err != nil || dur <= 0 {
-		fmt.Fprintln(d.out, "Usage: /wait DURATION, such as /wait 2h")
+		fmt.Fprintln(d.out, "Usage: /wait DURATION, such as /wait 2h or /wait 1d")
 		return
 	}
 	d.clock.advance(dur)

@@ -58,3 +58,41 @@ func TestDemoTranscripts(t *testing.T) {
 		})
 	}
 }
+
+// helpCommand matches a command in the bot's help: "│   /disable <user>...".
+var helpCommand = regexp.MustCompile(`(?m)^│   /(?:countersign )?([a-z-]+)`)
+
+// TestDemoTriesEveryHelpCommand: every command /countersign help lists is
+// tried in testdata/demo/everycommand.txt, and none of them finds nothing
+// to act on or no provider: the demo seeds what each needs.
+func TestDemoTriesEveryHelpCommand(t *testing.T) {
+	script, err := os.ReadFile(filepath.Join("testdata", "demo", "everycommand.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden, err := os.ReadFile(filepath.Join("testdata", "demo", "everycommand.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, help, stderr := runCLIInput(t, nil, "/countersign help\n", "demo")
+	if code != 0 {
+		t.Fatalf("demo exited %d: %s", code, stderr)
+	}
+	names := helpCommand.FindAllStringSubmatch(help, -1)
+	if len(names) < 12 {
+		t.Fatalf("found %d commands in the help, want at least 12:\n%s", len(names), help)
+	}
+	for _, m := range names {
+		if m[1] == "help" {
+			continue // the script's own help line is about one command
+		}
+		if !regexp.MustCompile(`(?m)^/(countersign )?` + m[1] + `( |$)`).Match(script) {
+			t.Errorf("everycommand.txt does not try /%s", m[1])
+		}
+	}
+	for _, bad := range []string{"No configured provider", "not found", "cannot be acted on"} {
+		if strings.Contains(string(golden), bad) {
+			t.Errorf("everycommand.golden says %q: a command found nothing to try it on", bad)
+		}
+	}
+}

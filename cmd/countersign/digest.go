@@ -14,7 +14,7 @@ import (
 
 // digestFlags: digest prints (or posts) the digest of the last --since.
 func digestFlags(fs *flag.FlagSet) command {
-	since := fs.Duration("since", 24*time.Hour, "how far back the digest reaches, e.g. 24h or 168h")
+	since := durationFlag(fs, "since", 24*time.Hour, "how far back the digest reaches: a `duration` such as 24h or 7d")
 	format := fs.String("format", "text", "output format: text or json")
 	post := fs.Bool("post", false, "post the digest to slack.digest_channel and discord.digest_channel instead of printing it")
 	return command{

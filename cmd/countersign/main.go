@@ -27,6 +27,9 @@ type env struct {
 	stdout  io.Writer
 	stderr  io.Writer
 	environ []string
+	// terminal, when not nil, opens stdin and stdout as a terminal the demo
+	// can edit lines on; it returns nil when they are not one.
+	terminal func() (rw io.ReadWriter, restore func(), err error)
 }
 
 // subcommand is one entry of the dispatch table.
@@ -60,15 +63,19 @@ var errUsage = errors.New("usage")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, environ: os.Environ()}, os.Args[1:])
+	code := run(ctx, env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, environ: os.Environ(), terminal: rawTerminal}, os.Args[1:])
 	stop()
 	os.Exit(code)
 }
 
-// run dispatches args to a subcommand and returns the exit code.
+// run dispatches args to a subcommand and returns the exit code: 0 done, 1
+// failed, 2 wrong call (usage).
 func run(ctx context.Context, e env, args []string) int {
 	table := subcommands()
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) > 1 && args[0] == "help" {
+		return run(ctx, e, append(args[1:], "-h")) // "help digest" is "digest -h"
+	}
+	if len(args) == 0 || isHelp(args[0]) {
 		usage(e.stdout, table)
 		if len(args) == 0 {
 			return 2
@@ -77,14 +84,12 @@ func run(ctx context.Context, e env, args []string) int {
 	}
 	name, rest := args[0], args[1:]
 	sc, ok := table[name]
-	if !ok && len(rest) > 0 {
+	if !ok && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		name, rest = args[0]+" "+args[1], args[2:]
 		sc, ok = table[name]
 	}
 	if !ok {
-		fmt.Fprintf(e.stderr, "countersign: unknown command %q\n\n", strings.Join(args[:min(2, len(args))], " "))
-		usage(e.stderr, table)
-		return 2
+		return unknown(e, table, args)
 	}
 	if err := invoke(ctx, e, name, sc, rest); err != nil {
 		var exit exitError
@@ -95,7 +100,7 @@ func run(ctx context.Context, e env, args []string) int {
 			}
 			return exit.code
 		case errors.Is(err, errUsage):
-			fmt.Fprintf(e.stderr, "countersign %s: %v\n", name, err)
+			fmt.Fprintf(e.stderr, "countersign %s: %v\nRun \"countersign %s -h\" for its flags and examples.\n", name, err, name)
 			return 2
 		default:
 			fmt.Fprintf(e.stderr, "countersign %s: %v\n", name, err)
@@ -103,6 +108,43 @@ func run(ctx context.Context, e env, args []string) int {
 		}
 	}
 	return 0
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	return arg == "help" || arg == "-h" || arg == "--help" || arg == "-help"
+}
+
+// unknown answers a command that is not in the table. The first word of a
+// two-word command ("audit", "audit -h") lists that group's commands.
+func unknown(e env, table map[string]subcommand, args []string) int {
+	group := subcommandsIn(table, args[0])
+	if len(group) > 0 && (len(args) == 1 || isHelp(args[1])) {
+		w, code := e.stderr, 2
+		if len(args) > 1 {
+			w, code = e.stdout, 0
+		}
+		fmt.Fprintf(w, "Usage: countersign %s <command> [flags]\n\nCommands:\n", args[0])
+		listCommands(w, table, group)
+		fmt.Fprintf(w, "\nRun \"countersign %s <command> -h\" for a command's flags and examples.\n", args[0])
+		return code
+	}
+	fmt.Fprintf(e.stderr, "countersign: unknown command %q\n\n", strings.Join(args[:min(2, len(args))], " "))
+	usage(e.stderr, table)
+	return 2
+}
+
+// subcommandsIn returns the sorted names of table's commands whose first
+// word is group and that have a second.
+func subcommandsIn(table map[string]subcommand, group string) []string {
+	var names []string
+	for n := range table {
+		if strings.HasPrefix(n, group+" ") {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
 }
 
 // exitError ends a subcommand with a specific exit code.
@@ -122,9 +164,37 @@ func usage(w io.Writer, table map[string]subcommand) {
 	fmt.Fprintln(w, "Usage: countersign <command> [flags]")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-16s %s\n", n, table[n].summary)
-	}
+	listCommands(w, table, names)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, `Run "countersign <command> -h" for a command's flags.`)
+	fmt.Fprintln(w, "Examples:")
+	fmt.Fprintln(w, "  countersign demo")
+	fmt.Fprintln(w, "  countersign config check --config countersign.yaml")
+	fmt.Fprintln(w, "  countersign digest --since 7d --format json")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, `Run "countersign <command> -h" for a command's flags and examples.`)
+	fmt.Fprintln(w, "Exit codes: 0 done, 1 failed, 2 wrong call (usage).")
+}
+
+// listCommands prints names with their summaries.
+func listCommands(w io.Writer, table map[string]subcommand, names []string) {
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-17s %s\n", n, table[n].summary)
+	}
+}
+
+// commandExamples are the examples "countersign <command> -h" shows; a
+// command without any shows none.
+func commandExamples() map[string][]string {
+	return map[string][]string{
+		"serve":            {"countersign serve --config countersign.yaml"},
+		"demo":             {"countersign demo", "countersign demo --script session.txt"},
+		"migrate":          {"countersign migrate --config countersign.yaml"},
+		"config check":     {"countersign config check --config countersign.yaml"},
+		"audit verify":     {"countersign audit verify", "countersign audit verify --checkpoint checkpoints.log"},
+		"audit export":     {"countersign audit export --since 30d --format csv > audit.csv"},
+		"digest":           {"countersign digest --since 7d", "countersign digest --since 24h --format json", "countersign digest --post"},
+		"slack manifest":   {"countersign slack manifest --url https://countersign.example.com"},
+		"discord register": {"countersign discord register --config countersign.yaml"},
+		"version":          {"countersign version"},
+	}
 }

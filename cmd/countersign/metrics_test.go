@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/countersign/countersign/bot/console"
 )
 
 // TestMetricsAfterFlow runs a scripted flow through the demo system (real
@@ -34,7 +36,7 @@ func TestMetricsAfterFlow(t *testing.T) {
 		`/as alice`,
 		`/disable eve@contoso.com --reason "later"`,
 	}, "\n")
-	if err := d.console.Run(ctx, strings.NewReader(script), d.sys.Bot, consoleHooks(d), false); err != nil {
+	if err := d.console.Run(ctx, console.Scan(strings.NewReader(script)), d.sys.Bot, consoleHooks(d), false); err != nil {
 		t.Fatalf("script: %v\n%s", err, out.String())
 	}
 	rec := httptest.NewRecorder()

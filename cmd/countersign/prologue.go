@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -60,7 +61,7 @@ func invoke(ctx context.Context, e env, name string, sc subcommand, args []strin
 		path = fs.String("config", "", "configuration file (default "+defaultConfigPath+" if it exists)")
 	}
 	cmd := sc.flags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, e, name, sc.summary); err != nil {
 		return err
 	}
 	if cmd.check != nil {
@@ -90,19 +91,41 @@ func invoke(ctx context.Context, e env, name string, sc subcommand, args []strin
 	return cmd.run(ctx, c)
 }
 
-// parseFlags parses args, turning flag errors into usage errors and -h into
-// a clean exit.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitError{code: 0}
-		}
+// parseFlags parses args, turning flag errors into usage errors (said once,
+// by run) and -h into the command's help on stdout and a clean exit.
+func parseFlags(fs *flag.FlagSet, args []string, e env, name, summary string) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(e.stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		commandUsage(e.stdout, fs, name, summary)
+		return exitError{code: 0}
+	case err != nil:
 		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
+	case fs.NArg() > 0:
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	return nil
+}
+
+// commandUsage is the help of one command: what it does, its flags and
+// examples.
+func commandUsage(w io.Writer, fs *flag.FlagSet, name, summary string) {
+	fmt.Fprintf(w, "Usage: countersign %s [flags]\n\n%s\n", name, summary)
+	hasFlags := false
+	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if hasFlags {
+		fmt.Fprintln(w, "\nFlags:")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+	if ex := commandExamples()[name]; len(ex) > 0 {
+		fmt.Fprintln(w, "\nExamples:")
+		for _, x := range ex {
+			fmt.Fprintln(w, "  "+x)
+		}
+	}
 }
 
 // loadConfig loads the file named by --config, or countersign.yaml when it

@@ -29,7 +29,7 @@ func OpenCurrentStore(ctx context.Context, cfg *config.Config, log *slog.Logger)
 	ok, err := st.MigrationsCurrent(ctx)
 	if err != nil {
 		st.Close()
-		return nil, fmt.Errorf("checking migrations: %w", err)
+		return nil, err // the store names what it was checking
 	}
 	if !ok {
 		st.Close()

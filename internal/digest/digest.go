@@ -14,6 +14,7 @@ package digest
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -437,4 +438,30 @@ func (d Digest) location() *time.Location {
 		return l
 	}
 	return time.UTC
+}
+
+// MarshalJSON writes empty lists as [] rather than null, so that readers of
+// `countersign digest --format json` need not tell the two apart.
+func (d Digest) MarshalJSON() ([]byte, error) {
+	type plain Digest // without this method
+	p := plain(d)
+	for _, cs := range []*[]Count{&p.ByAction, &p.ByProvider, &p.ByOutcome, &p.TopRequesters, &p.TopApprovers} {
+		*cs = orEmpty(*cs)
+	}
+	for _, es := range []*[]Entry{&p.Problems, &p.Pending, &p.Denied, &p.Expired, &p.Cancelled} {
+		*es = slices.Clone(orEmpty(*es)) // the targets below are set on a copy
+		for i := range *es {
+			(*es)[i].Targets = orEmpty((*es)[i].Targets)
+		}
+	}
+	p.Days = orEmpty(p.Days)
+	return json.Marshal(p)
+}
+
+// orEmpty is s, or an empty slice for nil.
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

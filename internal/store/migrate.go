@@ -27,36 +27,56 @@ const headMACVersion = 4
 // Migrate brings our schema and River's up to date. It is safe to run from
 // several processes at once.
 func (s *Store) Migrate(ctx context.Context) error {
+	_, err := s.MigrateReport(ctx)
+	return err
+}
+
+// Applied is what one run of MigrateReport applied.
+type Applied struct {
+	// Versions are Countersign's migrations applied, in order.
+	Versions []int64
+	// River counts River's migrations applied.
+	River int
+}
+
+// MigrateReport is Migrate, reporting what it applied, so that the
+// operator's `migrate` can tell a fresh schema from a current one.
+func (s *Store) MigrateReport(ctx context.Context) (Applied, error) {
+	var done Applied
 	if s.pool != nil {
 		conn, err := s.pool.Acquire(ctx)
 		if err != nil {
-			return fmt.Errorf("acquiring connection for migration lock: %w", err)
+			return done, fmt.Errorf("acquiring connection for migration lock: %w", err)
 		}
 		defer conn.Release()
 		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLock); err != nil {
-			return fmt.Errorf("taking migration lock: %w", err)
+			return done, fmt.Errorf("taking migration lock: %w", err)
 		}
 		defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock) //nolint:errcheck // released with the session anyway
 	}
 	p, err := s.goose()
 	if err != nil {
-		return err
+		return done, err
 	}
 	applied, err := p.Up(ctx)
 	if err != nil {
-		return fmt.Errorf("migrating: %w", err)
+		return done, fmt.Errorf("migrating: %w", err)
 	}
 	for _, r := range applied {
-		if r.Source != nil && r.Source.Version == headMACVersion {
+		if r.Source == nil {
+			continue
+		}
+		done.Versions = append(done.Versions, r.Source.Version)
+		if r.Source.Version == headMACVersion {
 			if err := s.sealAuditHead(ctx); err != nil {
-				return err
+				return done, err
 			}
 		}
 	}
-	if _, err := s.migrateRiver(ctx, false); err != nil {
-		return fmt.Errorf("migrating river: %w", err)
+	if done.River, err = s.migrateRiver(ctx, false); err != nil {
+		return done, fmt.Errorf("migrating river: %w", err)
 	}
-	return nil
+	return done, nil
 }
 
 // MigrationsCurrent reports whether both schemas are fully migrated, for
