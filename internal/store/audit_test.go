@@ -350,8 +350,8 @@ func tryRaw(url, q string) error {
 }
 
 const (
-	envAppendURL   = "COUNTERSIGN_TEST_APPEND_URL"
-	envAppendCount = "COUNTERSIGN_TEST_APPEND_COUNT"
+	envAppendURL   = "CS_TEST_APPEND_URL"
+	envAppendCount = "CS_TEST_APPEND_COUNT"
 )
 
 // TestMain doubles as the child process of TestAuditAppendsFromTwoProcesses.
