@@ -5,23 +5,68 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
 
 	slackbot "github.com/countersign/countersign/bot/slack"
 	"github.com/countersign/countersign/internal/app"
+	"github.com/countersign/countersign/internal/config"
 )
 
-// slackManifestFlags: slack manifest prints the Slack app manifest.
+// slackManifestFlags: slack manifest prints the Slack app manifest. The
+// configuration is optional here (a manifest is often made before any
+// secret exists): it is read when --config is given, countersign.yaml
+// exists or a COUNTERSIGN_ variable is set, for http.public_url and
+// slack.command_prefix.
 func slackManifestFlags(fs *flag.FlagSet) command {
-	u := fs.String("url", "", "public base URL of serve (HTTP mode: commands and interactivity point at URL/slack/…); empty: Socket Mode")
+	path := fs.String("config", "", "configuration file for http.public_url and slack.command_prefix (default "+defaultConfigPath+" if it exists)")
+	u := fs.String("url", "", "public base URL of serve: commands and interactivity point at URL/slack/… (default http.public_url)")
+	socket := fs.Bool("socket-mode", false, "Socket Mode: no request URLs; serve connects out with slack.app_token")
 	name := fs.String("name", "Countersign", "the app's name in Slack (at most 35 characters)")
-	return command{run: func(_ context.Context, c *call) error {
-		m, err := slackbot.Manifest(*name, *u)
-		if err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
+	return command{
+		check: func(env) error {
+			if *socket && *u != "" {
+				return fmt.Errorf("%w: --url and --socket-mode exclude each other", errUsage)
+			}
+			return nil
+		},
+		run: func(_ context.Context, c *call) error {
+			o := slackbot.ManifestOptions{Name: *name, PublicURL: *u, SocketMode: *socket}
+			cfg, err := optionalConfig(*path, c.env)
+			if err != nil {
+				return err
+			}
+			if cfg != nil {
+				o.CommandPrefix = cfg.Slack.CommandPrefix
+				if o.PublicURL == "" && !o.SocketMode {
+					o.PublicURL = cfg.HTTP.PublicURL
+				}
+			}
+			if o.PublicURL == "" && !o.SocketMode {
+				return fmt.Errorf("%w: no request URL: set http.public_url in the configuration (--config), pass --url https://…, or ask for --socket-mode", errUsage)
+			}
+			m, err := slackbot.Manifest(o)
+			if err != nil {
+				return fmt.Errorf("%w: %v", errUsage, err)
+			}
+			_, err = fmt.Fprintf(c.stdout, "%s\n", m)
+			return err
+		},
+	}
+}
+
+// optionalConfig loads the configuration when there is one to load: path
+// given, countersign.yaml present, or a COUNTERSIGN_ variable set. It
+// returns nil when there is none.
+func optionalConfig(path string, e env) (*config.Config, error) {
+	if path == "" && !slices.ContainsFunc(e.environ, func(kv string) bool { return strings.HasPrefix(kv, config.EnvPrefix) }) {
+		if _, err := os.Stat(defaultConfigPath); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
 		}
-		_, err = fmt.Fprintf(c.stdout, "%s\n", m)
-		return err
-	}}
+	}
+	return loadConfig(path, e)
 }
 
 // discordRegisterFlags: discord register registers the guild's slash

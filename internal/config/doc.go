@@ -1,5 +1,5 @@
 // Package config loads, validates and prints Countersign's configuration
-// (DESIGN §8): one YAML file, then COUNTERSIGN_… environment variables,
+// (README, "Configuration"): one YAML file, then COUNTERSIGN_… environment variables,
 // then secrets read from *_file keys. It is loaded and validated once, at
 // start-up, and passed to whoever needs a part of it.
 //

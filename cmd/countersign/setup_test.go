@@ -1,0 +1,91 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/countersign/countersign/internal/config"
+	"github.com/countersign/countersign/internal/testdb"
+)
+
+// writeFile writes content to path with mode 0600, failing the test on
+// error.
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSlackManifestConfig: slack manifest takes --config and reads
+// http.public_url and slack.command_prefix from it (it used to exit 2,
+// "flag provided but not defined: -config"); without a URL it refuses
+// instead of printing a Socket Mode manifest, which it gives only when
+// asked.
+func TestSlackManifestConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "countersign.yaml")
+	writeFile(t, path, "http: { public_url: \"https://cs.contoso.com/\" }\nslack: { command_prefix: cs- }\naudit: { key: "+testKey+" }\n")
+	noURL := filepath.Join(dir, "nourl.yaml")
+	writeFile(t, noURL, "audit: { key: "+testKey+" }\n")
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		code    int
+		want    []string
+		wantNot []string
+	}{
+		{"config", []string{"--config", path}, 0,
+			[]string{`"https://cs.contoso.com/slack/commands"`, `"request_url": "https://cs.contoso.com/slack/interactions"`, `"/cs-disable"`, `"/countersign"`, `"socket_mode_enabled": false`},
+			[]string{`"/disable"`}},
+		{"--url wins", []string{"--config", path, "--url", "https://other.contoso.com"}, 0,
+			[]string{`"https://other.contoso.com/slack/commands"`, `"/cs-disable"`}, []string{"cs.contoso.com"}},
+		{"socket mode", []string{"--config", path, "--socket-mode"}, 0,
+			[]string{`"socket_mode_enabled": true`, `"/cs-disable"`}, []string{"cs.contoso.com", `"url"`, "request_url"}},
+		{"no URL", []string{"--config", noURL}, 2, []string{"no request URL", "http.public_url", "--socket-mode"}, nil},
+		{"nothing at all", nil, 2, []string{"no request URL"}, nil},
+		{"both", []string{"--url", "https://x.contoso.com", "--socket-mode"}, 2, []string{"exclude each other"}, nil},
+		{"missing config", []string{"--config", filepath.Join(dir, "missing.yaml")}, 1, []string{"missing.yaml"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, nil, append([]string{"slack", "manifest"}, tc.args...)...)
+			if code != tc.code {
+				t.Fatalf("code %d, want %d\n%s%s", code, tc.code, out, errOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out+errOut, w) {
+					t.Errorf("output lacks %s:\n%s%s", w, out, errOut)
+				}
+			}
+			for _, w := range tc.wantNot {
+				if strings.Contains(out, w) {
+					t.Errorf("output has %s:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+// TestTestVariablesAreNotConfiguration: the test suite's own variables
+// live outside the COUNTERSIGN_ namespace, so that a shell set up to run
+// the tests (as the README says) can still run every subcommand; they used
+// to be COUNTERSIGN_TEST_POSTGRES…, which config refuses as unknown.
+func TestTestVariablesAreNotConfiguration(t *testing.T) {
+	environ := []string{"COUNTERSIGN_AUDIT_KEY=" + testKey}
+	for _, name := range []string{testdb.EnvPostgres, testdb.EnvPostgresRequired, envChild} {
+		if strings.HasPrefix(name, config.EnvPrefix) {
+			t.Errorf("test variable %s is in the configuration's namespace %s", name, config.EnvPrefix)
+		}
+		environ = append(environ, name+"=1")
+	}
+	if code, _, stderr := runCLI(t, environ, "config", "check"); code != 0 {
+		t.Errorf("config check with the test variables set: code %d, want 0; stderr %q", code, stderr)
+	}
+	// Any other COUNTERSIGN_ variable stays an error: a typo must not pass.
+	code, _, stderr := runCLI(t, []string{"COUNTERSIGN_AUDIT_KEY=" + testKey, "COUNTERSIGN_TEST_POSTGRES=x"}, "config", "check")
+	if code != 1 || !strings.Contains(stderr, "COUNTERSIGN_TEST_POSTGRES: unknown environment variable") {
+		t.Errorf("an unknown COUNTERSIGN_ variable: code %d, stderr %q", code, stderr)
+	}
+}
