@@ -89,3 +89,36 @@ func TestTestVariablesAreNotConfiguration(t *testing.T) {
 		t.Errorf("an unknown COUNTERSIGN_ variable: code %d, stderr %q", code, stderr)
 	}
 }
+
+// TestConfigCheckWarns: a valid configuration with Slack but no people:
+// and no provider exits 0, as before, but now says what cannot work, after
+// the OK line on stderr, keeping stdout the configuration alone.
+func TestConfigCheckWarns(t *testing.T) {
+	environ := []string{
+		"COUNTERSIGN_AUDIT_KEY=" + testKey,
+		"COUNTERSIGN_SLACK_BOT_TOKEN=xoxb-1",
+		"COUNTERSIGN_SLACK_APP_TOKEN=xapp-1",
+		"COUNTERSIGN_SLACK_APPROVERS=U02BOB",
+	}
+	code, stdout, stderr := runCLI(t, environ, "config", "check")
+	if code != 0 {
+		t.Fatalf("code %d, want 0; stderr %q", code, stderr)
+	}
+	want := []string{
+		"countersign config check: OK, the configuration is valid, with 3 warnings:",
+		"warning: people: is empty",
+		"warning: slack.approvers[0]: U02BOB is no one's slack id in people:",
+		"warning: providers: no provider is configured",
+	}
+	last := -1
+	for _, w := range want {
+		i := strings.Index(stderr, w)
+		if i < 0 || i < last {
+			t.Errorf("stderr lacks %q after the lines before it:\n%s", w, stderr)
+		}
+		last = i
+	}
+	if strings.Contains(stdout, "warning") {
+		t.Errorf("warnings on stdout:\n%s", stdout)
+	}
+}
