@@ -70,9 +70,14 @@ func optionalConfig(path string, e env) (*config.Config, error) {
 }
 
 // discordRegisterFlags: discord register registers the guild's slash
-// commands (bulk overwrite; serve also does it at start-up).
+// commands (bulk overwrite; serve also does it at start-up) and says where
+// interactions must be sent: http.public_url/discord/interactions when
+// discord.public_key selects HTTP interactions, nowhere for the Gateway.
+// Discord groups commands by application, so they need no prefix to stay
+// apart from other bots'.
 func discordRegisterFlags(*flag.FlagSet) command {
 	return command{run: func(ctx context.Context, c *call) error {
+		d := c.cfg.Discord
 		if !c.cfg.DiscordEnabled() {
 			return errors.New("discord: is not configured")
 		}
@@ -83,7 +88,16 @@ func discordRegisterFlags(*flag.FlagSet) command {
 		if err := p.Start(ctx); err != nil {
 			return fmt.Errorf("registering discord commands: %w", err)
 		}
-		fmt.Fprintf(c.stdout, "discord commands registered in guild %s\n", c.cfg.Discord.GuildID)
+		fmt.Fprintf(c.stdout, "discord commands registered in guild %s\n", d.GuildID)
+		switch {
+		case d.PublicKey == "":
+			fmt.Fprintln(c.stdout, "interactions arrive over the Gateway (discord.public_key is not set): leave the Interactions Endpoint URL empty")
+		case c.cfg.HTTP.PublicURL != "":
+			fmt.Fprintf(c.stdout, "Interactions Endpoint URL (developer portal, General Information): %s/discord/interactions\n",
+				strings.TrimSuffix(c.cfg.HTTP.PublicURL, "/"))
+		default:
+			fmt.Fprintln(c.stdout, "set http.public_url: with discord.public_key set, Discord must reach serve at <public_url>/discord/interactions")
+		}
 		return nil
 	}}
 }

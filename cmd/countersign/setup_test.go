@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/countersign/countersign/bot/discord/discordtest"
 	"github.com/countersign/countersign/internal/config"
 	"github.com/countersign/countersign/internal/testdb"
 )
@@ -120,5 +121,45 @@ func TestConfigCheckWarns(t *testing.T) {
 	}
 	if strings.Contains(stdout, "warning") {
 		t.Errorf("warnings on stdout:\n%s", stdout)
+	}
+}
+
+// TestDiscordRegister: discord register takes --config, registers the
+// commands with the fake, and names the Interactions Endpoint URL from
+// http.public_url (or says what is missing, or that the Gateway needs
+// none).
+func TestDiscordRegister(t *testing.T) {
+	fake := discordtest.New(t, discordtest.Options{Token: "register-test-token", AppID: "1000000000000000001", GuildID: "900000000000000001"})
+	key := discordtest.NewSigner().PublicKey()
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, publicURL, publicKey, want string }{
+		{"http interactions", "https://cs.contoso.com/", key,
+			"Interactions Endpoint URL (developer portal, General Information): https://cs.contoso.com/discord/interactions"},
+		{"no public url", "", key, "set http.public_url"},
+		{"gateway", "https://cs.contoso.com/", "", "interactions arrive over the Gateway"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
+			writeFile(t, path, `
+http: {public_url: "`+tc.publicURL+`"}
+audit: {key: `+testKey+`}
+discord:
+  bot_token: register-test-token
+  application_id: "1000000000000000001"
+  guild_id: "900000000000000001"
+  approver_roles: ["900000000000000010"]
+  public_key: "`+tc.publicKey+`"
+  api_url: `+fake.APIURL()+"\n")
+			code, out, errOut := runCLI(t, nil, "discord", "register", "--config", path)
+			if code != 0 {
+				t.Fatalf("code %d\n%s%s", code, out, errOut)
+			}
+			if !strings.Contains(out, "discord commands registered in guild 900000000000000001") || !strings.Contains(out, tc.want) {
+				t.Errorf("output lacks %q:\n%s", tc.want, out)
+			}
+			if cmds, _ := fake.Commands(); len(cmds) == 0 {
+				t.Error("no commands registered")
+			}
+		})
 	}
 }
