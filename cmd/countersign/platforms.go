@@ -59,14 +59,26 @@ func slackManifestFlags(fs *flag.FlagSet) command {
 
 // optionalConfig loads the configuration when there is one to load: path
 // given, countersign.yaml present, or a COUNTERSIGN_ variable set. It
-// returns nil when there is none.
+// returns nil when there is none. Secret files are not read
+// (config.UnreadSecretFiles): the manifest needs none, and is made before
+// the tokens it leads to exist.
 func optionalConfig(path string, e env) (*config.Config, error) {
-	if path == "" && !slices.ContainsFunc(e.environ, func(kv string) bool { return strings.HasPrefix(kv, config.EnvPrefix) }) {
-		if _, err := os.Stat(defaultConfigPath); errors.Is(err, fs.ErrNotExist) {
+	if path == "" {
+		_, err := os.Stat(defaultConfigPath)
+		switch {
+		case err == nil:
+			path = defaultConfigPath
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("reading %s: %w", defaultConfigPath, err)
+		case !slices.ContainsFunc(e.environ, func(kv string) bool { return strings.HasPrefix(kv, config.EnvPrefix) }):
 			return nil, nil
 		}
 	}
-	return loadConfig(path, e)
+	cfg, err := config.Load(path, e.environ, config.UnreadSecretFiles())
+	if err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
 }
 
 // discordRegisterFlags: discord register registers the guild's slash

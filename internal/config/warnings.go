@@ -7,6 +7,14 @@ import (
 	"strings"
 )
 
+// The placeholders countersign init writes where an id is required but
+// cannot be known: valid in shape, so that the file loads, and named here,
+// so that config check says they are left to replace.
+const (
+	initID   = "0"
+	initGUID = "00000000-0000-0000-0000-000000000000"
+)
+
 // Warning is something a valid configuration probably does not mean:
 // it loads and serve starts, but part of it cannot work as written.
 // config check lists them; nothing refuses them, because each has a
@@ -38,9 +46,28 @@ func (c *Config) Warnings() []Warning {
 	}
 	if c.DiscordEnabled() {
 		d := c.Discord
+		for _, id := range []struct{ key, value string }{
+			{"discord.application_id", d.ApplicationID}, {"discord.guild_id", d.GuildID},
+		} {
+			if id.value == initID {
+				add(id.key, "is 0, the placeholder countersign init writes: set the real id")
+			}
+		}
+		for i, r := range d.ApproverRoles {
+			if r == initID {
+				add(fmt.Sprintf("discord.approver_roles[%d]", i), "is 0, the placeholder countersign init writes: set a role id")
+			}
+		}
 		add("discord.approver_roles", "roles are resolved by Discord at run time and are not checked here; make sure every approver in people: holds one")
 		if d.DigestChannel != "" && len(d.Channels) > 0 && !slices.Contains(d.Channels, d.DigestChannel) {
 			add("discord.digest_channel", "%s is not in discord.channels; the digest is posted there, but commands are not taken there", d.DigestChannel)
+		}
+	}
+	for _, id := range []struct{ key, value string }{
+		{"providers.graph.tenant_id", c.Providers.Graph.TenantID}, {"providers.graph.client_id", c.Providers.Graph.ClientID},
+	} {
+		if id.value == initGUID {
+			add(id.key, "is the all-zero GUID countersign init writes: set the real id")
 		}
 	}
 	if !c.TMCASEnabled() && !c.GraphEnabled() {
