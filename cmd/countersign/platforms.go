@@ -51,10 +51,25 @@ func slackManifestFlags(fs *flag.FlagSet) command {
 			if err != nil {
 				return fmt.Errorf("%w: %v", errUsage, err)
 			}
+			// serve picks the transport from slack.app_token; a manifest
+			// for the other one would leave Slack sending where no one
+			// listens.
+			if cfg != nil && cfg.SlackEnabled() && (cfg.Slack.AppToken != "") != o.SocketMode {
+				fmt.Fprintf(c.stderr, "countersign slack manifest: warning: serve will use %s (slack.app_token is %s), but this manifest is for %s\n",
+					slackMode(!o.SocketMode), map[bool]string{true: "not set", false: "set"}[o.SocketMode], slackMode(o.SocketMode))
+			}
 			_, err = fmt.Fprintf(c.stdout, "%s\n", m)
 			return err
 		},
 	}
+}
+
+// slackMode names Slack's transport.
+func slackMode(socket bool) string {
+	if socket {
+		return "Socket Mode"
+	}
+	return "HTTP mode"
 }
 
 // optionalConfig loads the configuration when there is one to load: path

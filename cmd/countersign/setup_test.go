@@ -29,6 +29,9 @@ func TestSlackManifestConfig(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "countersign.yaml")
 	writeFile(t, path, "http: { public_url: \"https://cs.contoso.com/\" }\nslack: { command_prefix: cs- }\naudit: { key: "+testKey+" }\n")
+	socketCfg := filepath.Join(dir, "socket.yaml")
+	writeFile(t, socketCfg, "http: { public_url: \"https://cs.contoso.com/\" }\naudit: { key_file: /nonexistent/audit-key }\n"+
+		"slack: { bot_token_file: /nonexistent/bot, app_token_file: /nonexistent/app, approvers: [U02BOB] }\n")
 	noURL := filepath.Join(dir, "nourl.yaml")
 	writeFile(t, noURL, "audit: { key: "+testKey+" }\n")
 	for _, tc := range []struct {
@@ -48,6 +51,9 @@ func TestSlackManifestConfig(t *testing.T) {
 		{"no URL", []string{"--config", noURL}, 2, []string{"no request URL", "http.public_url", "--socket-mode"}, nil},
 		{"nothing at all", nil, 2, []string{"no request URL"}, nil},
 		{"both", []string{"--url", "https://x.contoso.com", "--socket-mode"}, 2, []string{"exclude each other"}, nil},
+		{"socket config, HTTP manifest", []string{"--config", socketCfg}, 0,
+			[]string{"warning: serve will use Socket Mode (slack.app_token is set), but this manifest is for HTTP mode"}, nil},
+		{"socket config, socket manifest", []string{"--config", socketCfg, "--socket-mode"}, 0, nil, []string{"warning"}},
 		{"missing config", []string{"--config", filepath.Join(dir, "missing.yaml")}, 1, []string{"missing.yaml"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,7 +67,7 @@ func TestSlackManifestConfig(t *testing.T) {
 				}
 			}
 			for _, w := range tc.wantNot {
-				if strings.Contains(out, w) {
+				if strings.Contains(out+errOut, w) {
 					t.Errorf("output has %s:\n%s", w, out)
 				}
 			}
