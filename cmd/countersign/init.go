@@ -116,8 +116,8 @@ policy:
   # The most targets one request may name.
   max_targets: 100
   # What no request may touch: globs matched against every address of a
-  # target (case-insensitive), or id:<identity or account id>.
-  protected_targets: []
+  # target (case-insensitive), or id:<identity or account id>. Empty: none.
+  protected_targets:
   #  - "*@breakglass.your-domain.example"
   # People (names from people:) who may cancel requests others filed.
   admins: []
@@ -127,8 +127,9 @@ policy:
 
 # The responders: who may file and approve, each counted once across
 # platforms. A person acts from the accounts listed here{{if .Slack}} (Slack accounts
-# are also matched by the e-mail Slack verified for them){{end}}.
-people: []
+# are also matched by the e-mail Slack verified for them){{end}}. Empty:
+# nobody (config check warns); uncomment and copy the line below.
+people:
 {{- if .Slack}}
 #  - { name: alice, email: alice@your-domain.example, slack: U0ALICE{{if .Discord}}, discord: "111111111111111111"{{end}} }
 {{- else if .Discord}}

@@ -116,6 +116,14 @@ func TestInitEveryCombination(t *testing.T) {
 					t.Errorf("config check lacks %q:\n%s", w, errOut)
 				}
 			}
+			// The commented examples work once uncommented.
+			doc := strings.NewReplacer("#  - { name: alice", "  - { name: alice",
+				`#  - "*@breakglass`, `  - "*@breakglass`).Replace(readFile(t, path))
+			writeFile(t, path, doc)
+			code, _, errOut2 := runCLI(t, nil, "config", "check", "--config", path)
+			if code != 0 || strings.Contains(errOut2, "people: is empty") {
+				t.Errorf("config check with the examples uncommented: code %d\n%s", code, errOut2)
+			}
 			for _, v := range values {
 				secret := v
 				if strings.HasPrefix(v, "postgres://") {
