@@ -16,6 +16,7 @@ import (
 
 	"github.com/countersign/countersign/bot"
 	"github.com/countersign/countersign/bot/chat"
+	"github.com/countersign/countersign/commands"
 )
 
 // ackMessage is the body of an ephemeral answer: the HTTP response to a
@@ -65,7 +66,7 @@ func (a *Adapter) command(ctx context.Context, h bot.Handler, sc slack.SlashComm
 	resp := h.Command(ctx, bot.Command{
 		User:    u,
 		Channel: sc.ChannelID,
-		Name:    strings.TrimPrefix(sc.Command, "/"),
+		Name:    a.commandName(sc.Command),
 		Text:    sc.Text,
 		Reply:   responder{a: a, url: sc.ResponseURL, channel: sc.ChannelID, user: sc.UserID},
 	})
@@ -80,6 +81,21 @@ func (a *Adapter) command(ctx context.Context, h bot.Handler, sc slack.SlashComm
 	}
 	m := ephemeral(*resp.Message)
 	return &m
+}
+
+// commandName returns the command a slash command names: its name without
+// "/" and, for an action registered under slack.command_prefix, without
+// the prefix. A name without the prefix is passed on as it is, so that the
+// bot answers it as an unknown command rather than this adapter guessing.
+func (a *Adapter) commandName(slash string) string {
+	name := strings.TrimPrefix(slash, "/")
+	if a.cfg.CommandPrefix == "" || name == string(commands.Root) {
+		return name
+	}
+	if rest, ok := strings.CutPrefix(name, a.cfg.CommandPrefix); ok {
+		return rest
+	}
+	return name
 }
 
 // dialogMeta is a modal's private_metadata: the dialog id and the message

@@ -3,6 +3,7 @@ package slackbot
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -75,19 +76,56 @@ type interactivity struct {
 // and reading users, their e-mail and user groups for authorization.
 var BotScopes = []string{"commands", "chat:write", "chat:write.public", "users:read", "users:read.email", "usergroups:read"}
 
+// ManifestOptions choose what Manifest describes.
+type ManifestOptions struct {
+	// Name is the app's name in Slack, at most 35 characters ("":
+	// Countersign).
+	Name string
+	// PublicURL is the base URL Slack reaches serve at: every command and
+	// interactivity point at PublicURL/slack/…. Required unless SocketMode.
+	PublicURL string
+	// SocketMode describes an app that receives everything over a Socket
+	// Mode connection (slack.app_token) and needs no request URLs.
+	SocketMode bool
+	// CommandPrefix is put before every action command's name ("cs-":
+	// /cs-disable), so that they clash with no other app's commands;
+	// /countersign keeps its name. Configuration validates it
+	// (slack.command_prefix); Manifest refuses a command Slack would.
+	CommandPrefix string
+}
+
+// MaxCommandLength is the longest slash command Slack's manifest schema
+// allows, "/" included.
+const MaxCommandLength = 32
+
+// CommandName returns the slash command, without "/", under which an
+// action is registered with prefix; the root command keeps its name.
+func CommandName(prefix string, name commands.Name) string {
+	if name == commands.Root {
+		return string(name)
+	}
+	return prefix + string(name)
+}
+
 // Manifest returns the Slack app manifest (JSON, which Slack's "From an app
-// manifest" dialog and apps.manifest.create accept). With publicURL set the
-// app uses HTTP mode: every command and interactivity point at
-// publicURL/slack/…; with publicURL empty it uses Socket Mode.
-func Manifest(name, publicURL string) ([]byte, error) {
+// manifest" dialog and apps.manifest.create accept). In HTTP mode every
+// command and interactivity point at PublicURL/slack/…; in Socket Mode there
+// are no request URLs. An app with neither is refused rather than guessed.
+func Manifest(o ManifestOptions) ([]byte, error) {
 	base := ""
-	if publicURL != "" {
-		u, err := url.Parse(publicURL)
+	switch {
+	case o.SocketMode && o.PublicURL != "":
+		return nil, errors.New("slack manifest: choose a public URL (HTTP mode) or Socket Mode, not both")
+	case o.PublicURL != "":
+		u, err := url.Parse(o.PublicURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("slack manifest: %q is not an http(s) URL", publicURL)
+			return nil, fmt.Errorf("slack manifest: %q is not an http(s) URL", o.PublicURL)
 		}
 		base = strings.TrimSuffix(u.String(), "/")
+	case !o.SocketMode:
+		return nil, errors.New("slack manifest: no public URL for the request URLs, and Socket Mode was not asked for")
 	}
+	name := o.Name
 	if name == "" {
 		name = "Countersign"
 	}
@@ -114,7 +152,7 @@ func Manifest(name, publicURL string) ([]byte, error) {
 		m.Settings.Interactivity.RequestURL = base + "/slack/interactions"
 	}
 	m.Features.SlashCommands = append(m.Features.SlashCommands, slashCommand{
-		Command: "/countersign", URL: commandURL,
+		Command: "/" + string(commands.Root), URL: commandURL,
 		Description: "Countersign: help, status, pending, cancel, explain, or any action",
 		UsageHint:   "help | status <id> | pending | cancel <id> | explain <command line> | <action> …",
 	})
@@ -122,8 +160,12 @@ func Manifest(name, publicURL string) ([]byte, error) {
 		if !d.IsAction() {
 			continue
 		}
+		cmd := "/" + CommandName(o.CommandPrefix, d.Name)
+		if len(cmd) > MaxCommandLength || cmd != strings.ToLower(cmd) {
+			return nil, fmt.Errorf("slack manifest: Slack refuses the command %q: at most %d characters, in lower case", cmd, MaxCommandLength)
+		}
 		m.Features.SlashCommands = append(m.Features.SlashCommands, slashCommand{
-			Command: "/" + string(d.Name), URL: commandURL,
+			Command: cmd, URL: commandURL,
 			Description: "Request: " + d.Summary,
 			UsageHint:   strings.TrimPrefix(commands.Usage(d), "/"+string(d.Name)+" "),
 		})

@@ -56,8 +56,12 @@ func checkKeys(t *testing.T, path string, v any) {
 }
 
 func TestManifest(t *testing.T) {
-	for _, tc := range []struct{ url, mode string }{{"https://cs.example.com/", "http"}, {"", "socket"}} {
-		raw, err := slackbot.Manifest("Countersign", tc.url)
+	for _, tc := range []struct{ url, mode, prefix string }{
+		{"https://cs.example.com/", "http", ""},
+		{"", "socket", ""},
+		{"https://cs.example.com", "http", "cs-"},
+	} {
+		raw, err := slackbot.Manifest(slackbot.ManifestOptions{PublicURL: tc.url, SocketMode: tc.mode == "socket", CommandPrefix: tc.prefix})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +111,15 @@ func TestManifest(t *testing.T) {
 		if n := len(m.Features.SlashCommands); n < 2 || n > 50 {
 			t.Fatalf("%d slash commands (schema: 1–50; Countersign has /countersign and one per action)", n)
 		}
+		seen := map[string]bool{}
 		for _, c := range m.Features.SlashCommands {
+			if seen[c.Command] {
+				t.Errorf("command %q twice", c.Command)
+			}
+			seen[c.Command] = true
+			if want := "/" + tc.prefix; c.Command != "/countersign" && !strings.HasPrefix(c.Command, want) {
+				t.Errorf("command %q does not start with %q", c.Command, want)
+			}
 			if n := len(c.Command); n < 2 || n > 32 || !strings.HasPrefix(c.Command, "/") || c.Command != strings.ToLower(c.Command) {
 				t.Errorf("command %q", c.Command)
 			}
@@ -140,8 +152,24 @@ func TestManifest(t *testing.T) {
 				t.Errorf("bot scope %s missing", s)
 			}
 		}
+		if !seen["/countersign"] {
+			t.Errorf("/countersign missing")
+		}
 	}
-	if _, err := slackbot.Manifest("Countersign", "ftp://x"); err == nil {
-		t.Error("a non-HTTP URL was accepted")
+	for _, tc := range []struct {
+		name string
+		o    slackbot.ManifestOptions
+		want string
+	}{
+		{"non-HTTP URL", slackbot.ManifestOptions{PublicURL: "ftp://x"}, "not an http(s) URL"},
+		// Regression: without a URL the manifest used to be a Socket Mode
+		// one, silently.
+		{"neither URL nor Socket Mode", slackbot.ManifestOptions{}, "Socket Mode was not asked for"},
+		{"both", slackbot.ManifestOptions{PublicURL: "https://cs.example.com", SocketMode: true}, "not both"},
+		{"command too long", slackbot.ManifestOptions{SocketMode: true, CommandPrefix: strings.Repeat("x", 20)}, "at most 32 characters"},
+	} {
+		if _, err := slackbot.Manifest(tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }

@@ -62,6 +62,9 @@ type Config struct {
 	Channels      []string
 	Requesters    []string // user (U…, W…) or user-group (S…) ids; empty: anyone in people
 	Approvers     []string // user or user-group ids
+	// CommandPrefix is slack.command_prefix: the action commands arrive as
+	// /<prefix><action> (see Manifest); /countersign always works.
+	CommandPrefix string
 	People        []approvals.Person
 	Seen          Seen
 	// Transport carries the Web API calls (metrics wrap it); nil is

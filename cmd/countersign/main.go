@@ -48,11 +48,12 @@ func subcommands() map[string]subcommand {
 		"serve":            {"run the bot: HTTP endpoints, chat adapters and workers", needsStore, serveFlags(listenTCP)},
 		"demo":             {"try the bot in a terminal: no credentials, SQLite, fake providers", needsNothing, demoFlags},
 		"migrate":          {"apply database migrations and exit", needsStore, migrateFlags},
+		"init":             {"write a commented countersign.yaml for --slack, --discord, --tmcas, --graph, --postgres", needsNothing, initFlags},
 		"config check":     {"validate the configuration and print it with secrets redacted", needsConfig, configCheckFlags},
 		"audit verify":     {"verify the audit log's hash chain; exit 1 naming the first bad entry", needsCurrentStore, auditVerifyFlags},
 		"audit export":     {"export the audit log as JSON lines or CSV", needsCurrentStore, auditExportFlags},
 		"digest":           {"print (or --post) the digest of the last --since", needsCurrentStore, digestFlags},
-		"slack manifest":   {"print the Slack app manifest (--url for HTTP mode, none for Socket Mode)", needsNothing, slackManifestFlags},
+		"slack manifest":   {"print the Slack app manifest (--url or http.public_url for HTTP mode, --socket-mode)", needsNothing, slackManifestFlags},
 		"discord register": {"register the Discord guild's slash commands", needsConfig, discordRegisterFlags},
 		"version":          {"print the version", needsNothing, versionFlags},
 	}

@@ -19,14 +19,14 @@ import (
 
 // envChild makes the test binary run countersign itself, so tests can
 // signal a real process.
-const envChild = "COUNTERSIGN_TEST_RUN_MAIN"
+const envChild = "CS_TEST_RUN_MAIN"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(envChild) == "1" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		var environ []string
 		for _, kv := range os.Environ() {
-			if strings.HasPrefix(kv, "COUNTERSIGN_") && !strings.HasPrefix(kv, "COUNTERSIGN_TEST_") {
+			if strings.HasPrefix(kv, "COUNTERSIGN_") {
 				environ = append(environ, kv)
 			}
 		}

@@ -71,7 +71,7 @@ func Slack(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, seen Seen) 
 	a, err := slackbot.New(slackbot.Config{
 		BotToken: s.BotToken, SigningSecret: s.SigningSecret, AppToken: s.AppToken, APIURL: s.APIURL,
 		Channels: s.Channels, Requesters: s.Requesters, Approvers: s.Approvers,
-		People: cfg.PeopleList(), Seen: seen,
+		CommandPrefix: s.CommandPrefix, People: cfg.PeopleList(), Seen: seen,
 		Transport: m.Transport(metrics.KindChat, bot.PlatformSlack, nil),
 		Logger:    log,
 	})

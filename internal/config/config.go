@@ -11,7 +11,7 @@ import (
 	"github.com/countersign/countersign/providers/tmcas"
 )
 
-// Config is the whole configuration of DESIGN §8. Load and Parse return it
+// Config is the whole configuration. Load and Parse return it
 // validated; the rest of the program reads it and never changes it.
 //
 // Struct tags drive everything that is generated from the struct: `koanf`
@@ -57,9 +57,13 @@ type Config struct {
 type HTTP struct {
 	// Listen is the address the server binds, host:port.
 	Listen string `koanf:"listen"`
-	// PublicURL is the address Slack and Discord reach the server at, used
-	// in the Slack app manifest; empty when only Socket Mode or the Gateway
-	// is used.
+	// PublicURL is the address Slack and Discord reach the server at,
+	// such as https://countersign.example.com: countersign slack manifest
+	// points the request URLs at PUBLIC_URL/slack/commands and
+	// PUBLIC_URL/slack/interactions, and countersign discord register
+	// prints PUBLIC_URL/discord/interactions, the Interactions Endpoint URL
+	// to enter in the Discord developer portal. Empty when only Socket Mode
+	// or the Gateway is used.
 	PublicURL string `koanf:"public_url"`
 	// ReadTimeout bounds reading one request, headers and body, so that a
 	// slow client cannot hold a connection open.
@@ -98,7 +102,8 @@ type Log struct {
 	Format string `koanf:"format"`
 }
 
-// PolicySettings configures the two-person rule (DESIGN §4).
+// PolicySettings configures the two-person rule (ARCHITECTURE.md, "Where
+// each rule lives").
 type PolicySettings struct {
 	// ApprovalsRequired is how many distinct approvers other than the
 	// requester a request needs, at least 1.
@@ -149,7 +154,7 @@ type Person struct {
 }
 
 // Slack configures the Slack adapter. Slack is enabled when any of its keys
-// other than api_url is set.
+// other than api_url and command_prefix is set.
 type Slack struct {
 	// BotToken is the bot user OAuth token, xoxb-….
 	BotToken string `koanf:"bot_token" secret:"true"`
@@ -176,6 +181,13 @@ type Slack struct {
 	// DigestChannel is the channel id (C… or G…) the digest is posted to;
 	// empty means no Slack digest.
 	DigestChannel string `koanf:"digest_channel"`
+	// CommandPrefix is put before the name of every action command, so
+	// that they clash with no other app in the workspace: "cs-" registers
+	// /cs-disable, /cs-reset-password, …. Empty keeps the bare names
+	// (/disable). /countersign <action> … works either way. Lower-case
+	// letters, digits, - and _; countersign slack manifest writes the
+	// names, and the manifest must be updated in Slack when this changes.
+	CommandPrefix string `koanf:"command_prefix"`
 }
 
 // Discord configures the Discord adapter. Discord is enabled when any of its
@@ -277,7 +289,8 @@ type Digest struct {
 	Timezone string `koanf:"timezone"`
 }
 
-// Engine configures execution (DESIGN §5).
+// Engine configures how approved requests run (ARCHITECTURE.md, "The
+// walk of one request").
 type Engine struct {
 	// PollInterval is how long a running request waits between polls of the
 	// provider.
@@ -378,7 +391,7 @@ func (c *Config) IsAdmin(person string) bool {
 }
 
 // SlackEnabled reports whether the Slack adapter should run: any slack key
-// other than api_url is set.
+// other than api_url and command_prefix is set.
 func (c *Config) SlackEnabled() bool {
 	s := c.Slack
 	return s.BotToken != "" || s.SigningSecret != "" || s.AppToken != "" ||

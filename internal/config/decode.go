@@ -28,6 +28,7 @@ func (e *KeyError) Error() string { return e.Key + ": " + e.Msg }
 // (already typed by the env transform). Each bad key is one error; the rest
 // of the config still decodes so that every problem is reported at once.
 type decoder struct {
+	unread bool // UnreadSecretFiles: a *_file is not read
 	errs   []error
 	failed []string // keys that did not decode; validation stays quiet about them
 }
@@ -115,6 +116,9 @@ func (d *decoder) secretFile(key string, value, file any) (string, bool) {
 		d.fail(key+fileSuffix, "must be a file path, got %s", got)
 		d.failed = append(d.failed, key)
 		return "", true
+	}
+	if d.unread {
+		return UnreadSecret, true
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -1,5 +1,5 @@
 // Package config loads, validates and prints Countersign's configuration
-// (DESIGN §8): one YAML file, then COUNTERSIGN_… environment variables,
+// (README, "Configuration"): one YAML file, then COUNTERSIGN_… environment variables,
 // then secrets read from *_file keys. It is loaded and validated once, at
 // start-up, and passed to whoever needs a part of it.
 //
@@ -27,4 +27,12 @@
 //     errors.Join, one a line, never showing a secret.
 //   - Redacted prints the effective configuration with secrets replaced by
 //     REDACTED, in the shape Load reads.
+//   - Warnings lists what a valid configuration likely gets wrong (no
+//     people:, no provider, Slack approvers no one in people: is, a digest
+//     channel outside the channels, the placeholder ids countersign init
+//     writes); config check prints them and still exits 0.
+//   - UnreadSecretFiles loads without reading *_file secrets, for commands
+//     that need none (slack manifest), before the secrets exist.
+//   - slack.command_prefix names the action commands /<prefix><action>;
+//     it must leave every command within Slack's 32 characters.
 package config

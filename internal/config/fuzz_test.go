@@ -72,7 +72,7 @@ func FuzzParse(f *testing.F) {
 			if err != nil {
 				t.Fatalf("Redacted of an accepted config: %v", err)
 			}
-			back, _, errs, err := decodeSources(rawBytes(out), "redacted", nil)
+			back, _, errs, err := decodeSources(rawBytes(out), "redacted", nil, false)
 			if err != nil || len(errs) > 0 {
 				t.Fatalf("re-loading Redacted output: %v %v\n%s", err, errs, out)
 			}

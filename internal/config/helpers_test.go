@@ -47,7 +47,7 @@ func problems(t *testing.T, err error) []string {
 // decodeOnly merges and decodes like Load without validating.
 func decodeOnly(t *testing.T, doc string, environ []string) (*Config, []string) {
 	t.Helper()
-	c, _, errs, err := decodeSources(rawBytes(doc), "config", environ)
+	c, _, errs, err := decodeSources(rawBytes(doc), "config", environ, false)
 	if err != nil {
 		t.Fatalf("decodeSources: %v", err)
 	}

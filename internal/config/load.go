@@ -23,6 +23,7 @@ type Option func(*options)
 
 type options struct {
 	insecureAuditKey bool
+	unreadSecrets    bool
 }
 
 // AllowInsecureAuditKey lets audit.key be empty, shorter than 32 bytes,
@@ -59,16 +60,36 @@ func Parse(data []byte, environ []string, opts ...Option) (*Config, error) {
 }
 
 func load(src koanf.Provider, name string, environ []string, opts []Option) (*Config, error) {
-	c, failed, errs, err := decodeSources(src, name, environ)
+	o := newOptions(opts)
+	c, failed, errs, err := decodeSources(src, name, environ, o.unreadSecrets)
 	if err != nil {
 		return nil, err
 	}
-	errs = append(errs, c.validate(newOptions(opts), failed)...)
+	errs = append(errs, c.validate(o, failed)...)
+	if o.unreadSecrets {
+		errs = slices.DeleteFunc(errs, aboutSecret)
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return c, nil
 }
+
+// UnreadSecretFiles loads a configuration without its secrets, for a
+// command that needs none of them, such as countersign slack manifest,
+// which is run before the tokens it leads to exist. A secret's *_file is
+// not read: the secret is set to UnreadSecret instead, so that everything
+// that depends on whether a secret is set (which platforms and providers
+// are enabled) validates as it will with the file; the problems of the
+// secrets themselves (a value missing, too weak, of the wrong shape) are
+// not reported. The result must not be used to call anyone.
+func UnreadSecretFiles() Option {
+	return func(o *options) { o.unreadSecrets = true }
+}
+
+// UnreadSecret is the value of every secret named by a *_file key when
+// loading with UnreadSecretFiles.
+const UnreadSecret = "(not read)"
 
 func newOptions(opts []Option) options {
 	var o options
@@ -82,7 +103,7 @@ func newOptions(opts []Option) options {
 // the result over Default(). It returns the keys that could not be decoded
 // and one error per problem; err is set only when the file cannot be read or
 // parsed at all.
-func decodeSources(src koanf.Provider, name string, environ []string) (c *Config, failed []string, errs []error, err error) {
+func decodeSources(src koanf.Provider, name string, environ []string, unread bool) (c *Config, failed []string, errs []error, err error) {
 	ko := koanf.New(".")
 	if src != nil {
 		if err := ko.Load(src, yamlParser{}); err != nil {
@@ -111,7 +132,7 @@ func decodeSources(src koanf.Provider, name string, environ []string) (c *Config
 	}
 
 	c = Default()
-	d := &decoder{}
+	d := &decoder{unread: unread}
 	d.structure("", ko.Raw(), reflect.ValueOf(c).Elem())
 	return c, append(failed, d.failed...), append(errs, d.errs...), nil
 }
@@ -239,4 +260,23 @@ func (b rawBytes) ReadBytes() ([]byte, error) { return b, nil }
 // Read is not supported: the document needs a parser.
 func (rawBytes) Read() (map[string]any, error) {
 	return nil, errors.New("raw bytes need a parser")
+}
+
+// aboutSecret reports whether err is a problem of a secret itself: its key
+// is a secret's, or its *_file's, or its environment variable's.
+func aboutSecret(err error) bool {
+	var ke *KeyError
+	if !errors.As(err, &ke) {
+		return false
+	}
+	secret := false
+	leaves(true, func(l leaf) {
+		if l.Secret == notSecret {
+			return
+		}
+		for _, k := range []string{l.Key, l.Key + fileSuffix} {
+			secret = secret || ke.Key == k || ke.Key == EnvName(k)
+		}
+	})
+	return secret
 }

@@ -391,6 +391,7 @@ func (c *Config) validateSlack(v *checker) {
 	if s.APIURL != "" && !strings.HasSuffix(s.APIURL, "/") {
 		v.add("slack.api_url", "must end with /, as slack-go appends method names to it")
 	}
+	c.validateCommandPrefix(v)
 	if !c.SlackEnabled() {
 		return
 	}
@@ -413,6 +414,31 @@ func (c *Config) validateSlack(v *checker) {
 	v.ids("slack.requesters", s.Requesters, people, "a Slack user or user-group id (U…, W… or S…)")
 	v.ids("slack.approvers", s.Approvers, people, "a Slack user or user-group id (U…, W… or S…)")
 	v.id("slack.digest_channel", s.DigestChannel, channel, "a Slack channel id (C… or G…)")
+}
+
+// MaxSlackCommand is the longest slash command Slack accepts, "/" included.
+const MaxSlackCommand = 32
+
+// validateCommandPrefix checks slack.command_prefix: characters Slack takes
+// in a command name (no capitals), and short enough that every action's
+// command, "/" + prefix + action, fits MaxSlackCommand.
+func (c *Config) validateCommandPrefix(v *checker) {
+	p := c.Slack.CommandPrefix
+	if strings.ContainsFunc(p, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) {
+		v.add("slack.command_prefix", "%q may hold only lower-case letters, digits, - and _", p)
+		return
+	}
+	longest := ""
+	for _, a := range approvals.Actions() {
+		if len(a) > len(longest) {
+			longest = string(a)
+		}
+	}
+	if n := 1 + len(p) + len(longest); n > MaxSlackCommand {
+		v.add("slack.command_prefix", "%q is too long: /%s%s would have %d characters, Slack allows %d", p, p, longest, n, MaxSlackCommand)
+	}
 }
 
 func (c *Config) validateDiscord(v *checker) {

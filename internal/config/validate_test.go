@@ -109,6 +109,11 @@ policy:
 			`people[0].discord: "-1" is not a Discord user id (a number, the snowflake)`}},
 
 		// slack
+		{"slack command prefix", withKey("slack: {command_prefix: cs-}"), nil},
+		{"slack command prefix capitals", withKey("slack: {command_prefix: CS/}"),
+			[]string{`slack.command_prefix: "CS/" may hold only lower-case letters, digits, - and _`}},
+		{"slack command prefix too long", withKey("slack: {command_prefix: countersign-bot-}"),
+			[]string{`slack.command_prefix: "countersign-bot-" is too long: /countersign-bot-mark-compromised would have 33 characters, Slack allows 32`}},
 		{"slack partial", withKey("slack: {channels: [C0SOC]}"), []string{
 			`slack.bot_token: is required when slack is configured`,
 			`slack.signing_secret: is required when slack is configured without slack.app_token (HTTP mode needs it to verify requests)`,

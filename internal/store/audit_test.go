@@ -280,8 +280,8 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 }
 
 const (
-	envAppendURL   = "COUNTERSIGN_TEST_APPEND_URL"
-	envAppendCount = "COUNTERSIGN_TEST_APPEND_COUNT"
+	envAppendURL   = "CS_TEST_APPEND_URL"
+	envAppendCount = "CS_TEST_APPEND_COUNT"
 )
 
 // TestMain doubles as the child process of TestAuditAppendsFromTwoProcesses.

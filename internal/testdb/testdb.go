@@ -1,10 +1,10 @@
 // Package testdb gives tests their own database: a SQLite file in a
 // temporary directory, or a fresh database on the PostgreSQL server named by
-// COUNTERSIGN_TEST_POSTGRES (default: the local server,
+// CS_TEST_POSTGRES (default: the local server,
 // postgres://postgres@127.0.0.1:5432/postgres).
 //
 // When PostgreSQL cannot be reached, PostgreSQL tests are skipped with the
-// reason, unless COUNTERSIGN_TEST_POSTGRES_REQUIRED=1 (set by CI), which
+// reason, unless CS_TEST_POSTGRES_REQUIRED=1 (set by CI), which
 // turns the skip into a failure.
 //
 // Store opens a migrated store on such a database; Exec and QueryRow reach
@@ -34,8 +34,8 @@ import (
 
 // Env names the tests read.
 const (
-	EnvPostgres         = "COUNTERSIGN_TEST_POSTGRES"
-	EnvPostgresRequired = "COUNTERSIGN_TEST_POSTGRES_REQUIRED"
+	EnvPostgres         = "CS_TEST_POSTGRES"
+	EnvPostgresRequired = "CS_TEST_POSTGRES_REQUIRED"
 	defaultPostgres     = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 )
 
