@@ -189,6 +189,7 @@ func commandExamples() map[string][]string {
 	return map[string][]string{
 		"serve":            {"countersign serve --config countersign.yaml"},
 		"demo":             {"countersign demo", "countersign demo --script session.txt"},
+		"init":             {"countersign init --slack --tmcas --public-url https://countersign.example.com", "countersign init --discord --graph --postgres --out countersign.yaml --force"},
 		"migrate":          {"countersign migrate --config countersign.yaml"},
 		"config check":     {"countersign config check --config countersign.yaml"},
 		"audit verify":     {"countersign audit verify", "countersign audit verify --checkpoint checkpoints.log"},

@@ -74,6 +74,12 @@ func TestReadmeWalkThrough(t *testing.T) {
 			t.Errorf("README.md:%d: %q is neither a countersign command this test can run nor listed in notOffline (readme_test.go): make it runnable or list it with why", c.line, c.text)
 			continue
 		}
+		if args[0] == "init" {
+			// Written beside the fixture's configuration, which the
+			// commands after it read (TestInitEveryCombination checks what
+			// init writes).
+			args = append(args, "--out", filepath.Join(t.TempDir(), "countersign.yaml"))
+		}
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
