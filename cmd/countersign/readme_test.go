@@ -31,6 +31,9 @@ var notOffline = map[string]string{
 	"openssl rand":                 "not a countersign command: a system tool that makes the key",
 	"docker ":                      "needs a Docker daemon and network access to pull the base images",
 	"kubectl ":                     "needs a Kubernetes cluster",
+	"go install ":                  "fetches the released module from the network; the tests build the same package",
+	"helm install":                 "needs a Kubernetes cluster",
+	"helm lint":                    "needs the helm tool, which CI installs; deploy's -tags long tests render the chart with it",
 }
 
 // sh is a fenced shell block's opening line; blocks may be indented in lists.
