@@ -83,46 +83,39 @@ func TestLateCommitIsInTheNextDigest(t *testing.T) {
 	})
 }
 
-// TestFirstDigestCoversItsTimeOnly checks that a digest with no earlier
-// mark (the first one, or the first after an upgrade) counts what was
-// stamped in its window, not the whole history before it.
-func TestFirstDigestCoversItsTimeOnly(t *testing.T) {
-	s := testdb.Store(t, testdb.SQLite(t))
-	hs := history{t: t, s: s, at: func(d time.Duration) time.Time { return t0.Add(d) }}
-	hs.file("alice", spec(approvals.ActionDisable, "tmcas", "old@contoso.com"), 1, 36*h, -2*h)
-	hs.file("alice", spec(approvals.ActionDisable, "tmcas", "new@contoso.com"), 1, 36*h, 10*m)
-	var got digest.Digest
-	run := digest.Job(digest.JobConfig{Source: s, Post: func(context.Context, chat.Message) error { return nil },
-		Posted: func(_ context.Context, d digest.Digest) error { got = d; return nil }})
-	mark, err := run(context.Background(), engine.PeriodicRun{Slot: t0.Add(h), Previous: t0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Filed != 1 || got.Late != 0 {
-		t.Errorf("filed, late = %d, %d; want 1, 0", got.Filed, got.Late)
-	}
-	if head, _, _ := s.AuditHead(context.Background()); mark != head {
-		t.Errorf("mark = %d, want the audit head %d", mark, head)
-	}
-}
-
-// TestFirstDigestEverCountsFromTheInstall checks that the first digest
-// ever (mark 0: nothing covered yet) also counts what was recorded before
-// its window, so slots missed after the install lose nothing; the first
-// after an upgrade does not (TestFirstDigestCoversItsTimeOnly).
-func TestFirstDigestEverCountsFromTheInstall(t *testing.T) {
-	s := testdb.Store(t, testdb.SQLite(t))
-	hs := history{t: t, s: s, at: func(d time.Duration) time.Time { return t0.Add(d) }}
-	hs.file("alice", spec(approvals.ActionDisable, "tmcas", "early@contoso.com"), 1, 36*h, -2*h)
-	hs.file("alice", spec(approvals.ActionDisable, "tmcas", "new@contoso.com"), 1, 36*h, 10*m)
-	var got digest.Digest
-	run := digest.Job(digest.JobConfig{Source: s, Post: func(context.Context, chat.Message) error { return nil },
-		Posted: func(_ context.Context, d digest.Digest) error { got = d; return nil }})
-	if _, err := run(context.Background(), engine.PeriodicRun{Slot: t0.Add(h), Previous: t0, Marked: true}); err != nil {
-		t.Fatal(err)
-	}
-	if got.Total != 2 || got.Late != 1 {
-		t.Errorf("total, late = %d, %d; want 2, 1: the request filed before the window counts, as late", got.Total, got.Late)
+// TestFirstDigest checks the first digest's window. The first after an
+// upgrade (no mark) counts what was stamped in its window, not the whole
+// history before it; the first ever (mark 0: nothing covered yet) also
+// counts what was recorded before its window, as late, so slots missed
+// after the install lose nothing.
+func TestFirstDigest(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		marked              bool
+		wantTotal, wantLate int
+	}{
+		{"after an upgrade: its own time only", false, 1, 0},
+		{"ever: everything since the install", true, 2, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := testdb.Store(t, testdb.SQLite(t))
+			hs := history{t: t, s: s, at: func(d time.Duration) time.Time { return t0.Add(d) }}
+			hs.file("alice", spec(approvals.ActionDisable, "tmcas", "early@contoso.com"), 1, 36*h, -2*h)
+			hs.file("alice", spec(approvals.ActionDisable, "tmcas", "new@contoso.com"), 1, 36*h, 10*m)
+			var got digest.Digest
+			run := digest.Job(digest.JobConfig{Source: s, Post: func(context.Context, chat.Message) error { return nil },
+				Posted: func(_ context.Context, d digest.Digest) error { got = d; return nil }})
+			mark, err := run(context.Background(), engine.PeriodicRun{Slot: t0.Add(h), Previous: t0, Marked: tc.marked})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Total != tc.wantTotal || got.Filed != tc.wantTotal || got.Late != tc.wantLate {
+				t.Errorf("total, filed, late = %d, %d, %d; want %d, %[4]d, %d", got.Total, got.Filed, got.Late, tc.wantTotal, tc.wantLate)
+			}
+			if head, _, _ := s.AuditHead(context.Background()); mark != head {
+				t.Errorf("mark = %d, want the audit head %d", mark, head)
+			}
+		})
 	}
 }
 
