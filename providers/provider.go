@@ -47,6 +47,36 @@ func MaxItems(p Provider, action approvals.Action) int {
 	return 0
 }
 
+// RowCounter is implemented by providers whose call carries more than one
+// row for some items (TMCAS: one row per copy of a message in a mailbox).
+// MaxItems then counts rows, not items.
+type RowCounter interface {
+	Rows(item Resolved) int
+}
+
+// Fit returns how many leading items of items one Submit to p may carry for
+// action: as many as fit in MaxItems rows, and at least one so that an item
+// too large for any call reaches Submit and is refused there with its
+// reason rather than stalling the request.
+func Fit(p Provider, action approvals.Action, items []Resolved) int {
+	limit := MaxItems(p, action)
+	if limit <= 0 {
+		return len(items)
+	}
+	rc, ok := p.(RowCounter)
+	if !ok {
+		return min(limit, len(items))
+	}
+	rows := 0
+	for i, it := range items {
+		rows += rc.Rows(it)
+		if rows > limit {
+			return max(i, 1)
+		}
+	}
+	return len(items)
+}
+
 // Reconciler is implemented by providers that can tell, after a Submit
 // whose outcome is uncertain, what became of the batch. Reconcile only
 // reads: it never sends the batch or any item of it again.

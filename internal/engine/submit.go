@@ -38,12 +38,8 @@ func (a *attempt) submit(ctx context.Context, items []approvals.Item) error {
 	if err := a.update(ctx, skips); err != nil {
 		return err
 	}
-	size := providers.MaxItems(a.p, spec.Action)
-	if size <= 0 {
-		size = len(todo)
-	}
 	for len(todo) > 0 {
-		n := min(size, len(todo))
+		n := providers.Fit(a.p, spec.Action, todo)
 		if err := a.step(ctx, todo[:n], n == len(todo)); err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@
 package tmcas
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -54,7 +55,8 @@ type Config struct {
 	// RequestsPerMinute is the token's allowance per Window (default 20).
 	// Several Clients sharing one token must share a Limiter instead.
 	RequestsPerMinute int
-	// MaxItemsPerCall caps the items of one POST; TMCAS documents no maximum.
+	// MaxItemsPerCall caps the rows of one POST body (one per account, one
+	// per copy of a message); TMCAS documents no maximum.
 	MaxItemsPerCall int
 	// HTTPClient sends the requests; nil means one with DefaultTimeout. It is
 	// copied, and the copy never follows redirects.
@@ -100,10 +102,11 @@ type Client struct {
 	sweepDays int
 }
 
-// Compile-time checks that Client is a provider that chunks.
+// Compile-time checks that Client is a provider that chunks by rows.
 var (
-	_ providers.Provider = (*Client)(nil)
-	_ providers.Chunker  = (*Client)(nil)
+	_ providers.Provider   = (*Client)(nil)
+	_ providers.Chunker    = (*Client)(nil)
+	_ providers.RowCounter = (*Client)(nil)
 )
 
 // RegionHost returns the service host of a documented site
@@ -250,12 +253,24 @@ func (c *Client) Supports(action approvals.Action) bool {
 	return ok
 }
 
-// MaxItems returns how many resolved items one Submit may carry.
+// MaxItems returns how many body rows one Submit may carry: one per
+// account, one per copy of a message (Rows).
 func (c *Client) MaxItems(action approvals.Action) int {
 	if !c.Supports(action) {
 		return 0
 	}
 	return c.maxItems
+}
+
+// Rows returns how many rows of a POST body item takes: one per copy of a
+// message in a mailbox, one for an account. Data that does not decode
+// counts one; Submit refuses it.
+func (c *Client) Rows(item providers.Resolved) int {
+	var d mailData
+	if len(item.Data) == 0 || json.Unmarshal(item.Data, &d) != nil || len(d.Copies) == 0 {
+		return 1
+	}
+	return len(d.Copies)
 }
 
 // accountActionTypes maps the account actions TMCAS performs to their

@@ -356,7 +356,10 @@ func TestSubmitRefuses(t *testing.T) {
 		is      error
 	}{
 		{name: "more than MaxItemsPerCall", batch: providers.Batch{Spec: accountSpec(approvals.ActionDisable),
-			Items: acct("a@x.com", "b@x.com", "c@x.com", "d@x.com")}, wantErr: "4 items exceed the 3 allowed per call"},
+			Items: acct("a@x.com", "b@x.com", "c@x.com", "d@x.com")}, wantErr: "makes 4 rows (one per account or copy of a message), more than the 3 allowed"},
+		{name: "mail copies over MaxItemsPerCall", batch: providers.Batch{Spec: mailSpec("delete", nil),
+			Items: []providers.Resolved{{Key: "k", Mailbox: "a@x.com", Data: json.RawMessage(`{"mail_message_id":"<a@b>","copies":[{"mail_unique_id":"u1"},{"mail_unique_id":"u2"},{"mail_unique_id":"u3"},{"mail_unique_id":"u4"}]}`)}}},
+			wantErr: "makes 4 rows (one per account or copy of a message), more than the 3 allowed"},
 		{name: "empty", batch: providers.Batch{Spec: accountSpec(approvals.ActionDisable)}, wantErr: "nothing to submit"},
 		{name: "item with a problem", batch: providers.Batch{Spec: accountSpec(approvals.ActionDisable),
 			Items: []providers.Resolved{{Key: "x", Problem: "not a valid e-mail address"}}}, wantErr: "cannot be acted on"},

@@ -134,7 +134,13 @@ func (c *Client) mailItems(target, id string, found []sweepItem, want []string) 
 	slices.Sort(boxes)
 	out := make([]providers.Resolved, 0, len(boxes)+len(want))
 	for _, box := range boxes {
-		out = append(out, resolvedMail(target, id, box, byBox[box]))
+		r := resolvedMail(target, id, box, byBox[box])
+		if n := len(byBox[box]); n > c.maxItems {
+			// One item is one fenced call; its copies cannot be split
+			// over two batches, so it is refused before approval.
+			r.Problem = fmt.Sprintf("this mailbox holds %d copies of the message, more than the %d rows one TMCAS call may carry (providers.tmcas.max_items_per_call)", n, c.maxItems)
+		}
+		out = append(out, r)
 	}
 	for _, w := range want {
 		if _, ok := byBox[w]; ok {

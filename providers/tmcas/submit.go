@@ -59,9 +59,9 @@ type pollItem struct {
 	UniqueIDs  []string `json:"mail_unique_ids,omitempty"`
 }
 
-// Submit sends one POST with every item of batch. The engine chunks by
-// MaxItems, so more items than MaxItemsPerCall are refused rather than split:
-// a split would be two provider calls in one fenced step.
+// Submit sends one POST with every item of batch. The engine chunks with
+// providers.Fit, so a body of more rows than MaxItemsPerCall is refused
+// rather than split: a split would be two provider calls in one fenced step.
 func (c *Client) Submit(ctx context.Context, batch providers.Batch) (providers.Submission, error) {
 	p, err := c.plan(batch)
 	if err != nil {
@@ -99,11 +99,8 @@ type plan struct {
 // plan checks batch and works out its request.
 func (c *Client) plan(batch providers.Batch) (plan, error) {
 	n := len(batch.Items)
-	switch {
-	case n == 0:
+	if n == 0 {
 		return plan{}, errors.New("tmcas: nothing to submit")
-	case n > c.maxItems:
-		return plan{}, fmt.Errorf("tmcas: %d items exceed the %d allowed per call", n, c.maxItems)
 	}
 	seen := make(map[string]bool, n)
 	for _, it := range batch.Items {
@@ -119,15 +116,26 @@ func (c *Client) plan(batch providers.Batch) (plan, error) {
 		p   plan
 		err error
 	)
+	rows := 0
 	if batch.Spec.Action == approvals.ActionPurgeMail {
+		var body []mailItem
 		p.kind, p.api = kindMails, apiMails
-		p.body, p.pd.Items, err = mailBody(batch)
+		body, p.pd.Items, err = mailBody(batch)
+		p.body, rows = body, len(body)
 	} else {
+		var body []accountItem
 		p.kind, p.api = kindAccounts, apiAccounts
-		p.body, p.pd.Items, err = accountBody(batch)
+		body, p.pd.Items, err = accountBody(batch)
+		p.body, rows = body, len(body)
 	}
 	p.pd.Kind = p.kind
-	return p, err
+	if err != nil {
+		return plan{}, err
+	}
+	if rows > c.maxItems {
+		return plan{}, fmt.Errorf("tmcas: the batch makes %d rows (one per account or copy of a message), more than the %d allowed per call", rows, c.maxItems)
+	}
+	return p, nil
 }
 
 // submission is what Poll follows for batchID, the batch TMCAS created for

@@ -218,6 +218,9 @@ func (s *Server) create(kind string, r *http.Request, body []byte, now time.Time
 	if err != nil {
 		return errReply(http.StatusBadRequest, "%v", err)
 	}
+	if m := s.faults.MaxRows; m > 0 && len(items) > m {
+		return errReply(http.StatusBadRequest, "at most %d items per request, got %d", m, len(items))
+	}
 	if kind == "accounts" && s.faults.UnknownUsers == UnknownReject {
 		for i, it := range items {
 			if _, ok := s.accounts[strings.ToLower(it.Email)]; !ok {
@@ -238,8 +241,11 @@ func (s *Server) create(kind string, r *http.Request, body []byte, now time.Time
 	if s.faults.MsgNull {
 		msg = nil
 	}
+	if s.faults.CreatedCode != 0 {
+		msg = s.faults.CreatedMsg
+	}
 	return reply{status: http.StatusCreated, hang: s.faults.HangAfterCreate,
-		body: map[string]any{"code": 0, "msg": msg, "batch_id": b.id, "traceId": uuid.NewString()}}
+		body: map[string]any{"code": s.faults.CreatedCode, "msg": msg, "batch_id": b.id, "traceId": uuid.NewString()}}
 }
 
 // parseItems checks a POST body strictly: a non-empty JSON array of objects

@@ -129,6 +129,16 @@ type Faults struct {
 	// MsgNull makes 201 answers carry "msg": null, as the field table says,
 	// instead of "" as the example shows.
 	MsgNull bool
+	// MaxRows refuses with 400 a POST whose array has more rows, and does
+	// nothing of it. TMCAS documents no maximum (§1.5, §7), so this is the
+	// least convenient answer to a cap a tenant may meet. Zero: no cap.
+	MaxRows int
+	// CreatedCode makes a POST create its batch and answer 201 with this
+	// non-zero result code and CreatedMsg. §1.5 fixes code to 0 on 201;
+	// the fake still creates the batch, the least convenient reading.
+	CreatedCode int
+	// CreatedMsg is the msg of a CreatedCode answer.
+	CreatedMsg string
 	// Forbidden are path prefixes answered 403, as for a token without the
 	// API type ("/v1/mitigation/accounts").
 	Forbidden []string

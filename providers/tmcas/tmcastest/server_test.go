@@ -859,3 +859,59 @@ func TestResultsByTimeHideNewBatches(t *testing.T) {
 		t.Errorf("batch_id: got %v, want %s", a["batch_id"], id)
 	}
 }
+
+// TestMaxRows: a longer array is refused whole with 400 and nothing is
+// created; one at the cap is accepted.
+func TestMaxRows(t *testing.T) {
+	tests := []struct {
+		name, path, item string
+		rows, status     int
+	}{
+		{"accounts at the cap", "/v1/mitigation/accounts", acctItem, 2, http.StatusCreated},
+		{"accounts over the cap", "/v1/mitigation/accounts", acctItem, 3, http.StatusBadRequest},
+		{"mails at the cap", "/v1/mitigation/mails", mailItem, 2, http.StatusCreated},
+		{"mails over the cap", "/v1/mitigation/mails", mailItem, 3, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := tmcastest.New(tmcastest.Options{Limit: -1, Faults: tmcastest.Faults{MaxRows: 2}})
+			defer s.Close()
+			s.AddAccount("a@x.com")
+			body := "[" + strings.TrimSuffix(strings.Repeat(tt.item+",", tt.rows), ",") + "]"
+			r := send(t, s, req{method: http.MethodPost, path: tt.path, body: body})
+			wantBatches := 1
+			if tt.status != http.StatusCreated {
+				checkErrorBody(t, r, tt.status, "at most 2 items")
+				wantBatches = 0
+			} else if r.status != tt.status {
+				t.Fatalf("status: got %d, want %d (%s)", r.status, tt.status, r.raw)
+			}
+			if got := len(s.BatchIDs()); got != wantBatches {
+				t.Errorf("batches: got %d, want %d", got, wantBatches)
+			}
+		})
+	}
+}
+
+// TestCreatedCode: a 201 carries the configured non-zero code and msg, and
+// the batch exists and runs.
+func TestCreatedCode(t *testing.T) {
+	s := tmcastest.New(tmcastest.Options{Limit: -1, Faults: tmcastest.Faults{CreatedCode: -7, CreatedMsg: "partly refused"}})
+	defer s.Close()
+	s.AddAccount("a@x.com")
+	r := send(t, s, req{method: http.MethodPost, path: "/v1/mitigation/accounts", body: "[" + acctItem + "]"})
+	if r.status != http.StatusCreated {
+		t.Fatalf("status: got %d, want 201 (%s)", r.status, r.raw)
+	}
+	if code, msg := r.body["code"], r.body["msg"]; code != float64(-7) || msg != "partly refused" {
+		t.Errorf("code, msg: got %v, %v, want -7, partly refused", code, msg)
+	}
+	ids := s.BatchIDs()
+	if len(ids) != 1 || r.body["batch_id"] != ids[0] {
+		t.Fatalf("batch_id %v, batches %v: want the one created", r.body["batch_id"], ids)
+	}
+	send(t, s, req{path: "/v1/mitigation/accounts", query: url.Values{"batch_id": {ids[0]}}})
+	if a, _ := s.Account("a@x.com"); !a.Disabled {
+		t.Error("the batch of the 201 did not run")
+	}
+}
