@@ -54,10 +54,21 @@ type submitResponse struct {
 	TraceID string  `json:"traceId"`
 }
 
+// decodeSubmitResponse reads a 2xx answer of a POST. §1.5 fixes code to 0
+// on 201, so any other code fails the call with the answer's msg. A 201
+// also says the batch was created, so the caller treats the failure as
+// uncertain and asks the results API what became of it.
 func decodeSubmitResponse(b []byte) (submitResponse, error) {
 	var r submitResponse
 	if err := json.Unmarshal(b, &r); err != nil {
 		return r, fmt.Errorf("decoding submit response: %w", err)
+	}
+	if r.Code != 0 {
+		e := &Error{Status: http.StatusCreated, Code: int(r.Code), TraceID: clean(r.TraceID)}
+		if r.Msg != nil {
+			e.Msg = clean(*r.Msg)
+		}
+		return r, e
 	}
 	r.BatchID = strings.TrimSpace(r.BatchID)
 	if r.BatchID == "" || len(r.BatchID) > 128 || !printable(r.BatchID) {
