@@ -294,7 +294,7 @@ func TestStatusMapping(t *testing.T) {
 		{Key: "skipped@x.com", Status: approvals.ItemSkipped, Ref: "id-skipped", Detail: "nothing to do"},
 		{Key: "failed@x.com", Status: approvals.ItemFailed, Ref: "id-failed", Detail: "graph api exception, message=One or more errors occurred."},
 		{Key: "failedbare@x.com", Status: approvals.ItemFailed, Ref: "id-failedbare", Detail: "failed with error_code -999"},
-		{Key: "odd@x.com", Status: approvals.ItemRunning, Ref: "id-odd", Detail: `TMCAS reports status "Pending"`},
+		{Key: "odd@x.com", Status: approvals.ItemRunning, Ref: "id-odd", Detail: `sent; outcome not confirmed by the provider: TMCAS reports status "Pending"`},
 		{Key: "missing@x.com", Status: approvals.ItemSubmitted},
 	}
 	if diff := cmp.Diff(providers.Progress{Items: want}, p); diff != "" {

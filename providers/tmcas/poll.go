@@ -148,21 +148,23 @@ func itemStatus(it pollItem, idx resultIndex) providers.ItemStatus {
 	return st
 }
 
-// actionStatus maps a result's status (§1.8). Unknown values are not
-// terminal; the engine's deadline bounds the wait.
+// actionStatus maps a result's status by resultAnswers; a value they do not
+// list is undefinedResult.
 func actionStatus(a *action) (approvals.ItemStatus, string) {
-	switch strings.ToLower(strings.TrimSpace(a.Status)) {
-	case "created", "executing":
-		return approvals.ItemRunning, ""
-	case "success":
-		return approvals.ItemSucceeded, ""
-	case "skipped":
-		return approvals.ItemSkipped, clean(a.ErrorMessage)
-	case "failed":
-		if msg := clean(a.ErrorMessage); msg != "" {
-			return approvals.ItemFailed, msg
+	status := strings.TrimSpace(a.Status)
+	for _, r := range resultAnswers {
+		if !strings.EqualFold(status, r.answer) {
+			continue
 		}
-		return approvals.ItemFailed, fmt.Sprintf("failed with error_code %d", a.ErrorCode)
+		switch {
+		case r.thread == approvals.ItemSkipped:
+			return r.thread, clean(a.ErrorMessage)
+		case r.thread != approvals.ItemFailed:
+			return r.thread, ""
+		case clean(a.ErrorMessage) != "":
+			return r.thread, clean(a.ErrorMessage)
+		}
+		return r.thread, fmt.Sprintf("failed with error_code %d", a.ErrorCode)
 	}
-	return approvals.ItemRunning, fmt.Sprintf("TMCAS reports status %q", clean(a.Status))
+	return undefinedResult.thread, fmt.Sprintf("%s: TMCAS reports status %q", notConfirmed, clean(a.Status))
 }

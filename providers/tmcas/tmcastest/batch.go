@@ -39,8 +39,10 @@ type actionRec struct {
 	msg                 string
 }
 
+// final reports whether a has run: once, even when FinalStatus gave it a
+// status that is not terminal.
 func (a *actionRec) final() bool {
-	return a.status == statusSuccess || a.status == statusSkipped || a.status == statusFailed
+	return !a.executed.IsZero() || a.status == statusSuccess || a.status == statusSkipped || a.status == statusFailed
 }
 
 func (a *actionRec) target() string {
@@ -85,6 +87,9 @@ func (s *Server) failTarget(t string) bool {
 // execute applies an action to the state and sets its final status.
 func (s *Server) execute(kind string, a *actionRec, now time.Time) {
 	a.executed = now
+	if st := s.faults.FinalStatus; st != "" {
+		defer func() { a.status = st }()
+	}
 	done := func(status string, code int, msg string) { a.status, a.code, a.msg = status, code, msg }
 	if kind == "accounts" {
 		acct := s.accounts[strings.ToLower(a.it.Email)]

@@ -244,8 +244,11 @@ func (s *Server) create(kind string, r *http.Request, body []byte, now time.Time
 	if s.faults.CreatedCode != 0 {
 		msg = s.faults.CreatedMsg
 	}
-	return reply{status: http.StatusCreated, hang: s.faults.HangAfterCreate,
-		body: map[string]any{"code": s.faults.CreatedCode, "msg": msg, "batch_id": b.id, "traceId": uuid.NewString()}}
+	answer := map[string]any{"code": s.faults.CreatedCode, "msg": msg, "batch_id": b.id, "traceId": uuid.NewString()}
+	if s.faults.OmitBatchID {
+		delete(answer, "batch_id")
+	}
+	return reply{status: http.StatusCreated, hang: s.faults.HangAfterCreate, body: answer}
 }
 
 // parseItems checks a POST body strictly: a non-empty JSON array of objects

@@ -139,6 +139,13 @@ type Faults struct {
 	CreatedCode int
 	// CreatedMsg is the msg of a CreatedCode answer.
 	CreatedMsg string
+	// OmitBatchID makes a POST create its batch and answer 201 with code 0
+	// but no batch_id, an answer the documents do not define.
+	OmitBatchID bool
+	// FinalStatus, when set, replaces the status of every action once it
+	// has run (its effect is applied as usual), to send values of the
+	// status enum that §1.8 does not list ("Queued") or any listed one.
+	FinalStatus string
 	// Forbidden are path prefixes answered 403, as for a token without the
 	// API type ("/v1/mitigation/accounts").
 	Forbidden []string

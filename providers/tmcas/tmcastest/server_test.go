@@ -915,3 +915,28 @@ func TestCreatedCode(t *testing.T) {
 		t.Error("the batch of the 201 did not run")
 	}
 }
+
+// TestOmitBatchIDAndFinalStatus: a 201 without batch_id still creates the
+// batch; FinalStatus replaces the status of an action that ran once.
+func TestOmitBatchIDAndFinalStatus(t *testing.T) {
+	s := tmcastest.New(tmcastest.Options{Limit: -1, Faults: tmcastest.Faults{OmitBatchID: true, FinalStatus: "Queued"}})
+	defer s.Close()
+	s.AddAccount("a@x.com")
+	r := send(t, s, req{method: http.MethodPost, path: "/v1/mitigation/accounts", body: "[" + acctItem + "]"})
+	if _, ok := r.body["batch_id"]; ok || r.status != http.StatusCreated || r.body["code"] != float64(0) {
+		t.Fatalf("answer: got %d %s, want 201 with code 0 and no batch_id", r.status, r.raw)
+	}
+	ids := s.BatchIDs()
+	if len(ids) != 1 {
+		t.Fatalf("batches: got %v, want one", ids)
+	}
+	for i := range 2 {
+		send(t, s, req{path: "/v1/mitigation/accounts", query: url.Values{"batch_id": {ids[0]}}})
+		if acts := s.Actions(ids[0]); len(acts) != 1 || acts[0].Status != "Queued" {
+			t.Fatalf("poll %d: actions %+v, want one with status Queued", i+1, acts)
+		}
+	}
+	if a, _ := s.Account("a@x.com"); !a.Disabled {
+		t.Error("the action did not run")
+	}
+}
