@@ -241,8 +241,9 @@ type TMCAS struct {
 	// RequestsPerMinute is the client-side limit per token; the API
 	// throttles above 20.
 	RequestsPerMinute int `koanf:"requests_per_minute"`
-	// MaxItemsPerCall is how many accounts or mails one mitigation call
-	// carries; larger requests are split.
+	// MaxItemsPerCall is how many rows one mitigation call carries (one per
+	// account, one per copy of a message in a mailbox); larger requests
+	// are split.
 	MaxItemsPerCall int `koanf:"max_items_per_call"`
 	// SweepDays is how many days back a mail sweep searches, 1 to 90 (TMCAS
 	// keeps 90 days of metadata).
