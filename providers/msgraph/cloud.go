@@ -47,9 +47,23 @@ func operationOf(action approvals.Action) (operation, bool) {
 	return operation{}, false
 }
 
+// CloudError says that a national cloud does not offer the Graph
+// operation an action needs.
+type CloudError struct {
+	Action    approvals.Action
+	Operation string // the Graph operation, as Microsoft's documentation names it
+	Cloud     string // the Config.Cloud value, lower case
+	Source    string // what the documentation says
+}
+
+// Error names the action, the operation and the cloud.
+func (e *CloudError) Error() string {
+	return fmt.Sprintf("graph cannot %s in cloud %s: %s is not offered there (%s)", e.Action, e.Cloud, e.Operation, e.Source)
+}
+
 // CloudOffers returns nil when cloud ("" means global) offers the Graph
 // operation that performs action, or when Graph has no operation for it;
-// otherwise an error naming the action, the operation and the cloud.
+// otherwise a *CloudError.
 func CloudOffers(cloud string, action approvals.Action) error {
 	op, ok := operationOf(action)
 	if !ok {
@@ -62,5 +76,5 @@ func CloudOffers(cloud string, action approvals.Action) error {
 	if slices.Contains(op.clouds, c) {
 		return nil
 	}
-	return fmt.Errorf("graph cannot %s in cloud %s: %s is not offered there (%s)", action, c, op.name, op.source)
+	return &CloudError{Action: action, Operation: op.name, Cloud: c, Source: op.source}
 }
