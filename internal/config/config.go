@@ -254,6 +254,8 @@ type TMCAS struct {
 // client_id and client_secret are all set.
 type Graph struct {
 	// Cloud selects the national cloud: global, usgov, usgovdod or china.
+	// The Graph operations Countersign calls are documented for global
+	// only, so validation refuses the others while graph is configured.
 	Cloud string `koanf:"cloud"`
 	// TenantID is the Entra tenant id or domain.
 	TenantID string `koanf:"tenant_id"`

@@ -80,7 +80,7 @@ providers:
     max_items_per_call: 50
     sweep_days: 14
   graph:
-    cloud: usgov
+    cloud: global
     tenant_id: contoso.onmicrosoft.com
     client_id: 6731de76-14a6-49ae-97bc-6eba6914391e
     client_secret: ` + m["providers.graph.client_secret"] + `

@@ -22,6 +22,7 @@ import (
 	"github.com/countersign/countersign/approvals"
 	"github.com/countersign/countersign/internal/httpx"
 	"github.com/countersign/countersign/providers"
+	"github.com/countersign/countersign/providers/msgraph"
 	"github.com/countersign/countersign/providers/tmcas"
 )
 
@@ -501,6 +502,41 @@ func (c *Config) validateProviders(v *checker) {
 			}
 		}
 	}
+	c.validateGraphCloud(v)
+}
+
+// validateGraphCloud refuses a national cloud that offers none of the Graph
+// operations Countersign calls, naming each operation: configured there,
+// Graph could serve nothing, and every request would be refused only after
+// it was typed. Routes to graph for an operation the cloud lacks are
+// refused in validateRoutes; the rest Graph does not claim to support, so
+// the router never picks it for them.
+func (c *Config) validateGraphCloud(v *checker) {
+	g := c.Providers.Graph
+	if !c.GraphEnabled() || !slices.Contains(GraphClouds(), g.Cloud) {
+		return
+	}
+	var ops []string // in first-seen order
+	actions := map[string][]string{}
+	for _, a := range approvals.Actions() {
+		if !providers.Capable(providers.Graph, a) {
+			continue
+		}
+		var ce *msgraph.CloudError
+		if !errors.As(msgraph.CloudOffers(g.Cloud, a), &ce) {
+			return // the cloud offers at least this one
+		}
+		if _, seen := actions[ce.Operation]; !seen {
+			ops = append(ops, ce.Operation)
+		}
+		actions[ce.Operation] = append(actions[ce.Operation], string(a))
+	}
+	var parts []string
+	for _, op := range ops {
+		parts = append(parts, op+" for "+strings.Join(actions[op], ", "))
+	}
+	v.add("providers.graph.cloud", "%q offers none of the Graph operations Countersign calls (%s): use cloud global, or remove providers.graph",
+		g.Cloud, strings.Join(parts, "; "))
 }
 
 // isSet says which keys are set, in a sentence.
@@ -528,6 +564,8 @@ func (c *Config) validateRoutes(v *checker) {
 			v.add(key, "%s cannot %s", name, action)
 		case !c.providerEnabled(name):
 			v.add(key, "provider %s is not configured (providers.%s has no credentials)", name, name)
+		case name == providers.Graph && msgraph.CloudOffers(c.Providers.Graph.Cloud, a) != nil:
+			v.add(key, "%v", msgraph.CloudOffers(c.Providers.Graph.Cloud, a))
 		case a == approvals.ActionBlockIP && name == providers.Graph && !c.Providers.Graph.EnableLegacySecurityActions:
 			v.add(key, "block-ip through graph needs providers.graph.enable_legacy_security_actions: true")
 		}

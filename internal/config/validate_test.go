@@ -231,6 +231,24 @@ routes:
 		{"route to unconfigured provider", withKey("routes: {disable: tmcas, enable: graph}"), []string{
 			`routes.disable: provider tmcas is not configured (providers.tmcas has no credentials)`,
 			`routes.enable: provider graph is not configured (providers.graph has no credentials)`}},
+		{"graph in a national cloud", withKey(`
+providers:
+  tmcas: {token: t}
+  graph: {cloud: china, tenant_id: t, client_id: c, client_secret: s, enable_legacy_security_actions: true}
+routes: {disable: graph, purge-mail: graph, block-ip: graph, reset-password: tmcas}`), []string{
+			`providers.graph.cloud: "china" offers none of the Graph operations Countersign calls (` +
+				`identityAccounts invokeAction (v1.0) for disable, enable, reset-password, revoke-sessions, require-signin, mark-compromised; ` +
+				`analyzedEmails remediate for purge-mail; securityActions (beta, deprecated) for block-ip): use cloud global, or remove providers.graph`,
+			`routes.block-ip: graph cannot block-ip in cloud china: securityActions (beta, deprecated) is not offered there (its page names no national cloud)`,
+			`routes.disable: graph cannot disable in cloud china: identityAccounts invokeAction (v1.0) is not offered there (its v1.0 page marks the global service only; the beta page adds US Government L4/L5, never China)`,
+			`routes.purge-mail: graph cannot purge-mail in cloud china: analyzedEmails remediate is not offered there (its page marks the global service only)`}},
+		{"graph only, in US Gov, no routes", withKey(`
+providers:
+  graph: {cloud: usgov, tenant_id: t, client_id: c, client_secret: s}`), []string{
+			`providers.graph.cloud: "usgov" offers none of the Graph operations Countersign calls (` +
+				`identityAccounts invokeAction (v1.0) for disable, enable, reset-password, revoke-sessions, require-signin, mark-compromised; ` +
+				`analyzedEmails remediate for purge-mail; securityActions (beta, deprecated) for block-ip): use cloud global, or remove providers.graph`}},
+		{"national cloud without graph credentials", withKey(`providers: {graph: {cloud: usgovdod}}`), nil},
 		{"legacy block-ip", withKey(`
 providers:
   graph: {tenant_id: t, client_id: c, client_secret: s, enable_legacy_security_actions: true}

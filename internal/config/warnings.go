@@ -30,9 +30,10 @@ func (w Warning) String() string { return w.Key + ": " + w.Msg }
 // Warnings returns what c, already valid, likely gets wrong, in key order
 // of the file: no people, no provider, Slack approvers or requesters who
 // are no one in people:, a digest channel outside the channels commands
-// are taken in. Slack user groups and Discord roles are resolved by the
-// platform at run time and cannot be checked offline; a note says so
-// rather than passing them in silence.
+// are taken in, Graph account actions on Entra ID accounts. Slack user
+// groups and Discord roles are resolved by the platform at run time and
+// cannot be checked offline; a note says so rather than passing them in
+// silence.
 func (c *Config) Warnings() []Warning {
 	var out []Warning
 	add := func(key, format string, args ...any) {
@@ -69,6 +70,11 @@ func (c *Config) Warnings() []Warning {
 		if id.value == initGUID {
 			add(id.key, "is the all-zero GUID countersign init writes: set the real id")
 		}
+	}
+	if c.GraphEnabled() && strings.EqualFold(c.Providers.Graph.IdentityProvider, "entraID") {
+		// Not refused: the account resource page offers entraID actions,
+		// and Microsoft may widen invokeAction's scope.
+		add("providers.graph.identity_provider", "is entraID, but Microsoft's invokeAction page supports no action for it (\"Actions related to Entra ID are not covered in the current scope\"): expect Graph to refuse every account action")
 	}
 	if !c.TMCASEnabled() && !c.GraphEnabled() {
 		add("providers", "no provider is configured (providers.tmcas.token, or providers.graph tenant_id, client_id and client_secret): requests can be filed and approved but not carried out")

@@ -27,6 +27,9 @@ func TestWarnings(t *testing.T) {
 			"slack.approvers[0]: U02BOB is no one's slack id in people:; unless the e-mail Slack verified for that account is a person's email, Countersign refuses them",
 			noProvider}},
 		{"nothing at all", "", []string{noPeople, noProvider}},
+		{"graph on entraID accounts", people + "providers: {graph: {tenant_id: t, client_id: c, client_secret: s, identity_provider: entraID}}\n", []string{
+			`providers.graph.identity_provider: is entraID, but Microsoft's invokeAction page supports no action for it ("Actions related to Entra ID are not covered in the current scope"): expect Graph to refuse every account action`}},
+		{"graph on activeDirectory accounts", people + "providers: {graph: {tenant_id: t, client_id: c, client_secret: s}}\n", nil},
 		{"approvers and requesters not in people", people + provider +
 			"slack: {bot_token: xoxb-1, app_token: xapp-1, requesters: [U01ALICE, W0EVE], approvers: [U02BOB, U09MALLORY, S0SOC]}\n", []string{
 			"slack.requesters[1]: W0EVE is no one's slack id in people:; unless the e-mail Slack verified for that account is a person's email, Countersign refuses them",

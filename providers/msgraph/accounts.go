@@ -53,7 +53,7 @@ func validAddress(s string) bool {
 func (c *Client) resolveAccounts(ctx context.Context, spec approvals.Spec) ([]providers.Resolved, error) {
 	action, ok := invokeActions[spec.Action]
 	if !ok {
-		return nil, unsupported(spec.Action)
+		return nil, c.unsupported(spec.Action)
 	}
 	type target struct{ raw, addr, key, problem string }
 	var ts []target

@@ -173,10 +173,10 @@ func securityActionStatus(a securityAction) (approvals.ItemStatus, string) {
 
 // Cancel asks Graph to cancel a BlockIp securityAction
 // (POST /beta/security/securityActions/{id}/cancelSecurityAction). It
-// needs Config.EnableLegacySecurityActions.
+// needs Config.EnableLegacySecurityActions and the global cloud.
 func (c *Client) Cancel(ctx context.Context, securityActionID string) error {
-	if !c.legacy {
-		return unsupported(approvals.ActionBlockIP)
+	if !c.Supports(approvals.ActionBlockIP) {
+		return c.unsupported(approvals.ActionBlockIP)
 	}
 	id := strings.TrimSpace(securityActionID)
 	if id == "" {

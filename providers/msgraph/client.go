@@ -107,6 +107,7 @@ type Config struct {
 // concurrent use; share one per credential so the pacing is shared.
 type Client struct {
 	root        *url.URL // Graph root without version
+	cloud       string   // Config.Cloud, for CloudOffers
 	tokens      *tokenSource
 	caller      *httpx.Caller
 	log         *slog.Logger
@@ -193,6 +194,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &Client{
 		root:     rootURL,
+		cloud:    cfg.Cloud,
 		log:      cfg.Logger,
 		now:      cfg.Now,
 		idp:      canonicalProvider(idp),
@@ -268,9 +270,13 @@ func (c *Client) Name() string { return providers.Graph }
 
 // Supports reports whether Graph can perform action: every account action
 // but enable-mfa, purge-mail, and block-ip when legacy security actions are
-// enabled. Whether an account action is available for a given account is
-// decided by that account's actions[] at Resolve.
+// enabled, each only when the configured cloud offers its operation
+// (CloudOffers). Whether an account action is available for a given account
+// is decided by that account's actions[] at Resolve.
 func (c *Client) Supports(action approvals.Action) bool {
+	if CloudOffers(c.cloud, action) != nil {
+		return false
+	}
 	switch action {
 	case approvals.ActionPurgeMail:
 		return true
@@ -312,7 +318,10 @@ func unsupportedMail(action string) error {
 }
 
 // unsupported is the error for an action Graph cannot perform.
-func unsupported(a approvals.Action) error {
+func (c *Client) unsupported(a approvals.Action) error {
+	if err := CloudOffers(c.cloud, a); err != nil {
+		return &providers.Error{Err: providers.ErrUnsupported, Msg: err.Error()}
+	}
 	return &providers.Error{Err: providers.ErrUnsupported, Msg: "graph cannot " + string(a)}
 }
 
@@ -321,7 +330,7 @@ func unsupported(a approvals.Action) error {
 func (c *Client) Resolve(ctx context.Context, spec approvals.Spec) ([]providers.Resolved, error) {
 	switch {
 	case !c.Supports(spec.Action):
-		return nil, unsupported(spec.Action)
+		return nil, c.unsupported(spec.Action)
 	case spec.Action == approvals.ActionPurgeMail:
 		return c.resolveMail(ctx, spec)
 	case spec.Action == approvals.ActionBlockIP:
@@ -349,7 +358,7 @@ func (c *Client) Submit(ctx context.Context, batch providers.Batch) (providers.S
 func (c *Client) check(batch providers.Batch) error {
 	a := batch.Spec.Action
 	if !c.Supports(a) {
-		return unsupported(a)
+		return c.unsupported(a)
 	}
 	n := len(batch.Items)
 	switch {

@@ -898,3 +898,72 @@ func TestFaultsAfterAction(t *testing.T) {
 		}
 	})
 }
+
+// TestInvokeActionSeedTable: the fake accepts exactly the cells of seed
+// 002's table, even for an account whose actions[] lists every action.
+func TestInvokeActionSeedTable(t *testing.T) {
+	all := []string{"disable", "enable", "forcePasswordReset", "revokeAllSessions", "requireUserToSignInAgain", "markUserAsCompromised"}
+	supported := map[string]bool{
+		"disable/activeDirectory": true, "disable/okta": true, "enable/activeDirectory": true, "enable/okta": true,
+		"forcePasswordReset/activeDirectory": true, "revokeAllSessions/okta": true,
+	}
+	for _, prov := range []string{"activeDirectory", "entraID", "okta"} {
+		for _, action := range all {
+			t.Run(action+"/"+prov, func(t *testing.T) {
+				h := newHarness(t, graphtest.Options{})
+				u := h.srv.AddUser(graphtest.User{UPN: "u@contoso.com", Email: "u@contoso.com", Enabled: true,
+					Accounts: []graphtest.Account{{Provider: prov, Actions: all}}})
+				body := map[string]string{"accountId": u.Accounts[0].Identifier, "action": action, "identityProvider": prov}
+				status, _, resp := h.do(http.MethodPost, "/v1.0/security/identities/identityAccounts/"+u.ID+"/invokeAction", body)
+				wantStatus, wantCode, wantInv := http.StatusBadRequest, "invalidRequest", 0
+				if supported[action+"/"+prov] {
+					wantStatus, wantCode, wantInv = http.StatusOK, "", 1
+				}
+				if status != wantStatus || errCode(resp) != wantCode {
+					t.Errorf("got %d %v, want %d %q", status, resp, wantStatus, wantCode)
+				}
+				if n := len(h.srv.Invocations()); n != wantInv {
+					t.Errorf("got %d invocations, want %d", n, wantInv)
+				}
+			})
+		}
+	}
+}
+
+// TestNationalCloud: with a token for a national cloud's Graph, every
+// operation the fake serves is refused as an unknown segment, because
+// their documents mark them for the global service only (or are silent).
+func TestNationalCloud(t *testing.T) {
+	calls := []struct{ method, path, body, segment string }{
+		{http.MethodGet, "/v1.0/security/identities/identityAccounts", "", "identities"},
+		{http.MethodPost, "/v1.0/security/identities/identityAccounts/x/invokeAction", `{"accountId": "a", "action": "disable", "identityProvider": "activeDirectory"}`, "identities"},
+		{http.MethodGet, "/v1.0/security/collaboration/analyzedEmails", "", "collaboration"},
+		{http.MethodPost, "/v1.0/security/collaboration/analyzedEmails/remediate", `{}`, "collaboration"},
+		{http.MethodPost, "/beta/security/securityActions", `{}`, "securityActions"},
+	}
+	for _, root := range []string{"https://graph.microsoft.us", "https://dod-graph.microsoft.us", "https://microsoftgraph.chinacloudapi.cn"} {
+		h := newHarness(t, graphtest.Options{})
+		status, _, tok := h.token(url.Values{"scope": {root + "/.default"}})
+		if status != http.StatusOK {
+			t.Fatalf("%s token: %d %v", root, status, tok)
+		}
+		h.tok = tok["access_token"].(string)
+		for _, c := range calls {
+			t.Run(root+" "+c.method+" "+c.path, func(t *testing.T) {
+				var body any
+				if c.body != "" {
+					body = c.body
+				}
+				status, _, resp := h.do(c.method, c.path, body)
+				e, _ := resp["error"].(map[string]any)
+				want := "Resource not found for the segment '" + c.segment + "'."
+				if status != http.StatusBadRequest || errCode(resp) != "BadRequest" || e["message"] != want {
+					t.Errorf("got %d %v, want 400 BadRequest %q", status, resp, want)
+				}
+			})
+		}
+		if n := len(h.srv.Invocations()); n != 0 {
+			t.Errorf("%s: got %d invocations, want none", root, n)
+		}
+	}
+}

@@ -139,7 +139,31 @@ func (s *Server) authenticate(r *http.Request, now time.Time) (reply, bool) {
 	case !now.Before(exp):
 		return graphError(http.StatusUnauthorized, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired."), false
 	}
+	if aud := s.audience[tok]; aud != "" && aud != globalRoot {
+		return nationalCloud(r.URL.Path), false
+	}
 	return reply{}, true
+}
+
+// globalRoot is the Graph resource of the global service.
+const globalRoot = "https://graph.microsoft.com"
+
+// nationalCloud is the answer to a token issued for a national cloud's
+// Graph. Every operation the fake serves is documented for the global
+// service only: identityAccounts and analyzedEmails on their v1.0 pages
+// (reference/providers.md §2.2), invokeAction's beta page (seed 002) marks
+// China ❌, remediate's (seed 003) lists the clouds without marking any, and
+// securityActions' (seed 004) lists none. Where a deployment lacks an API
+// its metadata has no such segment, and Graph answers as for any unknown
+// segment: 400 with a message that does not mention the cloud, which is
+// the least convenient plausible answer.
+func nationalCloud(path string) reply {
+	seg := strings.Split(strings.Trim(path, "/"), "/")
+	name := seg[len(seg)-1]
+	if len(seg) >= 3 {
+		name = seg[2]
+	}
+	return graphError(http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", name))
 }
 
 // route dispatches on the path; callers hold mu.
@@ -309,6 +333,7 @@ func (s *Server) token(r *http.Request, body []byte, now time.Time) (int, any) {
 	}
 	tok := "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + strings.ReplaceAll(s.newGUID()+s.newGUID(), "-", "")
 	s.tokens[tok] = now.Add(s.tokenLifetime)
+	s.audience[tok] = strings.ToLower(root)
 	s.issued = append(s.issued, tok)
 	secs := int(s.tokenLifetime / time.Second)
 	return http.StatusOK, tokenResponse{TokenType: "Bearer", ExpiresIn: secs, ExtExpiresIn: secs, AccessToken: tok}

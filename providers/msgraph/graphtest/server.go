@@ -82,6 +82,7 @@ type Server struct {
 	behavior Behavior
 	faults   Faults
 	tokens   map[string]time.Time // issued token → expiry
+	audience map[string]string    // issued token → the Graph root it was issued for
 	issued   []string
 	users    []*userState
 	emails   []*emailState
@@ -104,6 +105,7 @@ func New(opts Options) *Server {
 		tokenLifetime: opts.TokenLifetime,
 		rng:           rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 		tokens:        map[string]time.Time{},
+		audience:      map[string]string{},
 		done:          make(chan struct{}),
 	}
 	if s.tenant == "" {
