@@ -200,7 +200,7 @@ providers:
     tenant_id: "00000000-0000-0000-0000-000000000000"
     client_id: "00000000-0000-0000-0000-000000000000"
     client_secret_file: "{{.File "graph-client-secret"}}"
-    cloud: global                        # global, usgov, usgovdod or china
+    cloud: global                        # only global: no Graph operation Countersign calls is documented in usgov, usgovdod or china
     identity_provider: activeDirectory   # entraID, activeDirectory or okta
 {{- end}}
 {{- if and .TMCAS .Graph}}
