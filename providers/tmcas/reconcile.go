@@ -16,8 +16,10 @@ var _ providers.Reconciler = (*Client)(nil)
 
 // Limits of a reconciliation's query by time (§1.8).
 const (
-	// reconcileSkew widens the window on both sides: our clock and TMCAS's
-	// differ, and TMCAS stamps an action when it received it.
+	// reconcileSkew widens the window before the call: our clock and
+	// TMCAS's differ, and TMCAS stamps an action when it received it. The
+	// window ends now: the documents do not say TMCAS accepts an end in the
+	// future, and a batch stamped after our now is then unknown, not missed.
 	reconcileSkew = 5 * time.Minute
 	// resultsBack is how far back start may reach: "at most 72 hours
 	// before the request time".
@@ -39,7 +41,7 @@ func (c *Client) Reconcile(ctx context.Context, batch providers.Batch, sentAt ti
 		return providers.Reconciliation{}, err
 	}
 	now := c.now().UTC()
-	start, end := sentAt.UTC().Add(-reconcileSkew), now.Add(reconcileSkew)
+	start, end := sentAt.UTC().Add(-reconcileSkew), now
 	if oldest := now.Add(-resultsBack).Add(time.Minute); start.Before(oldest) {
 		start = oldest
 	}

@@ -229,8 +229,9 @@ func (s *Server) create(kind string, r *http.Request, body []byte, now time.Time
 		}
 	}
 	b := &batch{id: uuid.NewString(), kind: kind}
+	requested := now.Truncate(time.Millisecond) // TMCAS's times have millisecond precision
 	for _, it := range items {
-		b.actions = append(b.actions, &actionRec{id: uuid.NewString(), batch: b.id, it: it, requested: now, status: statusCreated})
+		b.actions = append(b.actions, &actionRec{id: uuid.NewString(), batch: b.id, it: it, requested: requested, status: statusCreated})
 	}
 	s.batches[b.id] = b
 	s.order = append(s.order, b)
@@ -530,6 +531,11 @@ func (s *Server) results(kind string, r *http.Request, now time.Time) reply {
 		}
 		if start.Before(now.Add(-resultsBack)) {
 			return errReply(http.StatusBadRequest, "start must be within 72 hours")
+		}
+		// The documents do not say an end in the future is accepted:
+		// refused, the least convenient plausible answer.
+		if end.After(now) {
+			return errReply(http.StatusBadRequest, "end must not be in the future")
 		}
 		// A query by time is a look at every batch in the window like a
 		// poll by batch_id: it moves the batch along, and a batch stays

@@ -490,6 +490,7 @@ func TestResultsParameters(t *testing.T) {
 		{name: "by time", path: "/v1/mitigation/accounts", q: url.Values{"start": {"2026-03-01T11:00:00Z"}, "end": {"2026-03-01T12:00:00.000Z"}}, status: 200, n: 1},
 		{name: "time before the batch", path: "/v1/mitigation/accounts", q: url.Values{"start": {"2026-03-01T10:00:00Z"}, "end": {"2026-03-01T11:00:00Z"}}, status: 200},
 		{name: "start too old", path: "/v1/mitigation/accounts", q: url.Values{"start": {"2026-02-25T11:00:00Z"}, "end": {"2026-03-01T12:00:00Z"}}, status: 400, msg: "72 hours"},
+		{name: "end in the future", path: "/v1/mitigation/accounts", q: url.Values{"start": {"2026-03-01T11:00:00Z"}, "end": {"2099-03-01T12:00:00Z"}}, status: 400, msg: "future"},
 		{name: "start only", path: "/v1/mitigation/accounts", q: url.Values{"start": {"2026-03-01T11:00:00Z"}}, status: 400, msg: "required"},
 		{name: "nothing", path: "/v1/mitigation/accounts", status: 400, msg: "batch_id or start and end are required"},
 		{name: "unknown parameter", path: "/v1/mitigation/accounts", q: url.Values{"batchid": {id}}, status: 400, msg: `unknown parameter "batchid"`},
@@ -844,7 +845,7 @@ func TestResultsByTimeHideNewBatches(t *testing.T) {
 	defer s.Close()
 	s.AddAccount("a@x.com")
 	id := post(t, s, "/v1/mitigation/accounts", acctItem)
-	q := url.Values{"start": {"2026-03-01T11:59:00Z"}, "end": {"2026-03-01T12:01:00Z"}}
+	q := url.Values{"start": {"2026-03-01T11:59:00Z"}, "end": {"2026-03-01T12:00:00Z"}}
 	var got []int
 	for range 2 {
 		r := send(t, s, req{path: "/v1/mitigation/accounts", query: q})
